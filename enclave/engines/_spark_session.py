@@ -9,8 +9,10 @@ the engine refuses ``SET`` anyway):
 * ``spark.sql.runSQLOnFiles=false`` — no ``parquet.`/path``` tables in SQL;
 * ``spark.sql.catalogImplementation=in-memory`` — no Hive metastore, no warehouse dir;
 * ``spark.ui.enabled=false`` — no HTTP UI exposing query plans;
-* ``spark.sql.ansi.enabled=true`` — overflow and bad casts fail instead of silently
-  wrapping (failures are mapped to one generic refusal);
+* ``spark.sql.ansi.enabled=false`` — a cast, overflow or division that cannot be computed
+  gives NULL for that row instead of failing the whole query (a failure that depends on
+  one row would tell the researcher about that row); the gateway computes in DOUBLE and
+  wraps anything that could fail in ``TRY`` on DuckDB, which has the same meaning;
 * ``spark.sql.session.timeZone=UTC``; Spark's own logs at ``FATAL`` so query text and
   plans are not written to the console.
 """
@@ -39,7 +41,7 @@ SESSION_CONF: dict[str, str] = {
     "spark.sql.catalogImplementation": "in-memory",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.ansi.enabled": "true",
+    "spark.sql.ansi.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
 }

@@ -18,12 +18,17 @@ DuckDB's meaning (sqlglot does the rest):
 * ``a / b``: always a DOUBLE in DuckDB, a DECIMAL of limited scale in Spark when both
   sides are decimals (``1.0`` literals): the dividend is cast to DOUBLE;
 * ``OVER (w ROWS …)``: Spark cannot extend a named window; named windows are inlined;
+* ``TRY(x)``: Spark has no such wrapper; the session runs with ANSI mode off, where a
+  failing cast, overflow or division gives NULL instead of an error, so ``x`` alone has
+  DuckDB's ``TRY(x)`` meaning;
 * ``hash(a, b, …)``: DuckDB's 64-bit hash has no Spark twin; it becomes
   ``md5(concat_ws('|', CAST(a AS STRING), …))``, which is what the rewrite must also
   use on DuckDB for both engines to pick the same rows (``portable_hash``).
 
 >>> to_spark("SELECT dayofweek(visit_date) AS d FROM claims")
 'SELECT DAYOFWEEK(visit_date) - 1 AS d FROM claims'
+>>> to_spark("SELECT TRY(x + 1) AS y FROM claims")
+'SELECT x + 1 AS y FROM claims'
 >>> to_spark("SELECT * FROM parquet.`/etc`")
 Traceback (most recent call last):
 ...
@@ -197,6 +202,8 @@ def _is_double(node: exp.Expr) -> bool:
 
 def _to_duckdb_meaning(node: exp.Expr) -> exp.Expr:
     """One node rewritten so that Spark computes what DuckDB computes."""
+    if isinstance(node, exp.Try):  # ANSI mode is off: a failing row gives NULL, as TRY does
+        return _to_duckdb_meaning(node.this.copy())
     if isinstance(node, exp.Anonymous) and str(node.name).lower() == "hash":
         return _md5_of(list(node.expressions))
     if isinstance(node, exp.Div) and not _is_double(node.this):

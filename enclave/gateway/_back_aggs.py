@@ -20,6 +20,7 @@ import sqlglot.expressions as exp
 from enclave.errors import QueryRejected
 from enclave.gateway._back_bounds import Interval, interval
 from enclave.gateway._back_scope import Scope
+from enclave.gateway._total_sql import guard
 from enclave.gateway._types import AggKind, Aggregate
 from enclave.policy import TablePolicy
 
@@ -58,14 +59,19 @@ def _leaf(scope: Scope) -> Callable[[exp.Column], Interval]:
 
 
 def _clamp(sql: str, lo: float, hi: float) -> str:
-    return f"GREATEST(LEAST(CAST({sql} AS DOUBLE), {hi!r}), {lo!r})"
+    """Clamp to [lo, hi] keeping NULL as NULL (LEAST/GREATEST would turn NULL into a bound).
+
+    >>> _clamp("x", 0.0, 1.0)
+    'CASE WHEN CAST(x AS DOUBLE) < 0.0 THEN 0.0 WHEN CAST(x AS DOUBLE) > 1.0 THEN 1.0 ELSE CAST(x AS DOUBLE) END'
+    """
+    v = f"CAST({sql} AS DOUBLE)"
+    return f"CASE WHEN {v} < {lo!r} THEN {lo!r} WHEN {v} > {hi!r} THEN {hi!r} ELSE {v} END"
 
 
 def _clamped_arg(arg: exp.Expression, scope: Scope) -> tuple[str, float, float]:
     leaf = _leaf(scope)
     lo, hi = interval(arg, leaf)
-
-    return _clamp(arg.sql(dialect="duckdb"), lo, hi), lo, hi
+    return _clamp(guard(arg).sql(dialect="duckdb"), lo, hi), lo, hi
 
 
 def _count(node: exp.Count, alias: str, scope: Scope) -> tuple[Aggregate, str | None]:
@@ -85,7 +91,7 @@ def _count(node: exp.Count, alias: str, scope: Scope) -> tuple[Aggregate, str | 
             )
         sql = f"CASE WHEN {target.sql(dialect='duckdb')} IS NOT NULL THEN 1 ELSE 0 END"
         return Aggregate(alias, "count_distinct", sql, 0.0, 1.0), sql
-    sql = f"CASE WHEN ({this.sql(dialect='duckdb')}) IS NOT NULL THEN 1.0 ELSE 0.0 END"
+    sql = f"CASE WHEN ({guard(this).sql(dialect='duckdb')}) IS NOT NULL THEN 1.0 ELSE 0.0 END"
     return Aggregate(alias, "count", sql, 0.0, 1.0), sql
 
 

@@ -29,7 +29,7 @@ Guarantees to the back half (beyond the shared contract), stated literally:
   ``COUNT(DISTINCT person col)``.
 * **Aggregate arguments** use numeric-role columns, numbers, + - *, ABS, LEAST, GREATEST,
   CASE/IF (numeric or NULL branches), COALESCE(x, number), CAST(x AS DOUBLE).
-* **Integer columns under arithmetic are wrapped in CAST(… AS DOUBLE)** (no overflow errors).
+* **Every integer-valued leaf that is computed with is a DOUBLE** (``rules.promote_numbers``).
 * **Totality**: every scalar expression is well typed (see ``rules.total_expressions``);
   nothing in WHERE/ON/keys/arguments can raise on some row.
 * **LIMIT** is absent or a literal integer ≤ 10,000; no OFFSET.
@@ -67,7 +67,7 @@ from enclave.gateway.rules.inline_ctes import inline_ctes, qualify_columns
 from enclave.gateway.rules.limit_sizes import limit_tree
 from enclave.gateway.rules.person_join_only import person_join_only
 from enclave.gateway.rules.post_aggregation import post_aggregation
-from enclave.gateway.rules.promote_integers import promote_integers
+from enclave.gateway.rules.promote_numbers import promote_numbers
 from enclave.gateway.rules.require_aggregate import require_aggregate
 from enclave.gateway.rules.total_expressions import total_expressions
 
@@ -98,7 +98,7 @@ RULES: tuple[Rule, ...] = (
     bounded_aggregates,
     total_expressions,
     post_aggregation,
-    promote_integers,
+    promote_numbers,
 )
 
 

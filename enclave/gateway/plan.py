@@ -25,6 +25,7 @@ from enclave.gateway._back_contrib import (
 from enclave.gateway._back_epsilon import choose_epsilon, query_delta, split_epsilon
 from enclave.gateway._back_keys import key_set_for, key_sql
 from enclave.gateway._back_scope import Scope
+from enclave.gateway._total_sql import guard, guard_conjuncts
 from enclave.gateway._types import Aggregate, GatewayContext, GroupKey, Plan, QueryState
 
 __all__ = ["plan"]
@@ -49,6 +50,16 @@ def _order_sql(node: exp.Expression | None) -> str | None:
     return ", ".join(o.sql(dialect="duckdb") for o in node.expressions)
 
 
+def _guard_conditions(relation: exp.Select) -> None:
+    """WHERE and ON parts that could fail on some row are wrapped in TRY (``_total_sql``)."""
+    where = relation.args.get("where")
+    if where is not None:
+        where.set("this", guard_conjuncts(where.this))
+    for join in relation.args.get("joins") or ():
+        if join.args.get("on") is not None:
+            join.set("on", guard_conjuncts(join.args["on"]))
+
+
 def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
     """Fill ``state.plan``; refuse with QueryRejected / PolicyViolation when impossible."""
     if state.ast is None or state.project is None:
@@ -67,7 +78,7 @@ def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
     for i, g in enumerate(group_exprs):
         ks = key_set_for(g, scope, ds)
         keys.append(GroupKey(f"__k{i}", f"__k{i}", ks.name if ks else None))
-        cols.append(f"{key_sql(g, ks)} AS __k{i}")
+        cols.append(f"{key_sql(guard(g), ks)} AS __k{i}")
     groups = groups_bound(group_exprs, [k.key_set for k in keys], scope, ds)
 
     aggregates: list[Aggregate] = []
@@ -119,6 +130,7 @@ def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
     relation.set("expressions", [exp.maybe_parse(c, dialect="duckdb") for c in cols])
     for arg in ("group", "having", "order", "limit", "offset"):
         relation.set(arg, None)
+    _guard_conditions(relation)
     limit = ast.args.get("limit")
     new_plan = Plan(
         relation_sql=relation.sql(dialect="duckdb"),

@@ -5,7 +5,7 @@
 ``allowed_nodes`` (with ``allowed_functions``), ``inline_ctes``, ``person_join_only``,
 ``deny_identifier_grouping``, ``bounded_aggregates.within_group_to_quantile``,
 ``require_aggregate``, ``bounded_aggregates``, ``total_expressions`` (with
-``total_functions``), ``post_aggregation`` and ``promote_integers``.
+``total_functions``), ``post_aggregation`` and ``promote_numbers``.
 """
 
 __all__: list[str] = []

@@ -25,7 +25,13 @@ from sqlglot import exp
 from enclave.errors import QueryRejected
 from enclave.gateway._front_catalog import Catalog, ValueType
 from enclave.gateway._front_scope import sources
-from enclave.gateway.rules.total_functions import DATE_PARTS, NAMES, FunctionTypes, iso_date
+from enclave.gateway.rules.total_functions import (
+    DATE_PARTS,
+    NAMES,
+    FunctionTypes,
+    check_arguments,
+    iso_date,
+)
 
 __all__ = ["Typer", "total_expressions"]
 
@@ -96,6 +102,7 @@ class Typer(FunctionTypes):
                 f"{type(node).__name__} is not allowed in this position; see "
                 "docs/sql-reference.md for the expressions filters and keys may use."
             )
+        check_arguments(node)
         return rule(node)
 
     def want(
@@ -241,6 +248,8 @@ def total_expressions(select: exp.Select, cat: Catalog) -> exp.Select:
         typer.want(join.args["on"], "bool")
     for item in select.expressions:
         expr = item.this if isinstance(item, exp.Alias) else item
+        if isinstance(expr, exp.AggFunc):
+            check_arguments(expr)
         if isinstance(expr, exp.Count):
             if not isinstance(expr.this, (exp.Star, exp.Distinct)):
                 typer.type(expr.this)

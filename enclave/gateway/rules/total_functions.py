@@ -18,7 +18,7 @@ from sqlglot import exp
 from enclave.errors import QueryRejected
 from enclave.gateway._front_catalog import ValueType
 
-__all__ = ["DATE_PARTS", "NAMES", "FunctionTypes", "iso_date"]
+__all__ = ["ARGUMENTS", "DATE_PARTS", "NAMES", "FunctionTypes", "check_arguments", "iso_date"]
 
 _TRUNC_PARTS = {"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "ISOYEAR"}
 _EXTRACT_PARTS = _TRUNC_PARTS | {"DOW", "DAYOFWEEK", "ISODOW", "DOY", "DAYOFYEAR", "YEARWEEK"}
@@ -35,6 +35,72 @@ DATE_PARTS = (
     exp.DayOfWeekIso,
     exp.DayOfYear,
 )
+
+
+_UNARY = frozenset({"this"})
+_BINARY = frozenset({"this", "expression"})
+#: The arguments each typed node may carry: exactly the ones its typing rule inspects.
+#: A node with any other argument set (``FLOOR(x, d)``, ``week(d, mode)``, ``COUNT(a, b)``,
+#: ``CAST(x AS … FORMAT …)``) is refused, so sqlglot or DuckDB can never evaluate an
+#: argument the typer has not checked.
+ARGUMENTS: dict[type[exp.Expression], frozenset[str]] = {
+    exp.Column: frozenset({"this", "table"}),
+    exp.Literal: frozenset({"this", "is_string"}),
+    exp.Null: frozenset(),
+    exp.Boolean: _UNARY,
+    exp.Paren: _UNARY,
+    exp.Not: _UNARY,
+    exp.Neg: _UNARY,
+    exp.Abs: _UNARY,
+    exp.Floor: _UNARY,
+    exp.Ceil: _UNARY,
+    exp.Upper: _UNARY,
+    exp.Lower: _UNARY,
+    exp.Length: _UNARY,
+    exp.Round: frozenset({"this", "decimals"}),
+    exp.In: frozenset({"this", "expressions"}),
+    exp.Between: frozenset({"this", "low", "high"}),
+    exp.Least: frozenset({"this", "expressions", "ignore_nulls"}),
+    exp.Greatest: frozenset({"this", "expressions", "ignore_nulls"}),
+    exp.Coalesce: frozenset({"this", "expressions"}),
+    exp.Case: frozenset({"this", "ifs", "default"}),
+    exp.If: frozenset({"this", "true", "false"}),
+    exp.Cast: frozenset({"this", "to"}),
+    exp.Substring: frozenset({"this", "start", "length"}),
+    exp.Trim: _BINARY,
+    exp.Left: _BINARY,
+    exp.Extract: _BINARY,
+    exp.DateTrunc: frozenset({"this", "unit"}),
+    exp.TimestampTrunc: frozenset({"this", "unit"}),
+    exp.TimeToStr: frozenset({"this", "format"}),
+    exp.Anonymous: frozenset({"this", "expressions"}),
+    exp.Count: frozenset({"this", "big_int"}),
+    exp.PercentileCont: _BINARY,
+    **{part: _UNARY for part in DATE_PARTS},
+}
+
+
+def check_arguments(node: exp.Expression) -> None:
+    """Refuse a node that carries an argument its typing rule does not inspect.
+
+    >>> import sqlglot
+    >>> check_arguments(sqlglot.parse_one("FLOOR(x, 2)", dialect="duckdb"))
+    Traceback (most recent call last):
+    ...
+    enclave.errors.QueryRejected: FLOOR takes only the arguments listed in docs/sql-reference.md (it was given: decimals); remove the extra argument.
+    """
+    allowed = ARGUMENTS.get(type(node))
+    if allowed is None:
+        allowed = _BINARY if isinstance(node, exp.Binary) else _UNARY
+    extra = sorted(
+        k for k, v in node.args.items() if v not in (None, False, []) and k not in allowed
+    )
+    if extra:
+        name = node.sql_name() if isinstance(node, exp.Func) else type(node).__name__.upper()
+        raise QueryRejected(
+            f"{name[:32]} takes only the arguments listed in docs/sql-reference.md (it was "
+            f"given: {', '.join(extra)}); remove the extra argument."
+        )
 
 
 def iso_date(node: exp.Expression) -> bool:
@@ -86,7 +152,12 @@ class FunctionTypes:
         target = to.this.name if isinstance(to, exp.DataType) else "?"
         if type(node) is not exp.Cast:
             raise QueryRejected("TRY_CAST is not allowed; use CAST to DOUBLE or VARCHAR.")
-        if target in ("DOUBLE", "FLOAT", "REAL"):
+        if target in ("FLOAT", "REAL"):
+            raise QueryRejected(
+                f"CAST to {target} is not allowed (a 4-byte float fails on large values); "
+                "cast numbers with CAST(x AS DOUBLE)."
+            )
+        if target == "DOUBLE":
             return self.want(node.this, "num")
         if target in ("VARCHAR", "TEXT", "CHAR"):
             self.type(node.this)
