@@ -28,6 +28,7 @@ __all__ = [
     "project_overview",
     "publish_held",
     "revoke_token",
+    "table_columns",
     "tokens_frame",
     "verify_audit",
 ]
@@ -49,6 +50,12 @@ def pending_applications(svc: Any, steward: Any) -> list[dict[str, Any]]:
     return [p for p in svc.list_projects(steward) if p.get("status") == "pending"]
 
 
+def table_columns(svc: Any, table: str) -> list[str]:
+    """The columns of ``table`` a steward may grant (from the dataset policy)."""
+    tpol = svc.dataset.table(table)
+    return [] if tpol is None else [c.name for c in tpol.columns]
+
+
 def decide_application(
     svc: Any,
     steward: Any,
@@ -58,30 +65,50 @@ def decide_application(
     reason: str,
     epsilon: float | None = None,
     max_epsilon_per_query: float | None = None,
+    tables: dict[str, list[str]] | None = None,
+    delta: float = 0.0,
+    review_epsilon: float | None = None,
+    member_epsilon: float | None = None,
 ) -> dict[str, Any]:
-    """Approve (with the tables applied for and the ε set) or reject; audited."""
+    """Approve ``project`` with the rules the steward set, or reject it; the reason is
+    kept on the project and in the audit log.
+
+    ``tables`` maps each granted table to its columns (``["*"]``: all); by default every
+    table applied for, all columns.
+    """
     _steward(steward)
     why = _reason(reason)
+    if not project:
+        raise UserError("Choose the application to decide.")
     if not approve:
         return dict(svc.set_project_status(steward, project, "rejected", why))
     app = svc.describe_project(project)
     eps = epsilon if epsilon is not None else app.get("requested_epsilon")
     if not eps:
         raise UserError("Set the project's total ε to approve it.")
+    granted = tables if tables is not None else {t: ["*"] for t in app.get("tables") or []}
+    granted = {t: cols for t, cols in granted.items() if cols}
+    if not granted:
+        raise UserError("Grant at least one table (with its columns) to approve the project.")
     rules: dict[str, Any] = {
-        "tables": {t: ["*"] for t in app.get("tables") or []},
+        "tables": granted,
         "epsilon": float(eps),
+        "delta": float(delta),
         "max_epsilon_per_query": min(float(eps), max_epsilon_per_query or 1.0),
+        "review_epsilon": review_epsilon,
+        "member_epsilon": member_epsilon,
     }
-    return dict(svc.approve_project(steward, project, rules))
+    return dict(svc.approve_project(steward, project, rules, reason=why))
 
 
 def pending_reviews(svc: Any, steward: Any) -> list[dict[str, Any]]:
     return list(svc.list_reviews(steward, status="pending"))
 
 
-def decide_review(svc: Any, steward: Any, review_id: str, *, approve: bool, reason: str) -> None:
-    svc.decide_review(steward, review_id, approve=approve, reason=_reason(reason))
+def decide_review(
+    svc: Any, steward: Any, review_id: str, *, approve: bool, reason: str
+) -> dict[str, Any]:
+    return dict(svc.decide_review(steward, review_id, approve=approve, reason=_reason(reason)))
 
 
 # -- projects and budgets --------------------------------------------------------------

@@ -122,6 +122,62 @@ class Browser:
             raise AssertionError(f"no button labelled {label}")
         self.settle()
 
+    def mouse_click(self, find: str) -> None:
+        """Click with the mouse (press and release) in the middle of the element that the
+        JavaScript expression ``find`` returns, as a person would."""
+        box = self.js(
+            f"(() => {{ const e = {find}; if (!e) return null; e.scrollIntoView({{block: 'center'}});"
+            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];"
+            " })()"
+        )
+        if not box:
+            raise AssertionError("nothing to click there")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call(
+                "Input.dispatchMouseEvent",
+                type=kind,
+                x=box[0],
+                y=box[1],
+                button="left",
+                clickCount=1,
+            )
+
+    def choose(self, label: str, option: str) -> None:
+        """Pick ``option`` in the select box labelled ``label`` (type, then click it)."""
+        self.mouse_click(f"document.querySelector('input[aria-label={json.dumps(label)}]')")
+        self.call("Input.insertText", text=option)
+        find = (
+            "[...document.querySelectorAll('[role=option]')]"
+            f".find(o => o.innerText.trim() === {json.dumps(option)})"
+        )
+        deadline = time.monotonic() + 20
+        while not self.js(f"!!({find})"):
+            if time.monotonic() > deadline:
+                raise AssertionError("the option did not appear")
+            time.sleep(0.2)
+        self.mouse_click(find)
+        self.settle()
+
+    def fill(self, label: str, text: str) -> None:
+        """Click into the text field labelled ``label`` and type ``text``."""
+        self.mouse_click(f"document.querySelector('input[aria-label={json.dumps(label)}]')")
+        self.call("Input.insertText", text=text)
+
+    def press_enter(self) -> None:
+        """Press and release Enter in the focused element."""
+        key = {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13}
+        self.call("Input.dispatchKeyEvent", type="keyDown", text="\r", **key)
+        self.call("Input.dispatchKeyEvent", type="keyUp", **key)
+        self.settle()
+
+    def has_button(self, label: str) -> bool:
+        return bool(
+            self.js(
+                "[...document.querySelectorAll('button')]"
+                f".some(x => x.innerText.trim() === {json.dumps(label)})"
+            )
+        )
+
     def type_into(self, selector: str, text: str) -> None:
         self.js(f"document.querySelector({json.dumps(selector)}).focus()")
         self.call("Input.insertText", text=text)

@@ -152,25 +152,52 @@ def test_researcher_refuses_a_steward_token(app, env: Env) -> None:
 
 
 # -- steward console -----------------------------------------------------------------
-def test_steward_approves_an_application(app, env: Env) -> None:
+def test_steward_approves_only_the_chosen_application(app, env: Env) -> None:
     at = _sign_in(app("steward.py"), env.steward_token)
     _no_trace(at)
-    assert "flu-study" in set(at.dataframe[0].value["id"])
-    at.selectbox(key="app_id").set_value("flu-study")
-    at.text_input(key="app_reason").input("ethics approval on file")
+    assert {"flu-study", "cost-study"} <= set(at.dataframe[0].value["id"])
+    assert "purpose" in at.dataframe[0].value.columns
+    assert at.selectbox(key="app_pick").value is None  # nothing preselected
+    assert not [b for b in at.button if b.label == "Approve"]  # no form until chosen
+    at.selectbox(key="app_pick").set_value("flu-study").run()
+    at.number_input(key="app_review_flu-study").set_value(0.4)
+    at.text_input(key="app_reason_flu-study").input("ethics approval on file")
     _button(at, "Approve").click()
     at.run()
     _no_trace(at)
     assert not at.error, _texts(at, "error")
     assert any("flu-study is now active" in s.value for s in at.success)
+    # The picker is cleared: a second click has nothing to approve.
+    assert at.selectbox(key="app_pick").value is None
+    assert not [b for b in at.button if b.label == "Approve" and "app" in str(b.form_id)]
+    at.run()
+    svc = _service(env)
+    try:
+        assert svc.store.project("cost-study").status == "pending"
+        flu = svc.store.project("flu-study")
+        assert flu.status == "active" and flu.reason == "ethics approval on file"
+        rules = svc.describe_project("flu-study")["policy"]
+        assert rules["review_epsilon"] == 0.4
+        record = [r for r in svc.store.export_audit() if r["action"] == "project_active"][-1]
+        assert record["project"] == "flu-study" and record["actor"] == "steward@test"
+        assert record["detail"].startswith("ethics approval on file;")
+    finally:
+        svc.close()
+
+
+def _service(env: Env):
+    from enclave.service import Service
+
+    return Service.open(env.settings)
 
 
 def test_steward_reject_needs_a_reason(app, env: Env) -> None:
     at = _sign_in(app("steward.py"), env.steward_token)
-    at.selectbox(key="app_id").set_value("cost-study")
+    at.selectbox(key="app_pick").set_value("cost-study").run()
     _button(at, "Reject").click().run()
     _no_trace(at)
     assert any("reason" in e.lower() for e in _texts(at, "error"))
+    assert at.selectbox(key="app_pick").value == "cost-study"  # kept, to add the reason
 
 
 def test_steward_issues_a_token(app, env: Env) -> None:

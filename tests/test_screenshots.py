@@ -127,12 +127,52 @@ def test_researcher_console(served) -> None:
     assert "Traceback" not in text
 
 
-def test_steward_console(served) -> None:
+def _statuses(env: Env) -> dict[str, str]:
+    from enclave.service import Service
+
+    svc = Service.open(env.settings)
+    try:
+        return {r.id: r.status for r in svc.store.projects()}
+    finally:
+        svc.close()
+
+
+def _approvals(env: Env) -> list[dict]:
+    from enclave.service import Service
+
+    svc = Service.open(env.settings)
+    try:
+        return [r for r in svc.store.export_audit() if r["action"] == "project_active"]
+    finally:
+        svc.close()
+
+
+def test_steward_approval_changes_only_the_chosen_project(served) -> None:
+    """Approve one application; click Approve again; choose another and press Enter in its
+    reason field: exactly one project changed, with the reason in the audit log."""
     urls, browser, env = served
+    before, approvals = _statuses(env), len(_approvals(env))
     _sign_in(browser, urls["steward"], env.steward_token)
+    assert "Pending project applications" in _text(browser)
+    assert not browser.has_button("Approve")  # nothing is preselected
+    browser.choose("Application to decide", "flu-study")
+    browser.fill("Reason (kept in the audit log)", "ethics approval on file")
+    browser.click("Approve")
+    browser.wait_for("Project flu-study is now active")
+    if browser.has_button("Approve"):  # a second click must not reach another project
+        browser.click("Approve")
+    browser.choose("Application to decide", "cost-study")
+    browser.fill("Reason (kept in the audit log)", "not decided yet")
+    browser.press_enter()
     _save(browser, "steward")
-    text = _text(browser)
-    assert "Pending project applications" in text and "Approve" in text
+    after = _statuses(env)
+    changed = {p for p in after if after[p] != before.get(p)}
+    assert changed == {"flu-study"} and after["flu-study"] == "active"
+    assert after["cost-study"] == "pending"
+    new = _approvals(env)[approvals:]
+    assert [(r["project"], r["actor"]) for r in new] == [("flu-study", "steward@test")]
+    assert new[0]["detail"].startswith("ethics approval on file;")
+    assert "cost-study is now" not in _text(browser)
 
 
 def test_steward_audit(served) -> None:

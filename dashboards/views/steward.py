@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import _charts, _steward, _ui
+from dashboards import _charts, _decisions, _steward, _ui
 
 st.title("Steward console")
 steward = _ui.sign_in("steward", key="steward_token")
@@ -18,60 +18,8 @@ apps_tab, budget_tab, people_tab = st.tabs(
 )
 
 with apps_tab:
-    st.subheader("Pending project applications")
-    apps: list[dict] = []
-    with _ui.guard("Listing applications"):
-        apps = _steward.pending_applications(svc, steward)
-    if not apps:
-        st.info("No application is waiting.")
-    else:
-        st.dataframe(
-            [
-                {k: a[k] for k in ("id", "title", "applicant", "requested_epsilon", "created")}
-                for a in apps
-            ],
-            hide_index=True,
-            width="stretch",
-        )
-        with st.form("decide_app"):
-            which = st.selectbox("Application", [a["id"] for a in apps], key="app_id")
-            eps = st.number_input("Total ε if approved", 0.1, 1000.0, 5.0, key="app_eps")
-            cap = st.number_input("Per-query ε cap", 0.01, 10.0, 1.0, key="app_cap")
-            reason = st.text_input("Reason (kept in the audit log)", key="app_reason")
-            ok, no = st.columns(2)
-            approve = ok.form_submit_button("Approve")
-            reject = no.form_submit_button("Reject")
-        if approve or reject:
-            with _ui.guard("The decision"):
-                rec = _steward.decide_application(
-                    svc,
-                    steward,
-                    which,
-                    approve=bool(approve),
-                    reason=reason,
-                    epsilon=eps,
-                    max_epsilon_per_query=cap,
-                )
-                st.success(f"Project {rec['id']} is now {rec['status']}.")
-
-    st.subheader("Review-mode queries")
-    reviews: list[dict] = []
-    with _ui.guard("Listing reviews"):
-        reviews = _steward.pending_reviews(svc, steward)
-    if not reviews:
-        st.info("No query is waiting for review.")
-    else:
-        st.dataframe(reviews, hide_index=True, width="stretch")
-        ids = [str(r.get("id") or r.get("review_id")) for r in reviews]
-        with st.form("decide_review"):
-            rid = st.selectbox("Query", ids, key="review_id")
-            why = st.text_input("Reason", key="review_reason")
-            ok, no = st.columns(2)
-            yes_r, no_r = ok.form_submit_button("Approve"), no.form_submit_button("Reject")
-        if yes_r or no_r:
-            with _ui.guard("The review"):
-                _steward.decide_review(svc, steward, rid, approve=bool(yes_r), reason=why)
-                st.success("Recorded.")
+    _decisions.applications(svc, steward)
+    _decisions.reviews(svc, steward)
 
 with budget_tab:
     with _ui.guard("Reading budgets"):

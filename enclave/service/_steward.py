@@ -101,15 +101,16 @@ class StewardMixin:
         )
 
     def approve_project(
-        self, principal: Any, project: str, rules: dict[str, Any]
+        self, principal: Any, project: str, rules: dict[str, Any], reason: str | None = None
     ) -> dict[str, Any]:
-        """Approve a pending application with the rules the steward sets."""
+        """Approve a pending application with the rules the steward sets (and why)."""
         require_steward(principal)
         clean = validate_rules(rules, self.dataset)
         if self.store.project(project) is None:
             raise NotFound(f"There is no application {project!r}; check `enclave project list`.")
+        why = reason.strip() if reason and reason.strip() else None
         record = _service_projects.approve_project(
-            self.tables, project, clean, steward=principal.user
+            self.tables, project, clean, steward=principal.user, reason=why
         )
         return _record_json(record)
 

@@ -19,6 +19,7 @@ from enclave.store._service_db import ServiceTables
 from enclave.store._types import BudgetLimits, BudgetStatus, ProjectRecord
 
 __all__ = [
+    "approval_detail",
     "approve_project",
     "cached_for_member",
     "project_rules",
@@ -31,20 +32,43 @@ def _body(rules: dict[str, Any]) -> str:
     return json.dumps(rules, sort_keys=True)
 
 
+def approval_detail(rules: dict[str, Any], reason: str | None) -> str:
+    """The audit detail of an approval: the reason first, then what was granted.
+
+    >>> approval_detail({"tables": {"claims": ["*"]}, "epsilon": 2.0, "delta": 0.0,
+    ...                  "max_epsilon_per_query": 0.5, "review_epsilon": None}, "ethics ok")
+    'ethics ok; epsilon 2 per-query 0.5 delta 0 tables claims'
+    """
+    granted = (
+        f"epsilon {rules.get('epsilon'):g} per-query {rules.get('max_epsilon_per_query'):g} "
+        f"delta {rules.get('delta') or 0:g}"
+    )
+    if rules.get("review_epsilon") is not None:
+        granted += f" review above {rules['review_epsilon']:g}"
+    granted += " tables " + ",".join(sorted(rules.get("tables") or {}))
+    return f"{reason}; {granted}" if reason else granted
+
+
 def approve_project(
-    tables: ServiceTables, project: str, rules: dict[str, Any], *, steward: str
+    tables: ServiceTables,
+    project: str,
+    rules: dict[str, Any],
+    *,
+    steward: str,
+    reason: str | None = None,
 ) -> ProjectRecord:
-    """Pending → active with ``rules``; the applicant becomes a member. Audited."""
+    """Pending → active with ``rules``; the applicant becomes a member. Audited, with the
+    steward's reason (kept on the project too) and what was granted."""
 
     def run(tx: Any, mine: Any) -> ProjectRecord:
         record = acc.require_project(tx, project)
         acc.check_transition(record.status, "active", project)
         now = tables.now()
-        tx.execute("project_status", ("active", None, now, project))
+        tx.execute("project_status", ("active", reason, now, project))
         mine.execute("policy_put", (project, _body(rules), steward, now))
         if record.applicant and tx.one("user_get", (record.applicant,)) is not None:
             tx.execute("member_insert", (project, record.applicant, now))
-        detail = f"epsilon {rules.get('epsilon')} per-query {rules.get('max_epsilon_per_query')}"
+        detail = approval_detail(rules, reason)
         tables.audit_in(tx, actor=steward, action="project_active", project=project, detail=detail)
         return acc.require_project(tx, project)
 
