@@ -223,10 +223,11 @@ def ingest_summary(svc: Any, steward: Any) -> pl.DataFrame:
     _steward(steward)
     out: list[dict[str, Any]] = []
     for m in svc.store.manifests():
-        for f in m.get("files", []):
+        for name, f in sorted((m.get("files") or {}).items()):  # file name -> report
             base = {
                 "ingest": m.get("ingest_id"),
-                "file": f.get("file"),
+                "file": f.get("file") or name,
+                "table": f.get("table"),
                 "rows_read": f.get("rows_read"),
                 "rows_loaded": f.get("rows_loaded"),
                 "rows_quarantined": f.get("rows_quarantined"),

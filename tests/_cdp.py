@@ -170,6 +170,14 @@ class Browser:
         self.call("Input.dispatchKeyEvent", type="keyUp", **key)
         self.settle()
 
+    def tab(self, label: str) -> None:
+        """Open the tab labelled ``label``."""
+        self.mouse_click(
+            "[...document.querySelectorAll('[role=tab]')]"
+            f".find(t => t.innerText.trim() === {json.dumps(label)})"
+        )
+        self.settle()
+
     def has_button(self, label: str) -> bool:
         return bool(
             self.js(

@@ -59,12 +59,13 @@ def build(root: Path, persons: int = 20000) -> Env:
     (policies / "projects" / "tiny.toml").write_text(TINY, encoding="utf-8")
     settings = Settings.from_environ({"ENCLAVE_HOME": str(home), "ENCLAVE_POLICIES": str(policies)})
     generate(root / "extract", persons, seed=3)
-    ingest(root / "extract", "nhi", settings)
+    manifest = ingest(root / "extract", "nhi", settings)
     shutil.rmtree(root / "extract")
 
     svc = Service.open(settings)
     try:
         store = svc.store
+        store.record_manifest(manifest.to_dict())  # as `enclave ingest` and the demo do
         store.add_user("steward@test", "steward")
         store.add_user("researcher@demo", "researcher")
         store.add_user("spare@test", "researcher")

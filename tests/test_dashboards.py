@@ -220,6 +220,17 @@ def test_steward_audit_verify_and_publish(app, env: Env) -> None:
     assert any("Published 1 indicator releases" in s.value for s in at.success)
 
 
+def test_steward_audit_shows_every_ingested_file(app, env: Env) -> None:
+    at = _sign_in(app("steward_audit.py"), env.steward_token)
+    _no_trace(at)
+    assert not at.error, _texts(at, "error")
+    frames = [d.value for d in at.dataframe]
+    files = next(f for f in frames if "rows_quarantined" in f.columns)
+    assert {"persons", "claims"} <= set(files["table"])
+    assert (files["rows_read"] == files["rows_loaded"] + files["rows_quarantined"]).all()
+    assert any("reason" in f.columns for f in frames)
+
+
 def test_steward_pages_refuse_researchers(app, env: Env) -> None:
     at = _sign_in(app("steward.py"), env.researcher_token)
     _no_trace(at)

@@ -182,3 +182,7 @@ def test_steward_audit(served) -> None:
     browser.wait_for("audit chain is intact")
     _save(browser, "steward-audit")
     assert "The audit chain is intact" in _text(browser)
+    browser.tab("Ingest")
+    browser.wait_for("Quarantined rows by reason")
+    _save(browser, "steward-ingest")
+    assert "probably a bug" not in _text(browser)

@@ -52,7 +52,7 @@ with ingest_tab:
             st.info("No ingest has been recorded yet.")
         else:
             files = ingest.unique(["ingest", "file"], keep="first", maintain_order=True).select(
-                "ingest", "file", "rows_read", "rows_loaded", "rows_quarantined"
+                "ingest", "file", "table", "rows_read", "rows_loaded", "rows_quarantined"
             )
             st.dataframe(files, hide_index=True, width="stretch")
             reasons = (
