@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import _charts, _decisions, _steward, _ui
+from dashboards import _charts, _dataset_budget, _decisions, _steward, _ui
 
 st.title("Steward console")
 steward = _ui.sign_in("steward", key="steward_token")
@@ -32,6 +32,8 @@ with budget_tab:
         else:
             st.subheader("ε remaining over time")
             st.altair_chart(chart, width="stretch")
+    with _ui.guard("Reading the dataset's total"):
+        _dataset_budget.render(svc, steward)
 
 with people_tab:
     with _ui.guard("Reading accounts"):

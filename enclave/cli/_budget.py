@@ -86,4 +86,7 @@ def register(app: typer.Typer) -> None:
         pass
     else:
         group.command("top-up")(top_up)
+    from enclave.cli._budget_dataset import dataset_budget
+
+    group.command("dataset")(dataset_budget)
     app.add_typer(group, name="budget")

@@ -6,6 +6,7 @@ Errors name the file and the setting that is wrong and say what is expected.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -18,6 +19,7 @@ from enclave.policy._model import (
     DatasetPolicy,
     KeySet,
     Limits,
+    PrivacyCeiling,
     ProjectPolicy,
     PublicKeyExpr,
     TablePolicy,
@@ -116,6 +118,40 @@ def _column(table: str, name: str, spec: dict[str, Any], where: str) -> ColumnPo
     return ColumnPolicy(name, role, lower, upper, spec.get("key_set"))
 
 
+def _ceiling_value(where: str, key: str, value: Any, *, delta: bool) -> float | None:
+    if value is None:
+        return None
+    ok_type = isinstance(value, int | float) and not isinstance(value, bool)
+    number = float(value) if ok_type else math.nan
+    ok = math.isfinite(number) and (0 <= number < 1 if delta else number > 0)
+    if not ok:
+        what = "a number with 0 <= value < 1" if delta else "a number above 0"
+        raise PolicyError(f"{where}: [privacy] {key} must be {what} (or left out: no ceiling).")
+    return number
+
+
+def _privacy(where: str, raw: Any) -> PrivacyCeiling:
+    """The optional ``[privacy]`` ceiling on one person's total loss over all projects.
+
+    >>> _privacy("d.toml", {"max_total_epsilon": 400, "max_total_delta": 1e-5})
+    PrivacyCeiling(max_total_epsilon=400.0, max_total_delta=1e-05)
+    >>> _privacy("d.toml", {})
+    PrivacyCeiling(max_total_epsilon=None, max_total_delta=None)
+    """
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: [privacy] must be a table of settings.")
+    unknown = set(raw) - {"max_total_epsilon", "max_total_delta"}
+    if unknown:
+        raise PolicyError(
+            f"{where}: unknown setting in [privacy] ({', '.join(sorted(unknown))}); "
+            "use max_total_epsilon and max_total_delta."
+        )
+    return PrivacyCeiling(
+        _ceiling_value(where, "max_total_epsilon", raw.get("max_total_epsilon"), delta=False),
+        _ceiling_value(where, "max_total_delta", raw.get("max_total_delta"), delta=True),
+    )
+
+
 def load_dataset_policy(path: Path) -> DatasetPolicy:
     raw = _read(path)
     where = path.name
@@ -160,7 +196,8 @@ def load_dataset_policy(path: Path) -> DatasetPolicy:
         raise PolicyError(f"{where}: auto_epsilon_share must be between 0 and 1.")
     name = raw.get("dataset", {}).get("name", path.stem)
     _check_names_and_limits(where, tables, exprs, limits)
-    return DatasetPolicy(name, tuple(tables), key_sets, exprs, contribution, limits)
+    privacy = _privacy(where, raw.get("privacy", {}))
+    return DatasetPolicy(name, tuple(tables), key_sets, exprs, contribution, limits, privacy)
 
 
 def load_project_policy(path: Path, dataset: DatasetPolicy | None = None) -> ProjectPolicy:

@@ -17,6 +17,7 @@ __all__ = [
     "DatasetPolicy",
     "KeySet",
     "Limits",
+    "PrivacyCeiling",
     "ProjectPolicy",
     "PublicKeyExpr",
     "Role",
@@ -99,6 +100,23 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class PrivacyCeiling:
+    """The most ε and δ that everything the dataset serves may spend on one person.
+
+    One person's total privacy loss is the sum, under basic composition, of what every
+    project over the dataset may spend (the standing indicators' project included). Approvals,
+    top-ups and policy files that would push that sum past the ceiling are refused.
+    ``None`` means no ceiling.
+
+    >>> PrivacyCeiling(max_total_epsilon=400.0).max_total_delta is None
+    True
+    """
+
+    max_total_epsilon: float | None = None
+    max_total_delta: float | None = None
+
+
+@dataclass(frozen=True)
 class DatasetPolicy:
     name: str
     tables: tuple[TablePolicy, ...]
@@ -106,6 +124,7 @@ class DatasetPolicy:
     public_key_exprs: tuple[PublicKeyExpr, ...] = ()
     contribution: ContributionPolicy = field(default_factory=ContributionPolicy)
     limits: Limits = field(default_factory=Limits)
+    privacy: PrivacyCeiling = field(default_factory=PrivacyCeiling)
 
     def table(self, name: str) -> TablePolicy | None:
         for t in self.tables:

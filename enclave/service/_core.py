@@ -21,6 +21,7 @@ from enclave.gateway import GatewayContext, QueryRequest, QueryState, answer
 from enclave.gateway import dry_run as cost_of
 from enclave.policy import DatasetPolicy, ProjectPolicy, load_dataset_policy, load_project_policies
 from enclave.service import _fast
+from enclave.service._ceiling import CeilingMixin, check_policy_files
 from enclave.service._projects import merge_project
 from enclave.service._steward import StewardMixin
 from enclave.service._wiring import LazyEngine, StoreView
@@ -31,7 +32,7 @@ from enclave.store._service_db import ServiceTables
 __all__ = ["Service"]
 
 
-class Service(StewardMixin):
+class Service(CeilingMixin, StewardMixin):
     """Accounts, projects, queries and budgets over one ``ENCLAVE_HOME``.
 
     Args:
@@ -87,6 +88,7 @@ class Service(StewardMixin):
     def file_projects(self) -> dict[str, ProjectPolicy]:
         if self._file_projects is None:
             found = load_project_policies(self.settings.policies_dir / "projects", self.dataset)
+            check_policy_files(self.dataset, self.tables, found)  # the dataset's ceiling
             self._file_projects = dict(found)
         return self._file_projects
 

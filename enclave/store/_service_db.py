@@ -58,6 +58,15 @@ SERVICE_SQL: dict[str, str] = {
     ),
     "policy_get": "SELECT body FROM service_project_policies WHERE project = ?",
     "policy_all": "SELECT project, body FROM service_project_policies ORDER BY project",
+    # Per-project totals for the dataset-wide ceiling (service/_ceiling.py).
+    "ceiling_topups": (
+        "SELECT project, COALESCE(SUM(epsilon_micro), 0), COALESCE(SUM(delta_units), 0)"
+        " FROM budget_topups WHERE member IS NULL GROUP BY project"
+    ),
+    "ceiling_spent": (
+        "SELECT project, COALESCE(SUM(epsilon_micro), 0), COALESCE(SUM(delta_units), 0)"
+        " FROM budget_ledger WHERE status IN ('reserved', 'committed') GROUP BY project"
+    ),
     "review_insert": (
         "INSERT INTO service_reviews (id, project, requester, cache_key, sql, epsilon,"
         " half_width, plan_epsilon, status, steward, reason, created, updated)"

@@ -1,0 +1,72 @@
+"""The steward's view of one person's total privacy loss across the dataset's projects.
+
+``summary`` and ``rows`` are plain data from ``Service.dataset_budget`` (which checks the
+steward role); ``render`` draws them: one line against the ceiling and a small table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render", "rows", "summary"]
+
+
+def summary(svc: Any, steward: Any) -> dict[str, Any]:
+    """The dataset's totals, spending and ceiling as JSON-ready data."""
+    return dict(svc.dataset_budget(steward).to_json())
+
+
+def _num(value: float | None) -> str:
+    return "no ceiling" if value is None else f"{value:g}"
+
+
+def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per project and one for the total, as the page's table shows them."""
+    out = [
+        {
+            "project": p["project"],
+            "kind": p["kind"],
+            "status": p["status"],
+            "ε": p["epsilon"],
+            "ε spent": p["epsilon_spent"],
+            "δ": p["delta"],
+            "δ spent": p["delta_spent"],
+        }
+        for p in data["projects"]
+    ]
+    out.append(
+        {
+            "project": "total (one person)",
+            "kind": "",
+            "status": "",
+            "ε": data["epsilon_total"],
+            "ε spent": data["epsilon_spent"],
+            "δ": data["delta_total"],
+            "δ spent": data["delta_spent"],
+        }
+    )
+    return out
+
+
+def caption(data: dict[str, Any]) -> str:
+    """One line: the total against the ceiling, and what is left for new budget."""
+    line = (
+        f"Dataset {data['dataset']}: its projects may spend ε {data['epsilon_total']:g} "
+        f"and δ {data['delta_total']:g} on one person (ceiling ε "
+        f"{_num(data['epsilon_ceiling'])}, δ {_num(data['delta_ceiling'])})."
+    )
+    if data["epsilon_remaining"] is not None or data["delta_remaining"] is not None:
+        line += (
+            f" Left for approvals and top-ups: ε {_num(data['epsilon_remaining'])}, "
+            f"δ {_num(data['delta_remaining'])}."
+        )
+    return line + f" Composition: {data['composition']}."
+
+
+def render(svc: Any, steward: Any) -> None:
+    import streamlit as st
+
+    st.subheader("Privacy loss across projects (one person)")
+    data = summary(svc, steward)
+    st.caption(caption(data))
+    st.dataframe(rows(data), hide_index=True, width="stretch")

@@ -1,0 +1,73 @@
+"""``enclave budget dataset [--json]``: one person's total privacy loss across projects.
+
+Every project over the dataset (the standing indicators' project too) may spend its whole
+budget on the same person; under basic composition one person's total loss is the sum.
+This verb shows that sum, what is spent, and the ceiling in the dataset policy.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from enclave.cli._common import cli_errors, emit
+
+__all__ = ["dataset_budget"]
+
+
+def _print(data: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def num(value: float | None) -> str:
+        return "-" if value is None else f"{value:g}"
+
+    table = Table(
+        "project", "kind", "status", "ε", "ε spent", "δ", "δ spent",
+        title=f"Privacy loss of one person in dataset {data['dataset']}",
+    )  # fmt: skip
+    for p in data["projects"]:
+        table.add_row(
+            p["project"],
+            p["kind"],
+            p["status"],
+            num(p["epsilon"]),
+            num(p["epsilon_spent"]),
+            num(p["delta"]),
+            num(p["delta_spent"]),
+        )
+    table.add_row(
+        "total",
+        "",
+        "",
+        num(data["epsilon_total"]),
+        num(data["epsilon_spent"]),
+        num(data["delta_total"]),
+        num(data["delta_spent"]),
+    )
+    console = Console()
+    console.print(table)
+    if data["epsilon_ceiling"] is None and data["delta_ceiling"] is None:
+        console.print("No ceiling: set [privacy] max_total_epsilon in the dataset policy.")
+    else:
+        console.print(
+            f"Ceiling ε {num(data['epsilon_ceiling'])}, δ {num(data['delta_ceiling'])}; "
+            f"left for approvals and top-ups: ε {num(data['epsilon_remaining'])}, "
+            f"δ {num(data['delta_remaining'])}."
+        )
+    console.print(f"Composition: {data['composition']}.")
+
+
+def dataset_budget(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The ε and δ every project over the dataset may spend on one person, and the ceiling."""
+    from enclave.cli._steward import _service, _who
+
+    with cli_errors(as_json):
+        data = _service().dataset_budget(_who("steward")).to_json()
+        if as_json:
+            emit(data)
+        else:
+            _print(data)
