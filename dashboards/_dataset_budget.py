@@ -13,7 +13,7 @@ __all__ = ["render", "rows", "summary"]
 
 def summary(svc: Any, steward: Any) -> dict[str, Any]:
     """The dataset's totals, spending and ceiling as JSON-ready data."""
-    return dict(svc.dataset_budget(steward).to_json())
+    return dict(svc.dataset_budget(steward))
 
 
 def _num(value: float | None) -> str:

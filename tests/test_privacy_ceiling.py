@@ -74,11 +74,12 @@ def _refusals(svc: Service) -> list[dict]:
 
 # -- the policy ----------------------------------------------------------------------
 def test_shipped_policy_has_a_ceiling_the_demo_fits(svc: Service) -> None:
-    view = svc.dataset_budget(STEWARD)
+    view = svc.dataset_loss(STEWARD)
     assert (view.epsilon_ceiling, view.delta_ceiling) == (CEILING_EPS, CEILING_DELTA)
     assert view.epsilon_total == SHIPPED_EPS and view.delta_total == SHIPPED_DELTA
     assert view.epsilon_remaining == CEILING_EPS - SHIPPED_EPS
     assert view.delta_remaining == pytest.approx(CEILING_DELTA - SHIPPED_DELTA)
+    assert json.loads(json.dumps(svc.dataset_budget(STEWARD)))["epsilon_total"] == SHIPPED_EPS
     kinds = {p.project: p.kind for p in view.projects}
     assert kinds == {
         "demo": "project",
@@ -124,7 +125,7 @@ def test_no_privacy_section_means_no_ceiling(settings: Settings) -> None:
         svc.store.add_user(RESEARCHER.user, "researcher")
         _apply(svc, "huge")
         assert svc.approve_project(STEWARD, "huge", _rules(5000.0))["status"] == "active"
-        view = svc.dataset_budget(STEWARD)
+        view = svc.dataset_loss(STEWARD)
         assert view.epsilon_total == SHIPPED_EPS + 5000.0
         assert view.epsilon_ceiling is None and view.epsilon_remaining is None
     finally:
@@ -143,7 +144,7 @@ def test_approval_past_the_ceiling_is_refused_and_changes_nothing(svc: Service) 
     )
     assert svc.store.project("big").status == "pending"
     assert svc.project_policy("big") is None
-    assert svc.dataset_budget(STEWARD).epsilon_total == SHIPPED_EPS
+    assert svc.dataset_loss(STEWARD).epsilon_total == SHIPPED_EPS
     (refusal,) = _refusals(svc)
     assert refusal["action"] == "project_active" and refusal["project"] == "big"
     assert refusal["actor"] == STEWARD.user and refusal["error_type"] == "PolicyViolation"
@@ -151,7 +152,7 @@ def test_approval_past_the_ceiling_is_refused_and_changes_nothing(svc: Service) 
     assert svc.audit_verify(STEWARD)["ok"]
     # Exactly what is left fits; after that nothing does.
     assert svc.approve_project(STEWARD, "big", _rules(57.0))["status"] == "active"
-    assert svc.dataset_budget(STEWARD).epsilon_remaining == 0.0
+    assert svc.dataset_loss(STEWARD).epsilon_remaining == 0.0
     _apply(svc, "small")
     with pytest.raises(PolicyViolation, match="remaining ε=0 "):
         svc.approve_project(STEWARD, "small", _rules(0.01))
@@ -172,7 +173,7 @@ def test_pending_rejected_and_suspended_projects(svc: Service) -> None:
     _apply(svc, "no")
     svc.set_project_status(STEWARD, "no", "rejected", "out of scope")
     svc.set_project_status(STEWARD, "pharmacy", "suspended", "paused")
-    view = svc.dataset_budget(STEWARD)
+    view = svc.dataset_loss(STEWARD)
     share = {p.project: p for p in view.projects}
     assert share["waiting"].epsilon == 0 and share["no"].epsilon == 0
     # A suspended project may be resumed: its budget still counts.
@@ -211,7 +212,7 @@ def test_top_up_past_the_ceiling_is_refused(svc: Service) -> None:
 def test_member_top_up_adds_nothing_to_the_total(svc: Service) -> None:
     out = svc.top_up(STEWARD, "demo", epsilon=500.0, reason="share", member="researcher@demo")
     assert out["epsilon_total"] == 10.0
-    assert svc.dataset_budget(STEWARD).epsilon_total == SHIPPED_EPS
+    assert svc.dataset_loss(STEWARD).epsilon_total == SHIPPED_EPS
 
 
 def test_spending_shows_per_project_and_in_total(svc: Service) -> None:
@@ -228,7 +229,7 @@ def test_spending_shows_per_project_and_in_total(svc: Service) -> None:
         limits=BudgetLimits.from_policy(policy),
     )
     svc.store.commit(res, cache_key="k", release={"columns": [], "rows": []})
-    view = svc.dataset_budget(STEWARD)
+    view = svc.dataset_loss(STEWARD)
     assert view.epsilon_spent == 0.25
     assert {p.project: p.epsilon_spent for p in view.projects}["demo"] == 0.25
     assert view.epsilon_total == SHIPPED_EPS  # spending within a budget adds no loss
@@ -236,7 +237,7 @@ def test_spending_shows_per_project_and_in_total(svc: Service) -> None:
 
 def test_dataset_view_is_for_stewards(svc: Service) -> None:
     with pytest.raises(Exception) as err:
-        svc.dataset_budget(RESEARCHER)
+        svc.dataset_loss(RESEARCHER)
     assert type(err.value).__name__ == "Forbidden"
 
 
@@ -264,7 +265,7 @@ def test_policy_files_past_the_ceiling_are_refused(settings: Settings) -> None:
         )
         assert "(difference 43)" in err.value.message
         # The steward still sees why.
-        view = svc.dataset_budget(STEWARD)
+        view = svc.dataset_loss(STEWARD)
         assert view.epsilon_total == 443.0 and view.epsilon_remaining == 0.0
         records = list(svc.store.export_audit())
         assert records[-1]["action"] == "policy_load" and records[-1]["verdict"] == "refused"
@@ -284,6 +285,13 @@ def run(settings: Settings, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ENCLAVE_HOME", str(settings.home))
     monkeypatch.setenv("ENCLAVE_POLICIES", str(settings.policies_dir))
     monkeypatch.delenv("ENCLAVE_TOKEN", raising=False)
+    monkeypatch.delenv("ENCLAVE_URL", raising=False)
+    local = Service.open(settings)  # the local admin account `enclave init` creates
+    try:
+        if local.store.user("admin@local") is None:
+            local.store.add_user("admin@local", "steward")
+    finally:
+        local.close()
     runner = CliRunner()
 
     def invoke(*args: str, code: int = 0):

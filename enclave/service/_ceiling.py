@@ -194,10 +194,14 @@ class CeilingMixin(StewardMixin):
                 principal, project, epsilon=epsilon, delta=delta, reason=reason, member=member
             )
 
-    def dataset_budget(self, principal: Any) -> DatasetBudget:
+    def dataset_budget(self, principal: Any) -> dict[str, Any]:
         """Per dataset: the ε and δ its projects may spend on one person, spent so far,
-        and what the ceiling leaves. Reads the policy files as they are (even past the
-        ceiling, so the steward can see why they are refused)."""
+        and what the ceiling leaves (``DatasetBudget`` as JSON). Reads the policy files as
+        they are (even past the ceiling, so the steward can see why they are refused)."""
+        return self.dataset_loss(principal).to_json()
+
+    def dataset_loss(self, principal: Any) -> DatasetBudget:
+        """``dataset_budget`` as a frozen value."""
         require_steward(principal)
         from enclave.indicators import indicators_of
 
