@@ -66,7 +66,7 @@ def dataset_budget(
     from enclave.cli._steward import _service, _who
 
     with cli_errors(as_json):
-        data = _service().dataset_budget(_who("steward")).to_json()
+        data = dict(_service().dataset_budget(_who("steward")))
         if as_json:
             emit(data)
         else:
