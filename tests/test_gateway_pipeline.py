@@ -71,10 +71,8 @@ def test_released_fixture_is_noised_and_charged(path: Path, ctx: GatewayContext)
     assert aggs, "a release must contain at least one aggregate"
     for agg in aggs:
         assert {f"{agg}_ci_low", f"{agg}_ci_high"} <= set(release.columns)
-        named = agg in release.mechanisms or any(
-            k.startswith(f"{agg}.") for k in release.mechanisms
-        )
-        assert named or "key_selection" in release.mechanisms
+        pieces = release.mechanisms["columns"][agg]
+        assert pieces and all(p in release.mechanisms["epsilon_split"] for p in pieces)
     for row in release.rows:
         rec = dict(zip(release.columns, row, strict=True))
         for agg in aggs:

@@ -90,8 +90,8 @@ def test_epsilon_cap_and_split(ctx):
     assert "5" in err.value.message and "at most 1" in err.value.message
     p = _plan("SELECT count(*) AS n, avg(amount) AS a FROM claims", ctx, epsilon=1.0)
     assert sum(p.epsilon_split.values()) == pytest.approx(1.0)
-    assert p.epsilon_split["auto_rows_bound"] == pytest.approx(0.1)
-    assert p.epsilon_split["a.sum"] == pytest.approx(p.epsilon_split["a.count"])
+    assert p.epsilon_split["rows_bound"] == pytest.approx(0.1)
+    assert p.epsilon_split["a1.sum"] == pytest.approx(p.epsilon_split["a1.count"])
     assert p.output_columns == (
         "n",
         "n_se",
@@ -159,7 +159,7 @@ def test_distinct_only_needs_no_rows_bound(ctx):
         ctx,
         epsilon=0.5,
     )
-    assert p.rows_per_person == NO_ROWS_BOUND and "auto_rows_bound" not in p.epsilon_split
-    assert p.epsilon_split == {"d": pytest.approx(0.5)}
+    assert p.rows_per_person == NO_ROWS_BOUND and "rows_bound" not in p.epsilon_split
+    assert p.epsilon_split == {"a0": pytest.approx(0.5)}
     q = _plan("SELECT count(DISTINCT person_id) AS d, count(*) AS n FROM claims", ctx, epsilon=0.5)
-    assert q.rows_per_person == "auto" and "auto_rows_bound" in q.epsilon_split
+    assert q.rows_per_person == "auto" and "rows_bound" in q.epsilon_split

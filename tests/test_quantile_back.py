@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from enclave.gateway._back_quantile import grid, release_quantiles
+from enclave.gateway._losses import Losses
 from enclave.gateway._types import Aggregate, Plan
 from enclave.gateway.plan import plan
 from enclave.gateway.rewrite import quantile_queries, query_salt
@@ -77,14 +78,14 @@ def test_median_release_through_the_stages(wh):
         _, m, se, low, high = row
         assert 0 <= low <= m <= high <= 60 and se >= 0
     split = state.plan.epsilon_split
-    assert split["m"] == pytest.approx(3 * split["m.count"])
+    assert split["a0"] == pytest.approx(3 * split["a0.count"])
     assert sum(split.values()) == pytest.approx(1.0)
-    assert state.release.mechanisms["m"]["d_in"] == 20
+    assert state.release.mechanisms["a0"]["d_in"] == 20
 
 
 def _plan(q: float, lo: float, hi: float, eps: float) -> tuple[Aggregate, Plan]:
-    agg = Aggregate("m", "quantile", "__a0", lo, hi, quantile=q)
-    split = {"m": eps / 2, "m.count": eps / 6, "m.ci_low": eps / 6, "m.ci_high": eps / 6}
+    agg = Aggregate("m", "quantile", "__a0", lo, hi, quantile=q, id="a0")
+    split = {"a0": eps / 2, "a0.count": eps / 6, "a0.ci_low": eps / 6, "a0.ci_high": eps / 6}
     return agg, Plan("", "__pid", (), (agg,), 5, 1, eps, 0.0, split, ("m",))
 
 
@@ -103,7 +104,8 @@ def test_quantile_interval_covers(q, lo, hi, draw):
     hist = [(int(s), int(c)) for s, c in slots.items()]
     truth = float(np.quantile(values, q))
     agg, p = _plan(q, lo, hi, 1.0)
-    runs = [release_quantiles(agg, p, hist, [()], 5)[0][()] for _ in range(150)]
+    losses = Losses()
+    runs = [release_quantiles(agg, p, hist, [()], 5, losses.recorder)[0][()] for _ in range(150)]
     est = np.array([r[0] for r in runs])
     cover = np.mean([r[2] <= truth <= r[3] for r in runs])
     assert cover >= 0.93

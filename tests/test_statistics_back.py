@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 
+from enclave.gateway._back_plan_pieces import exact_values
 from enclave.gateway.add_noise import add_noise
 from enclave.gateway.execute import execute
 from enclave.gateway.plan import plan
@@ -38,14 +39,15 @@ def exact_state(tmp_path_factory):
 def test_noise_scale_and_coverage(exact_state):
     state, ctx = exact_state
     (exact_row,) = state.exact[1]
-    n_exact, s_exact, a_sum, a_cnt = exact_row
+    p = state.plan
+    n_exact, s_exact, a_sum, a_cnt = exact_values(p.aggregates, p.epsilon_split, exact_row)
     a_exact = a_sum / a_cnt
     cols = state.plan.output_columns
     releases = [add_noise(state, ctx).release for _ in range(RUNS)]
     mech = releases[0].mechanisms
     rows = np.array([r.rows[0] for r in releases], dtype=float)
     col = {c: rows[:, i] for i, c in enumerate(cols)}
-    b_n, b_s = mech["n"]["scale"], mech["s"]["scale"]
+    b_n, b_s = mech["a0"]["scale"], mech["a1"]["scale"]
     # declared standard errors are the mechanisms' std (√2·b for Laplace)
     assert col["s_se"][0] == pytest.approx(math.sqrt(2) * b_s)
     assert col["n_se"][0] == pytest.approx(math.sqrt(2) * b_n, rel=0.01)

@@ -13,15 +13,14 @@ counts, so it is known only after the data are read. Instead of reading the rela
   (``least(nb, c − b) = c − b`` when ``n > cap``), so ``totals_at(c)`` rebuilds exactly
   the bounded totals from the buckets.
 
-When every key comes from ``persons`` (``g = 1``, one key per person) or there is no
-GROUP BY, each person is one group: ``GROUP BY person`` with ``min(key)`` (which also
-enforces one group if ``persons`` ever held two rows for a person), ``b = 0``, no window.
-Otherwise persons with one group skip the window; the others are ranked as in
-``bounded_sql``.
+Without GROUP BY each person is one group: ``GROUP BY person``, ``b = 0``, no window.
+Otherwise (persons-only keys included, so that a NULL key is filed exactly as
+``bounded_sql`` files it) persons with one group skip the window; the others are ranked
+as in ``bounded_sql``. Bucket totals are exact integer sums of the persons' shares.
 
->>> rows = [(0, "a", 0, 5, 2, 10.0), (0, "a", 3, 2, 1, 4.0), (1, None, None, 7, 3, None)]
+>>> rows = [(0, "a", 0, 5, 2, 10), (0, "a", 3, 2, 1, 4), (1, None, None, 7, 3, None)]
 >>> totals_at(rows, n_keys=1, stats=[("count", None), ("sum", "__a0")], c=4)
-[('a', 9, 44.0)]
+[('a', 9, 44)]
 >>> histogram(rows, n_keys=1)
 ([7], [3])
 """
@@ -32,18 +31,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from enclave.engines._spark_sql import portable_hash
-from enclave.gateway._back_sql import Stat, input_ctes, pre_cols, pre_indices
+from enclave.gateway._back_sql import (
+    Stat,
+    input_ctes,
+    pre_cols,
+    pre_indices,
+    share_sql,
+    stats_for,
+)
 
 __all__ = ["auto_totals_sql", "histogram", "totals_at"]
 
 
 def _bucket_cols(stats: Sequence[Stat]) -> list[str]:
     out = []
+    sts = stats_for(stats)
     for i in pre_indices(stats):
-        if stats[i][0] == "distinct":
-            out.append(f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS DOUBLE) AS __t{i}")
-        else:
-            out.append(f"sum(__s{i} / __n) AS __t{i}")
+        if sts[i].stat == "distinct":
+            out.append(f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT) AS __t{i}")
+        else:  # Σ of the persons' integer shares t: w·Σt is then exact for every c
+            out.append(
+                f"CAST(sum(CAST({share_sql(sts[i], i)} AS DECIMAL(38, 0))) AS DECIMAL(38, 0))"
+                f" AS __t{i}"
+            )
     return out
 
 
@@ -53,7 +63,6 @@ def auto_totals_sql(
     n_keys: int,
     stats: Sequence[Stat],
     groups: int,
-    one_group: bool,
     salt: str,
     key_filters: Sequence[str],
     cap: int,
@@ -71,7 +80,7 @@ def auto_totals_sql(
         f"FROM __al GROUP BY {bucket_by})"
     )
     nb = f"LEAST(__n, {cap + 1}) AS __nb"
-    if one_group or not keys:
+    if not keys:
         mins = "".join(f"min({k}) AS {k}, " for k in keys)
         body = (
             f"__pk AS (SELECT __pid, {mins}{pre} FROM __in GROUP BY __pid), "
@@ -128,15 +137,11 @@ def totals_at(
         acc = out.setdefault(key, [0] * max(1, len(stats)))
         if not stats:  # quantiles only: the (person, key) rows kept, like ``__rows``
             acc[0] += cnt
-        for i, (stat, _) in enumerate(stats):
-            if stat == "count":
+        for i, st in enumerate(stats_for(stats)):
+            if st.stat == "count":
                 acc[i] += w * cnt
-            elif stat == "distinct":
+            elif st.stat == "distinct":
                 acc[i] += int(t[i] or 0)
             else:
-                acc[i] += w * float(t[i] or 0.0)
-    ints = [s in ("count", "distinct") for s, _ in stats] or [True]
-    return [
-        (*k, *(int(v) if is_int else float(v) for v, is_int in zip(vals, ints, strict=True)))
-        for k, vals in out.items()
-    ]
+                acc[i] += w * int(t[i] or 0)
+    return [(*k, *(int(v) for v in vals)) for k, vals in out.items()]

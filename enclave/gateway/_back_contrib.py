@@ -77,7 +77,10 @@ def person_level(group_exprs: Sequence[exp.Expression], scope: Scope) -> bool:
 def rows_bound(
     aggregates: Sequence[Aggregate], selection: bool, policy: int | Literal["auto"]
 ) -> int | Literal["auto"]:
-    """The plan's rows bound: the policy's, or ``NO_ROWS_BOUND`` when nothing depends on it."""
-    if not selection and all(a.kind == "count_distinct" for a in aggregates):
+    """The plan's rows bound: the policy's, or ``NO_ROWS_BOUND`` when nothing depends on it.
+
+    Key selection counts persons (sensitivity ``g``), so it never needs a rows bound.
+    """
+    if all(a.kind == "count_distinct" for a in aggregates):
         return NO_ROWS_BOUND
     return policy

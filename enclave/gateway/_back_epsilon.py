@@ -5,31 +5,39 @@ whose equal split gives every COUNT and SUM a 95% half-width ≤ the target (Ope
 ``accuracy_to_(discrete_)laplacian_scale`` with alpha = 0.05; for ``"auto"`` rows bounds
 the worst case ``auto_max_rows`` is assumed; AVG/VARIANCE/STDDEV half-widths depend on the
 data and do not enter); else the default ``min(0.1 × project ε, per-query cap)``.
-It must not exceed ``ProjectPolicy.max_epsilon_per_query``.
+It must be at least ``MIN_EPSILON`` = 1e-4, and ``MIN_EPSILON_SHARE`` = 1e-5 for each
+aggregate (see ``choose_epsilon``), and must not exceed
+``ProjectPolicy.max_epsilon_per_query``.
 
 δ per query (private keys only) is ``min(project δ / 10, 1e-6)``.
 
 >>> from enclave.gateway._types import Aggregate
->>> split = split_epsilon(1.0, [Aggregate("n", "count", None), Aggregate("m", "avg", "__a0")],
-...                       [], auto=True, auto_share=0.1)
+>>> aggs = [Aggregate("n", "count", None, id="a0"), Aggregate("m", "avg", "__a1", id="a1")]
+>>> split = split_epsilon(1.0, aggs, [], auto=True, auto_share=0.1)
 >>> {k: round(v, 3) for k, v in split.items()}
-{'auto_rows_bound': 0.1, 'n': 0.45, 'm.sum': 0.225, 'm.count': 0.225}
+{'rows_bound': 0.1, 'a0': 0.45, 'a1.sum': 0.225, 'a1.count': 0.225}
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 from enclave.errors import PolicyViolation, QueryRejected
-from enclave.gateway._back_budget import Piece, pieces, sensitivity
+from enclave.gateway._back_budget import AUTO, Piece, pieces, sensitivity
 from enclave.gateway._types import Aggregate, GroupKey, QueryRequest
 from enclave.noise import scale_for_half_width
 from enclave.policy import ContributionPolicy, ProjectPolicy
 
-__all__ = ["AUTO", "choose_epsilon", "query_delta", "split_epsilon"]
-
-AUTO = "auto_rows_bound"
-
+__all__ = [
+    "AUTO",
+    "MIN_EPSILON",
+    "MIN_EPSILON_SHARE",
+    "choose_epsilon",
+    "query_delta",
+    "split_epsilon",
+]
 
 def query_delta(project: ProjectPolicy, keys: Sequence[GroupKey]) -> float:
     """δ a query with private keys spends; refuses when the project has δ = 0."""
@@ -63,7 +71,7 @@ def split_epsilon(
     for group in groups:
         total = sum(p.weight for p in group)
         for p in group:
-            split[p.name] = share * p.weight / total
+            split[p.id] = share * p.weight / total
     return split
 
 
@@ -72,9 +80,9 @@ def _needed(
 ) -> float:
     need = 0.0
     for p in all_pieces:
-        if p.name != p.aggregate or not p.in_sql:  # parts of AVG / VARIANCE / STDDEV, quantiles
+        if p.id != p.aggregate or not p.in_sql:  # parts of AVG / VARIANCE / STDDEV, quantiles
             continue
-        scale = scale_for_half_width(half_width, discrete=p.discrete)
+        scale = scale_for_half_width(half_width / p.unit_value, discrete=p.discrete)  # in units
         need = max(need, sensitivity(p, rows=rows, groups=groups) / scale)
     if need == 0.0:
         raise QueryRejected(
@@ -84,6 +92,31 @@ def _needed(
     return need * n_groups
 
 
+#: the smallest ε one query may spend: below it every answer is noise, and noise scales
+#: leave what OpenDP represents (documented in docs/privacy-model.md)
+MIN_EPSILON = 1e-4
+#: the smallest ε share of each aggregate (and of key selection), after the auto-bound
+#: share: with many aggregates the minimum ε of a query is higher than MIN_EPSILON
+MIN_EPSILON_SHARE = 1e-5
+
+
+def _positive_finite(value: object) -> float | None:
+    """``value`` as a finite positive float, or None (nan, ±inf, ≤ 0, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _shown_up(x: float) -> str:
+    """``x`` rounded *up* to two significant digits (so asking for it passes)."""
+    unit = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return f"{math.ceil(x / unit - 1e-9) * unit:.2g}"
+
+
 def choose_epsilon(
     request: QueryRequest,
     project: ProjectPolicy,
@@ -91,29 +124,69 @@ def choose_epsilon(
     all_pieces: Sequence[Piece],
     groups: int,
 ) -> tuple[float, list[str]]:
-    """The query's ε and notes saying where it came from."""
+    """The query's ε and notes saying where it came from.
+
+    Refused here, in the front half before any budget is reserved, with messages that do
+    not repeat the numbers asked for: ε or half_width that is not a finite positive
+    number; ε below this query's minimum — ``MIN_EPSILON``, and ``MIN_EPSILON_SHARE`` for
+    each aggregate and key selection after the auto-bound share — whether asked for,
+    derived from half_width or the project default; ε above the per-query cap.
+    """
     notes: list[str] = []
     auto = contrib.rows_per_person == "auto"
+    shares = len({p.aggregate for p in all_pieces})
+    kept = (1.0 - contrib.auto_epsilon_share) if auto else 1.0
+    floor = max(MIN_EPSILON, MIN_EPSILON_SHARE * shares / kept)
+    minimum = (
+        f"this query's minimum of {_shown_up(floor)} (at least {MIN_EPSILON:g} per query "
+        f"and {MIN_EPSILON_SHARE:g} per aggregate; see docs/privacy-model.md)"
+    )
+    cap = project.max_epsilon_per_query
     if request.epsilon is not None:
-        epsilon = float(request.epsilon)
-        if not epsilon > 0:
-            raise QueryRejected("epsilon must be a positive number.")
+        asked = _positive_finite(request.epsilon)
+        if asked is None:
+            raise QueryRejected(f"epsilon must be a finite number, at least {minimum}.")
+        if asked < floor:
+            raise QueryRejected(
+                f"epsilon is below {minimum}. Ask for more ε, or use fewer aggregates."
+            )
+        epsilon = asked
         notes.append("ε as requested")
     elif request.half_width is not None:
-        if not request.half_width > 0:
-            raise QueryRejected("half_width must be a positive number.")
+        width = _positive_finite(request.half_width)
+        if width is None:
+            raise QueryRejected(
+                "half_width must be a finite positive number (the target 95% half-width of "
+                "each COUNT and SUM, in its own units)."
+            )
         rows = contrib.auto_max_rows if auto else int(contrib.rows_per_person)
-        n_groups = len({p.aggregate for p in all_pieces})
-        epsilon = _needed(request.half_width, all_pieces, rows, groups, n_groups)
+        try:
+            epsilon = _needed(width, all_pieces, rows, groups, shares)
+        except (ZeroDivisionError, OverflowError):  # a half-width too narrow for a double
+            epsilon = math.inf
         if auto:
-            epsilon /= 1.0 - contrib.auto_epsilon_share
+            epsilon /= kept
             notes.append(f"ε from half_width, worst case {rows} rows per person (auto bound)")
         else:
             notes.append("ε from half_width")
+        if not math.isfinite(epsilon) or epsilon > cap * (1 + 1e-12):
+            raise PolicyViolation(
+                f"This half_width needs more ε than this project allows per query (at most "
+                f"{cap:g}); widen half_width, give epsilon, or ask the steward."
+            )
+        if epsilon < floor:
+            raise QueryRejected(
+                f"This half_width is so wide that it needs less ε than {minimum}. Ask for "
+                "a narrower half_width, or give epsilon."
+            )
     else:
         epsilon = min(0.1 * project.epsilon, project.max_epsilon_per_query)
         notes.append("default ε = min(0.1 × project ε, per-query cap)")
-    cap = project.max_epsilon_per_query
+        if epsilon < floor:
+            raise QueryRejected(
+                f"This project's default ε (0.1 × project ε, capped) is below {minimum}. "
+                "Give epsilon."
+            )
     if epsilon > cap * (1 + 1e-12):
         raise PolicyViolation(
             f"Requested ε = {epsilon:.4g} but this project allows at most {cap:g} per query; "

@@ -35,11 +35,12 @@ class Noisy:
     std: float
     half: float
     discrete: bool
-    scale: float = 0.0
+    scale: float = 0.0  # in the total's integer units
+    unit: float = 1.0  # what one unit is worth in ``value``
 
     def at(self, alpha: float) -> float:
         """Half-width at another error level (for union-bound intervals)."""
-        return half_width(self.scale, discrete=self.discrete, alpha=alpha)
+        return half_width(self.scale, discrete=self.discrete, alpha=alpha) * self.unit
 
 
 def count_estimate(n: Noisy) -> Estimate4:
@@ -47,8 +48,17 @@ def count_estimate(n: Noisy) -> Estimate4:
     return est, n.std, max(0.0, n.value - n.half), max(0.0, n.value + n.half)
 
 
-def sum_estimate(s: Noisy) -> Estimate4:
-    return s.value, s.std, s.value - s.half, s.value + s.half
+def sum_estimate(s: Noisy, lo: float = -math.inf, hi: float = math.inf) -> Estimate4:
+    """SUM: the noisy total, its interval kept to the sign the bounds allow.
+
+    >>> sum_estimate(Noisy(-3.0, 2.0, 6.0, True), 0.0, 10.0)
+    (0.0, 2.0, 0.0, 3.0)
+    """
+    low, high = s.value - s.half, s.value + s.half
+    floor = 0.0 if lo >= 0 else -math.inf
+    ceil = 0.0 if hi <= 0 else math.inf
+    est = min(ceil, max(floor, s.value))
+    return est, s.std, min(ceil, max(floor, low)), min(ceil, max(floor, high))
 
 
 def _ratio_range(num: tuple[float, float], den: tuple[float, float]) -> tuple[float, float] | None:

@@ -30,7 +30,7 @@ half-width / 1.96 (conservative, not the sd of a known distribution).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -39,6 +39,7 @@ from enclave.engines._spark_sql import portable_hash
 from enclave.gateway._types import Aggregate, Plan
 from enclave.noise import (
     ALPHA,
+    Record,
     Z95,
     half_width,
     laplace_int,
@@ -139,6 +140,7 @@ def release_quantiles(
     histogram: Sequence[tuple[Any, ...]],
     domain: Sequence[Key],
     rows: int,
+    recorder: Callable[[str], Record],
 ) -> tuple[dict[Key, tuple[float, float, float, float]], dict[str, Any]]:
     """Estimate, se, 95% CI per key of ``domain``, and the mechanisms' description."""
     nk = len(plan.keys)
@@ -149,10 +151,12 @@ def release_quantiles(
         slots, counts = by_key.setdefault(tuple(row[:nk]), ([], []))
         slots.append(int(row[nk]))
         counts.append(int(row[nk + 1]))
-    split, a = plan.epsilon_split, agg.alias
+    split, a = plan.epsilon_split, agg.id
     q = float(agg.quantile or 0.5)
     totals = [sum(by_key.get(key, ([], []))[1]) for key in domain]
-    noisy_n, n_scale = laplace_int(totals, sensitivity=rows, epsilon=split[f"{a}.count"])
+    noisy_n, n_scale = laplace_int(
+        totals, sensitivity=rows, epsilon=split[f"{a}.count"], record=recorder(f"{a}.count")
+    )
     n_slack = half_width(n_scale, discrete=True, alpha=2 * BETA)
     est_scale = quantile_scale(cands, q, split[a], rows)
 
@@ -163,7 +167,11 @@ def release_quantiles(
     for key, n_tilde in zip(domain, noisy_n, strict=True):
         slots, counts = by_key.get(key, ([], []))
         data = np.repeat(np.asarray(slots, dtype=np.int64), np.asarray(counts, dtype=np.int64))
-        est = value(private_quantile(data, candidates=cands, alpha=q, scale=est_scale))
+        est = value(
+            private_quantile(
+                data, candidates=cands, alpha=q, scale=est_scale, d_in=rows, record=recorder(a)
+            )
+        )
         ends = []
         for sign, piece, clamp in ((-1, "ci_low", lo), (1, "ci_high", agg.upper or lo)):
             eps = split[f"{a}.{piece}"]
@@ -172,11 +180,20 @@ def release_quantiles(
                 ends.append(clamp)
                 continue
             scale = quantile_scale(cands, level, eps, rows)
-            ends.append(value(private_quantile(data, candidates=cands, alpha=level, scale=scale)))
+            got = private_quantile(
+                data,
+                candidates=cands,
+                alpha=level,
+                scale=scale,
+                d_in=rows,
+                record=recorder(f"{a}.{piece}"),
+            )
+            ends.append(value(got))
         low, high = min(ends[0], est), max(ends[1], est)
         out[key] = (est, (high - low) / 2 / Z95, low, high)
     mech = {
         "mechanism": "private_quantile (OpenDP make_private_quantile), per group",
+        "label": agg.alias,
         "quantile": q,
         "candidates": f"{k} evenly spaced in [{lo:g}, {agg.upper or lo:g}]",
         "d_in": rows,

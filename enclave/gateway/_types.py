@@ -23,6 +23,7 @@ __all__ = [
     "Aggregate",
     "GatewayContext",
     "GroupKey",
+    "Measurement",
     "Plan",
     "QueryRequest",
     "QueryState",
@@ -54,12 +55,27 @@ class GroupKey:
 
 @dataclass(frozen=True)
 class Aggregate:
+    """One SELECT aggregate. ``id`` is its position in the plan (``a0``, ``a1``…): the
+    gateway names its noised pieces after it; ``alias`` is the researcher's label only."""
+
     alias: str
     kind: AggKind
     sql: str | None  # argument expression; None for COUNT(*)
     lower: float | None = None
     upper: float | None = None
     quantile: float | None = None
+    id: str = "a0"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One noise measurement that ran: its piece id and the privacy loss OpenDP's privacy
+    map gives for it at the planned sensitivity."""
+
+    piece: str
+    epsilon: float
+    delta: float = 0.0
+    runs: int = 1  # > 1 only for per-group quantiles of one piece (parallel composition)
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,7 @@ class QueryState:
     noisy: tuple[tuple[Any, ...], ...] | None = None
     release: Release | None = None
     reservation: Any = None
+    measurements: tuple[Measurement, ...] = ()
     verdict: Literal["pending", "released", "refused", "cached", "estimated"] = "pending"
 
 

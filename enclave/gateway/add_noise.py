@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from enclave.errors import InternalError, QueryRejected
-from enclave.gateway._back_budget import COMPOSITION, SELECTION, Piece, sensitivity
+from enclave.gateway._back_budget import AUTO, COMPOSITION, SELECTION, Piece, sensitivity
 from enclave.gateway._back_contrib import NO_ROWS_BOUND
-from enclave.gateway._back_epsilon import AUTO
 from enclave.gateway._back_estimates import (
     Noisy,
     avg_estimate,
@@ -30,14 +29,13 @@ from enclave.gateway._back_estimates import (
 )
 from enclave.gateway._back_plan_pieces import plan_pieces
 from enclave.gateway._back_quantile import release_quantiles
+from enclave.gateway._losses import Losses
 from enclave.gateway._types import GatewayContext, Plan, QueryState, Release
 from enclave.gateway.postprocess import postprocess
 from enclave.noise import (
     discrete_laplace_std,
     half_width,
-    laplace_float,
     laplace_int,
-    laplace_std,
     threshold_counts,
     threshold_for_delta,
 )
@@ -66,43 +64,65 @@ def public_domain(plan: Plan, ds: DatasetPolicy) -> list[Key] | None:
     return [tuple(t) for t in itertools.product(*sets)]
 
 
-def _noisy(values: Sequence[float], piece: Piece, plan: Plan, rows: int) -> list[Noisy]:
-    eps = plan.epsilon_split[piece.name]
+def _columns(plan: Plan) -> dict[str, list[str]]:
+    """Each released aggregate column and the ids of the pieces it is computed from."""
+    out: dict[str, list[str]] = {a.alias: [] for a in plan.aggregates}
+    by_id = {a.id: a.alias for a in plan.aggregates}
+    for p in plan_pieces(plan.aggregates, plan.epsilon_split):
+        if p.aggregate in by_id:
+            out[by_id[p.aggregate]].append(p.id)
+    return out
+
+
+def _exact_int(v: Any) -> int:
+    return 0 if v is None else int(v)
+
+
+def _noisy(
+    values: Sequence[int], piece: Piece, plan: Plan, rows: int, losses: Losses
+) -> list[Noisy]:
+    eps = plan.epsilon_split[piece.id]
     sens = sensitivity(piece, rows=rows, groups=plan.groups_per_person)
-    if piece.discrete:
-        out_i, scale = laplace_int([int(v) for v in values], sensitivity=int(sens), epsilon=eps)
-        std, half = discrete_laplace_std(scale), half_width(scale, discrete=True)
-        return [Noisy(float(v), std, half, True, scale) for v in out_i]
-    out_f, scale = laplace_float(values, sensitivity=sens, epsilon=eps)
-    std, half = laplace_std(scale), half_width(scale, discrete=False)
-    return [Noisy(v, std, half, False, scale) for v in out_f]
+    out, scale = laplace_int(
+        values, sensitivity=int(sens), epsilon=eps, record=losses.recorder(piece.id)
+    )
+    u = piece.unit_value
+    std, half = discrete_laplace_std(scale) * u, half_width(scale, discrete=True) * u
+    return [Noisy(v * u, std, half, True, scale, u) for v in out]
 
 
 def _mechanism(piece: Piece, noisy: Sequence[Noisy], plan: Plan, rows: int) -> dict[str, Any]:
-    scale = noisy[0].scale if noisy else None
+    u = piece.unit_value
     return {
-        "mechanism": "discrete_laplace" if piece.discrete else "laplace (OpenDP float-safe)",
-        "scale": scale,
-        "sensitivity": sensitivity(piece, rows=rows, groups=plan.groups_per_person),
-        "epsilon": plan.epsilon_split[piece.name],
+        "mechanism": "discrete_laplace (OpenDP, exact integer totals)",
+        "label": piece.label,
+        "scale": noisy[0].scale * u if noisy else None,
+        "sensitivity": sensitivity(piece, rows=rows, groups=plan.groups_per_person) * u,
+        "grid": piece.grid if u != 1.0 else None,
+        "epsilon": plan.epsilon_split[piece.id],
     }
 
 
 def _select(
-    exact: dict[Key, list[float]], sel: int, piece: Piece, plan: Plan, rows: int
+    exact: dict[Key, list[int]], sel: int, piece: Piece, plan: Plan, rows: int, losses: Losses
 ) -> tuple[dict[Key, float], dict[str, Any]]:
-    """Private keys: noisy-threshold selection on piece ``sel`` (OpenDP)."""
+    """Private keys: noisy-threshold selection on the count of persons per key (OpenDP)."""
     l0 = min(plan.groups_per_person, rows)
     l1 = int(sensitivity(piece, rows=rows, groups=plan.groups_per_person))
-    linf = 1 if piece.stat == "distinct" else rows
-    eps = plan.epsilon_split[piece.name]
+    linf = 1
+    eps = plan.epsilon_split[piece.id]
     scale, tau = threshold_for_delta(l0=l0, l1=l1, linf=linf, epsilon=eps, delta=plan.delta)
     names = {json.dumps(list(k), default=str): k for k in exact}
     kept = threshold_counts(
-        {n: int(exact[k][sel]) for n, k in names.items()}, scale=scale, threshold=tau
+        {n: exact[k][sel] for n, k in names.items()},
+        scale=scale,
+        threshold=tau,
+        d_in=(l0, l1, linf),
+        record=losses.recorder(piece.id),
     )
     mech = {
-        "mechanism": "laplace_threshold (OpenDP make_laplace_threshold)",
+        "mechanism": "laplace_threshold (OpenDP make_laplace_threshold) on persons per key",
+        "label": piece.label,
         "scale": scale,
         "threshold": tau,
         "sensitivity": {"l0": l0, "l1": l1, "linf": linf},
@@ -119,69 +139,59 @@ def _estimates(
     for a in plan.aggregates:
         lo, hi = a.lower or 0.0, a.upper or 0.0
         if a.kind == "quantile":
-            out[a.alias] = (quantiles or {}).get(a.alias, (None, (hi - lo) / 2, lo, hi))
+            out[a.alias] = (quantiles or {}).get(a.id, (None, (hi - lo) / 2, lo, hi))
         elif a.kind in ("count", "count_distinct"):
-            out[a.alias] = count_estimate(by_piece[a.alias])
+            out[a.alias] = count_estimate(by_piece[a.id])
         elif a.kind == "sum":
-            out[a.alias] = sum_estimate(by_piece[a.alias])
+            out[a.alias] = sum_estimate(by_piece[a.id], lo, hi)
         elif a.kind == "avg":
-            out[a.alias] = avg_estimate(
-                by_piece[f"{a.alias}.sum"], by_piece[f"{a.alias}.count"], lo, hi
-            )
+            out[a.alias] = avg_estimate(by_piece[f"{a.id}.sum"], by_piece[f"{a.id}.count"], lo, hi)
         else:
-            n, s, q = (by_piece[f"{a.alias}.{p}"] for p in ("count", "sum", "sum_sq"))
+            n, s, q = (by_piece[f"{a.id}.{p}"] for p in ("count", "sum", "sum_sq"))
             out[a.alias] = spread_estimate(n, s, q, lo, hi, stddev=a.kind == "stddev")
     return out
 
 
 def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
-    """Fill ``state.noisy`` and ``state.release`` (ε/δ spent are set by the pipeline too)."""
+    """Fill ``state.release`` and ``state.measurements`` (ε/δ spent are set by the pipeline)."""
     plan, exact = state.plan, state.exact
     if plan is None or exact is None or not isinstance(plan.rows_per_person, int):
         raise InternalError("add_noise needs a bounded plan and exact totals")
     rows_bound = plan.rows_per_person
     nk = len(plan.keys)
+    losses = Losses(state.measurements)
     pieces = [p for p in plan_pieces(plan.aggregates, plan.epsilon_split) if p.in_sql]
-    table: dict[Key, list[float]] = {}
+    table: dict[Key, list[int]] = {}
     for exact_row in exact[1]:
-        table[tuple(exact_row[:nk])] = [0 if v is None else v for v in exact_row[nk:]]
+        table[tuple(exact_row[:nk])] = [_exact_int(v) for v in exact_row[nk:]]
     domain = public_domain(plan, ctx.dataset)
     mechanisms: dict[str, Any] = {}
-    preset: dict[Key, float] = {}
-    sel_index: int | None = None
     if domain is None:
-        sel_index = next(
-            i
-            for i, p in enumerate(pieces)
-            if p.name == SELECTION or p.stat in ("count", "distinct")
-        )
-        preset, mechanisms["key_selection"] = _select(
-            table, sel_index, pieces[sel_index], plan, rows_bound
+        sel_index = next(i for i, p in enumerate(pieces) if p.id == SELECTION)
+        preset, mechanisms[SELECTION] = _select(
+            table, sel_index, pieces[sel_index], plan, rows_bound, losses
         )
         domain = list(preset)
     zeros = [0] * len(pieces)
     noisy_cols: list[list[Noisy]] = []
     for i, piece in enumerate(pieces):
-        if i == sel_index:
-            std = discrete_laplace_std(mechanisms["key_selection"]["scale"])
-            half = half_width(mechanisms["key_selection"]["scale"], discrete=True)
-            sc = mechanisms["key_selection"]["scale"]
-            noisy_cols.append([Noisy(preset[k], std, half, True, sc) for k in domain])
+        if piece.id == SELECTION:  # released keys only: its noisy counts are not shown
+            noisy_cols.append([])
             continue
         values = [table.get(k, zeros)[i] for k in domain]
-        noisy_cols.append(_noisy(values, piece, plan, rows_bound))
-        if noisy_cols[-1]:
-            mechanisms[piece.name] = _mechanism(piece, noisy_cols[-1], plan, rows_bound)
+        noisy_cols.append(_noisy(values, piece, plan, rows_bound, losses))
+        mechanisms[piece.id] = _mechanism(piece, noisy_cols[-1], plan, rows_bound)
     quantiles: dict[str, dict[Key, tuple[Any, ...]]] = {}
     for a in plan.aggregates:
         if a.kind == "quantile":
-            hist = getattr(exact, "histograms", {}).get(a.alias, [])
-            quantiles[a.alias], mechanisms[a.alias] = release_quantiles(
-                a, plan, hist, domain, rows_bound
+            hist = getattr(exact, "histograms", {}).get(a.id, [])
+            quantiles[a.id], mechanisms[a.id] = release_quantiles(
+                a, plan, hist, domain, rows_bound, losses.recorder
             )
     if AUTO in plan.epsilon_split:
         mechanisms[AUTO] = {
             "mechanism": "private_quantile (OpenDP make_private_quantile)",
+            "label": "rows per person (auto bound)",
             "quantile": ctx.dataset.contribution.auto_quantile,
             "candidates": f"1..{ctx.dataset.contribution.auto_max_rows}",
             "epsilon": plan.epsilon_split[AUTO],
@@ -189,7 +199,7 @@ def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
     key_pos = {k.alias: i for i, k in enumerate(plan.keys)}
     released: list[tuple[Any, ...]] = []
     for j, key in enumerate(domain):
-        by_piece = {p.name: noisy_cols[i][j] for i, p in enumerate(pieces)}
+        by_piece = {p.id: noisy_cols[i][j] for i, p in enumerate(pieces) if p.id != SELECTION}
         est = _estimates(plan, by_piece, {a: q[key] for a, q in quantiles.items()})
         row: list[Any] = []
         for col in plan.output_columns:
@@ -215,7 +225,7 @@ def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
             if a.kind not in ("count", "count_distinct")
         },
         "quantile_grids": {
-            a.alias: mechanisms[a.alias]["candidates"]
+            a.alias: mechanisms[a.id]["candidates"]
             for a in plan.aggregates
             if a.kind == "quantile"
         },
@@ -229,8 +239,14 @@ def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
         delta_spent=plan.delta,
         budget_remaining={},
         bounds=bounds,
-        mechanisms={"epsilon_split": dict(plan.epsilon_split), **mechanisms},
+        mechanisms={
+            "epsilon_split": dict(plan.epsilon_split),
+            "columns": _columns(plan),
+            **mechanisms,
+        },
         composition=COMPOSITION,
         release_id=uuid.uuid4().hex,
     )
-    return dataclasses.replace(state, noisy=tuple(final), release=release)
+    return dataclasses.replace(
+        state, noisy=tuple(final), release=release, measurements=losses.measurements()
+    )

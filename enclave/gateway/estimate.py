@@ -56,8 +56,9 @@ def estimate(state: QueryState, ctx: GatewayContext) -> Estimate:
     for p in plan_pieces(plan.aggregates, plan.epsilon_split):
         if p.stat == "quantile":  # its interval depends on the data (see _back_quantile)
             continue
-        sens = sensitivity(p, rows=rows, groups=plan.groups_per_person)
-        widths[p.name] = half_width(sens / plan.epsilon_split[p.name], discrete=p.discrete)
+        sens = sensitivity(p, rows=rows, groups=plan.groups_per_person)  # in integer units
+        scale = sens / plan.epsilon_split[p.id]
+        widths[p.label or p.id] = half_width(scale, discrete=p.discrete) * p.unit_value
     notes = list(plan.notes)
     if auto:
         notes.append(

@@ -16,6 +16,8 @@ from typing import Any
 
 from enclave.errors import InternalError
 from enclave.gateway._back_auto import histogram, totals_at
+from enclave.gateway._back_budget import AUTO
+from enclave.gateway._losses import Losses
 from enclave.gateway._back_plan_pieces import piece_stats, plan_pieces
 from enclave.gateway._back_quantile import Exact
 from enclave.gateway._types import GatewayContext, QueryState
@@ -31,10 +33,11 @@ def execute(state: QueryState, ctx: GatewayContext) -> QueryState:
         raise InternalError("execute needs the rewritten SQL")
     columns: tuple[str, ...] = ()
     rows: list[tuple[Any, ...]] = []
+    losses = Losses(state.measurements)
     nk = len(plan.keys)
     if plan.rows_per_person == "auto":
         cols, both = ctx.engine.execute(state.rewritten_sql)
-        c = choose_rows_bound(*histogram(both, nk), plan, ctx.dataset)
+        c = choose_rows_bound(*histogram(both, nk), plan, ctx.dataset, losses.recorder(AUTO))
         stats = piece_stats(plan.aggregates, plan.epsilon_split)
         rows = totals_at(both, n_keys=nk, stats=stats, c=c)
         columns = (*(f"__k{i}" for i in range(nk)), *(f"__v{i}" for i in range(max(1, len(stats)))))
@@ -48,4 +51,9 @@ def execute(state: QueryState, ctx: GatewayContext) -> QueryState:
         alias: list(ctx.engine.execute(sql)[1])
         for alias, sql in quantile_queries(plan, ctx.dataset, salt).items()
     }
-    return dataclasses.replace(state, plan=plan, exact=Exact(columns, list(rows), histograms))
+    return dataclasses.replace(
+        state,
+        plan=plan,
+        exact=Exact(columns, list(rows), histograms),
+        measurements=losses.measurements(),
+    )

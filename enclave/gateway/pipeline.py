@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from enclave.errors import EnclaveError, InternalError, PolicyViolation
+from enclave.gateway._back_plan_pieces import plan_pieces
+from enclave.gateway._losses import verify_losses
 from enclave.gateway._types import GatewayContext, QueryRequest, QueryState, Release
 from enclave.gateway.add_noise import add_noise
 from enclave.gateway.authorise import authorise
@@ -164,10 +166,29 @@ def answer(request: QueryRequest, ctx: GatewayContext) -> Release:
         )
         state = dataclasses.replace(state, reservation=reservation)
         out.state = state = _run(BACK, state, ctx)
+        _check_privacy_loss(state)
         release = _build_release(state, out.epsilon, out.delta)
         ctx.store.commit(reservation, cache_key=key, release=release.to_json())
         out.verdict = "released"
         return dataclasses.replace(release, budget_remaining=_remaining(ctx, state))
+
+
+def _check_privacy_loss(state: QueryState) -> None:
+    """The ε and δ of the measurements that ran must fit the charge (``_losses``)."""
+    plan = state.plan
+    if plan is None:
+        raise InternalError("no plan after the back half")
+    per_group = [
+        p.id for p in plan_pieces(plan.aggregates, plan.epsilon_split) if p.stat == "quantile"
+    ]
+    verify_losses(
+        plan.epsilon_split,
+        plan.epsilon,
+        plan.delta,
+        state.measurements,
+        parallel=per_group,
+        optional=per_group,
+    )
 
 
 def _build_release(state: QueryState, eps: float, delta: float) -> Release:

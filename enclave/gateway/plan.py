@@ -15,7 +15,7 @@ import sqlglot.expressions as exp
 
 from enclave.errors import InternalError, QueryRejected
 from enclave.gateway._back_aggs import parse_aggregate
-from enclave.gateway._back_budget import SELECTION, Piece, pieces
+from enclave.gateway._back_budget import Piece, pieces, selection_piece
 from enclave.gateway._back_contrib import (
     PERSON_KEYS_NOTE,
     groups_bound,
@@ -99,6 +99,7 @@ def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
             continue
         j = len(aggregates)
         agg, arg_sql = parse_aggregate(inner, name, f"__a{j}", scope)
+        agg = dataclasses.replace(agg, id=f"a{j}")
         if arg_sql is not None:
             cols.append(f"{arg_sql} AS __a{j}")
         aggregates.append(agg)
@@ -111,11 +112,8 @@ def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
 
     private = any(k.key_set is None for k in keys)
     delta = query_delta(project, keys) if private else 0.0
-    extra: list[Piece] = []
-    if private and not any(
-        a.kind in ("count_distinct",) or (a.kind == "count" and a.sql is None) for a in aggregates
-    ):
-        extra.append(Piece(SELECTION, SELECTION, "count"))
+    # private keys: always their own selection draw, so released values stay independent
+    extra: list[Piece] = [selection_piece()] if private else []
     rows = rows_bound(aggregates, bool(extra), ds.contribution.rows_per_person)
     contrib = dataclasses.replace(ds.contribution, rows_per_person=rows)
     all_pieces = [p for a in aggregates for p in pieces(a)] + extra

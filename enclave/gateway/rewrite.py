@@ -17,13 +17,12 @@ import numpy as np
 
 from enclave.errors import InternalError
 from enclave.gateway._back_auto import auto_totals_sql
-from enclave.gateway._back_contrib import PERSON_KEYS_NOTE
-from enclave.gateway._back_epsilon import AUTO
+from enclave.gateway._back_budget import AUTO
 from enclave.gateway._back_plan_pieces import piece_stats
 from enclave.gateway._back_quantile import quantile_sql
 from enclave.gateway._back_sql import Strategy, bounded_sql, input_ctes
 from enclave.gateway._types import GatewayContext, Plan, QueryState
-from enclave.noise import private_quantile, quantile_candidates
+from enclave.noise import Record, private_quantile, quantile_candidates
 from enclave.policy import DatasetPolicy
 
 __all__ = [
@@ -85,7 +84,7 @@ def quantile_queries(plan: Plan, ds: DatasetPolicy, salt: str) -> dict[str, str]
         raise InternalError("rows bound must be chosen before the bounded SQL is built")
     head = input_ctes(plan.relation_sql, key_filters(plan, ds))
     return {
-        a.alias: quantile_sql(
+        a.id: quantile_sql(
             head,
             n_keys=len(plan.keys),
             agg=a,
@@ -105,7 +104,6 @@ def auto_query(plan: Plan, ds: DatasetPolicy, salt: str) -> str:
         n_keys=len(plan.keys),
         stats=piece_stats(plan.aggregates, plan.epsilon_split),
         groups=plan.groups_per_person,
-        one_group=PERSON_KEYS_NOTE in plan.notes,
         salt=salt,
         key_filters=key_filters(plan, ds),
         cap=ds.contribution.auto_max_rows,
@@ -113,7 +111,11 @@ def auto_query(plan: Plan, ds: DatasetPolicy, salt: str) -> str:
 
 
 def choose_rows_bound(
-    counts: Sequence[int], persons: Sequence[int], plan: Plan, ds: DatasetPolicy
+    counts: Sequence[int],
+    persons: Sequence[int],
+    plan: Plan,
+    ds: DatasetPolicy,
+    record: Record | None = None,
 ) -> int:
     """DP quantile (OpenDP) of per-person row counts, given as a histogram, in 1..cap."""
     contrib = ds.contribution
@@ -123,6 +125,7 @@ def choose_rows_bound(
         candidates=quantile_candidates(contrib.auto_max_rows),
         alpha=contrib.auto_quantile,
         epsilon=plan.epsilon_split[AUTO],
+        record=record,
     )
 
 

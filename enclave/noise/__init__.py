@@ -15,6 +15,8 @@ from enclave.noise._accuracy import (
     scale_for_half_width,
 )
 from enclave.noise._mechanisms import (
+    INT_CAP,
+    Record,
     laplace_float,
     laplace_int,
     threshold_counts,
@@ -29,6 +31,8 @@ from enclave.noise._quantile import (
 
 __all__ = [
     "ALPHA",
+    "INT_CAP",
+    "Record",
     "Z95",
     "discrete_laplace_std",
     "half_width",

@@ -1,7 +1,9 @@
 """Laplace mechanisms and noisy-threshold key selection, all built from OpenDP.
 
-* Integer totals (counts) get the **discrete Laplace** mechanism: ``make_laplace`` on a
-  vector of ``atom_domain(T=int)`` with the L1 metric — exact integer sampling.
+* Integer totals (counts, and sums in exact integer units) get the **discrete Laplace**
+  mechanism: ``make_laplace`` on a vector of 64-bit integers (``atom_domain(T="i64")``)
+  with the L1 metric — exact integer sampling; totals beyond ±2⁶² are capped first (a
+  data-independent cap no bounded query reaches).
 * Real totals (sums) get OpenDP's **float Laplace**: ``make_laplace`` on a vector of
   non-NaN ``float`` — OpenDP samples it on a discretised grid (2^k) and rounds, the
   float-safe construction that avoids the Mironov floating-point attack.
@@ -9,7 +11,9 @@
   key's count gets discrete Laplace noise and only keys whose noisy count reaches the
   threshold are released; δ is the chance a key unique to one person gets through.
 
-Every scale is checked against OpenDP's own privacy map, never a hand formula alone.
+Every scale is checked against OpenDP's own privacy map, never a hand formula alone, and
+each function hands the map's value for the measurement it actually ran to ``record`` (the
+gateway adds these up and refuses to release if they exceed what was charged).
 
 >>> noisy, scale = laplace_int([10, 20], sensitivity=1, epsilon=1.0)
 >>> len(noisy), scale
@@ -18,13 +22,29 @@ Every scale is checked against OpenDP's own privacy map, never a hand formula al
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from enclave.errors import InternalError
 from enclave.noise._opendp import dp
 
-__all__ = ["laplace_float", "laplace_int", "threshold_counts", "threshold_for_delta"]
+__all__ = [
+    "INT_CAP",
+    "Record",
+    "laplace_float",
+    "laplace_int",
+    "threshold_counts",
+    "threshold_for_delta",
+]
+
+#: Integer totals are capped to ±INT_CAP before noise (64-bit headroom for the noise).
+INT_CAP = 2**62
+#: Receives (ε, δ) that OpenDP's privacy map gives for a measurement that ran.
+Record = Callable[[float, float], None]
+
+
+def _capped(v: int) -> int:
+    return max(-INT_CAP, min(INT_CAP, int(v)))
 
 
 def _fit_scale(build: Any, d_in: Any, epsilon: float) -> tuple[Any, float]:
@@ -39,16 +59,24 @@ def _fit_scale(build: Any, d_in: Any, epsilon: float) -> tuple[Any, float]:
 
 
 def laplace_int(
-    values: Sequence[int], *, sensitivity: int, epsilon: float
+    values: Sequence[int],
+    *,
+    sensitivity: int,
+    epsilon: float,
+    record: Record | None = None,
 ) -> tuple[list[int], float]:
-    """Discrete Laplace noise on a vector of integer totals with L1 ``sensitivity``."""
+    """Discrete Laplace noise on a vector of 64-bit integer totals with L1 ``sensitivity``."""
     if sensitivity <= 0 or epsilon <= 0:
         raise InternalError("sensitivity and ε must be positive")
-    space = (dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int))
+    if sensitivity > INT_CAP:
+        raise InternalError("sensitivity beyond 64-bit integers")
+    space = (dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64"))
     meas, scale = _fit_scale(
         lambda b: dp.m.make_laplace(*space, scale=b), int(sensitivity), epsilon
     )
-    return [int(v) for v in meas([int(v) for v in values])], scale
+    if record is not None:
+        record(float(meas.map(int(sensitivity))), 0.0)
+    return [int(v) for v in meas([_capped(v) for v in values])], scale
 
 
 def laplace_float(
@@ -65,8 +93,8 @@ def laplace_float(
 
 
 def _threshold_space() -> tuple[Any, Any]:
-    domain = dp.map_domain(dp.atom_domain(T=str), dp.atom_domain(T=int))
-    return domain, dp.l01inf_distance(dp.absolute_distance(T=int))
+    domain = dp.map_domain(dp.atom_domain(T=str), dp.atom_domain(T="i64"))
+    return domain, dp.l01inf_distance(dp.absolute_distance(T="i64"))
 
 
 def threshold_for_delta(
@@ -110,8 +138,23 @@ def threshold_for_delta(
     return scale, hi
 
 
-def threshold_counts(counts: Mapping[str, int], *, scale: float, threshold: int) -> dict[str, int]:
-    """Noisy counts of the keys whose noisy count reaches ``threshold`` (others dropped)."""
+def threshold_counts(
+    counts: Mapping[str, int],
+    *,
+    scale: float,
+    threshold: int,
+    d_in: tuple[int, int, int] | None = None,
+    record: Record | None = None,
+) -> dict[str, int]:
+    """Noisy counts of the keys whose noisy count reaches ``threshold`` (others dropped).
+
+    ``d_in`` = (l0, l1, linf) of one person, for ``record``.
+    """
     meas = dp.m.make_laplace_threshold(*_threshold_space(), scale=scale, threshold=threshold)
-    out = meas({str(k): int(v) for k, v in counts.items()})
+    if record is not None:
+        if d_in is None:
+            raise InternalError("recording a threshold's loss needs its d_in")
+        eps, dlt = meas.map(tuple(int(v) for v in d_in))
+        record(float(eps), float(dlt))
+    out = meas({str(k): _capped(v) for k, v in counts.items()})
     return {str(k): int(v) for k, v in out.items()}

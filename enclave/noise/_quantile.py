@@ -20,7 +20,7 @@ alpha) / scale``); ``quantile_scale`` checks that.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -87,6 +87,7 @@ def private_quantile(
     epsilon: float | None = None,
     d_in: int = 1,
     scale: float | None = None,
+    record: Callable[[float, float], None] | None = None,
 ) -> int:
     """The ``alpha``-quantile of ``values`` chosen among ``candidates`` with ε-DP.
 
@@ -102,6 +103,8 @@ def private_quantile(
             raise InternalError("private_quantile needs epsilon or scale")
         scale = quantile_scale(cands, alpha, epsilon, d_in)
     meas = _measure(cands, alpha, scale)
+    if record is not None:
+        record(float(meas.map(int(d_in))), 0.0)  # type: ignore[attr-defined]
     # a contiguous int32 array crosses into OpenDP without a per-element Python conversion
     data = np.ascontiguousarray(
         np.asarray(values, dtype=np.int64).clip(-(2**31), 2**31 - 1), dtype=np.int32

@@ -4,16 +4,27 @@ Length and token-level checks run *before* the parser so that a giant or deeply 
 input never reaches it; the tree-level checks run right after parsing. Numbers come from
 ``DatasetPolicy.limits``; literal and identifier sizes are fixed here.
 
+Number literals: at most ``MAX_NUMBER_DIGITS`` (18) digits before any exponent — so an
+integer literal always fits a BIGINT and a decimal one a DECIMAL(18) — and a value that
+is a finite DOUBLE (``1e400`` is refused; so is a non-zero literal such as ``1e-400``
+that a DOUBLE rounds to 0). Write ``1.5e20``, not ``150000000000000000000``. The message
+states the rule, never the literal.
+
 >>> from enclave.policy import Limits
 >>> import sqlglot
 >>> limit_in_lists(sqlglot.parse_one("SELECT COUNT(*) FROM t WHERE x IN (1, 2, 3)"), Limits(max_in_list=2))
 Traceback (most recent call last):
 ...
 enclave.errors.QueryRejected: An IN list has 3 items; at most 2 are allowed. Use LIKE or BETWEEN, or split the query.
+>>> limit_tokens(sqlglot.tokenize("SELECT 1e400"), Limits())  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+enclave.errors.QueryRejected: Number literals must be finite DOUBLE values ...
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from sqlglot import exp
@@ -24,6 +35,7 @@ from enclave.policy import Limits
 
 __all__ = [
     "MAX_IDENTIFIER_LENGTH",
+    "MAX_NUMBER_DIGITS",
     "MAX_STRING_LITERAL",
     "MAX_TREE_DEPTH",
     "limit_in_lists",
@@ -34,6 +46,8 @@ __all__ = [
 
 MAX_STRING_LITERAL = 200
 MAX_IDENTIFIER_LENGTH = 64
+#: digits of a number literal before any exponent (≤ 18 always fits BIGINT / DECIMAL(18))
+MAX_NUMBER_DIGITS = 18
 #: tree depth cap (nodes, not parentheses): generous for real queries, far from recursion
 MAX_TREE_DEPTH = 120
 
@@ -52,6 +66,27 @@ _STRINGS = {
 _NAMES = {TokenType.IDENTIFIER, TokenType.VAR}
 
 
+def _check_number(text: str) -> None:
+    """A number literal has at most MAX_NUMBER_DIGITS digits and is a finite DOUBLE."""
+    mantissa = text.replace("_", "").lower().partition("e")[0]
+    digits = [c for c in mantissa if c.isdigit()]
+    if len(digits) > MAX_NUMBER_DIGITS:
+        raise QueryRejected(
+            f"Number literals may have at most {MAX_NUMBER_DIGITS} digits (before any "
+            "exponent); write large or very precise numbers with an exponent, e.g. 1.5e20."
+        )
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or (value == 0.0 and any(c != "0" for c in digits)):
+        raise QueryRejected(
+            "Number literals must be finite DOUBLE values (magnitude at most about 1.8e308, "
+            "and not so small that they round to 0), written as digits with an optional "
+            "decimal point and exponent."
+        )
+
+
 def limit_length(sql: str, limits: Limits) -> None:
     """Refuse SQL longer than ``limits.max_sql_length`` characters (checked before parsing)."""
     if len(sql) > limits.max_sql_length:
@@ -62,7 +97,7 @@ def limit_length(sql: str, limits: Limits) -> None:
 
 
 def limit_tokens(tokens: Sequence[Token], limits: Limits) -> None:
-    """Nesting depth, string-literal and identifier length, from the token stream."""
+    """Nesting depth, string-literal, number-literal and identifier sizes, from the tokens."""
     depth = deepest = 0
     for token in tokens:
         kind = token.token_type
@@ -76,6 +111,8 @@ def limit_tokens(tokens: Sequence[Token], limits: Limits) -> None:
                 f"String literals may have at most {MAX_STRING_LITERAL} characters; "
                 "use LIKE with a shorter pattern or an IN list."
             )
+        elif kind == TokenType.NUMBER:
+            _check_number(token.text)
         elif kind in _NAMES and len(token.text) > MAX_IDENTIFIER_LENGTH:
             raise QueryRejected(
                 f"Names may have at most {MAX_IDENTIFIER_LENGTH} characters; use the "
