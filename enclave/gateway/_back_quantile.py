@@ -39,8 +39,8 @@ from enclave.engines._spark_sql import portable_hash
 from enclave.gateway._types import Aggregate, Plan
 from enclave.noise import (
     ALPHA,
-    Record,
     Z95,
+    Record,
     half_width,
     laplace_int,
     private_quantile,

@@ -17,9 +17,9 @@ from typing import Any
 from enclave.errors import InternalError
 from enclave.gateway._back_auto import histogram, totals_at
 from enclave.gateway._back_budget import AUTO
-from enclave.gateway._losses import Losses
 from enclave.gateway._back_plan_pieces import piece_stats, plan_pieces
 from enclave.gateway._back_quantile import Exact
+from enclave.gateway._losses import Losses
 from enclave.gateway._types import GatewayContext, QueryState
 from enclave.gateway.rewrite import choose_rows_bound, quantile_queries, query_salt
 

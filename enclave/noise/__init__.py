@@ -32,8 +32,8 @@ from enclave.noise._quantile import (
 __all__ = [
     "ALPHA",
     "INT_CAP",
-    "Record",
     "Z95",
+    "Record",
     "discrete_laplace_std",
     "half_width",
     "laplace_float",
