@@ -1,0 +1,271 @@
+"""Neighbouring warehouses: one person more or less never changes whether a query is answered.
+
+A researcher sees, for every request, whether it was released or refused (and the refusal's
+type and message). If that outcome depends on one person's rows — an overflow only their
+values reach, a cast only their value breaks, a fan-out only their rows cause — each query
+is an exact yes/no about that person, at a cost of a few µε. So the same request (same SQL,
+ε, project; hence the same salt) on two warehouses that differ by exactly one person
+(``tests/_neighbours``) must have the same outcome class: released on both, or refused on
+both with the same error type and the same message. Numbers are not compared (noise
+differs by design).
+
+Requests: every fixture under ``tests/fixtures/gateway``; the attack routes written out
+below; every allow-listed function with every argument slot filled with a column; and
+hypothesis-generated nests aimed at failures (``tests/_neighbour_queries``). A smaller
+sample runs on Spark. Each warehouse has its own metadata store, so budgets and the
+release cache of one never touch the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from tests import _spark_env
+from tests._neighbour_queries import AGGREGATE_NAMES, FUNCTION_NAMES, JOIN, function_calls
+from tests._neighbour_queries import queries as generated_queries
+from tests._neighbours import Pair, build_pair, open_pair, outcome
+from tests._spark_env import SMALL_CONF
+from tests.test_gateway_front_fixtures import FILES, read_fixture
+
+spark_session = _spark_env.spark_session  # fixture
+
+#: the added person's attributes, as an attacker who knows them would write them
+WHO = "p.region = 'Lienchiang' AND p.birth_year = 2026"
+CONSTANTS = (
+    "2147483647 + 1",
+    "100000 * 100000",
+    "ROUND(2147483647, -1)",
+    "ABS(-2147483647 - 1)",
+    "9223372036854775807 + 1",
+    "ABS(-9223372036854775807 - 1)",
+)
+PLACES = {
+    "agg": "SELECT COUNT(CASE WHEN {who} AND c.icd10 LIKE 'E78%' THEN {k} END) AS n {j}",
+    "coalesce": "SELECT COUNT(COALESCE(CASE WHEN {who} THEN NULL ELSE 0 END, {k})) AS n {j}",
+    "where": "SELECT COUNT(*) AS n {j} WHERE CASE WHEN {who} THEN {k} ELSE 0 END > 0",
+    "key": "SELECT CASE WHEN c.amount > 1e6 THEN {k} ELSE 0 END AS g, COUNT(*) AS n {j} GROUP BY 1",
+    "with": "WITH t AS (SELECT c.person_id, CASE WHEN c.los_days > 1000 THEN {k} ELSE 0 END "
+    "AS x {j}) SELECT COUNT(*) AS n FROM t WHERE x = 0",
+}
+W = f"SELECT COUNT(*) AS n {JOIN} WHERE"
+ROUTES: dict[str, str] = {
+    f"constant-{place}-{i}": tpl.format(who=WHO, k=k, j=JOIN)
+    for place, tpl in PLACES.items()
+    for i, k in enumerate(CONSTANTS)
+}
+ROUTES |= {
+    # integer columns under LEAST / GREATEST / CASE / COALESCE, then arithmetic
+    "least-in-case-sum": "SELECT SUM(CASE WHEN c.setting = 'inpatient' THEN "
+    f"LEAST(c.los_days, 100000) * 100000 ELSE 0 END) AS s {JOIN}",
+    "least-in-case-count": f"SELECT COUNT(CASE WHEN {WHO} THEN "
+    f"LEAST(c.los_days, 100000) * 100000 END) AS n {JOIN}",
+    "greatest-times": f"{W} GREATEST(c.los_days, 0) * 100000 > 0",
+    "case-times": f"{W} (CASE WHEN c.los_days > 0 THEN c.los_days ELSE 0 END) * 1000000 > 0",
+    "coalesce-times": f"{W} COALESCE(c.los_days, 0) * 100000 > 0",
+    "birth-year-times": f"{W} LEAST(p.birth_year, 3000) * 1060000 > 0",
+    "abs-plus-one": f"{W} ABS(c.los_days) + 1 > 0",
+    "negate-minus-one": f"{W} -(-c.los_days - 1) > 0",
+    "least-times-key": f"SELECT LEAST(c.los_days, 100000) * 100000 AS g, COUNT(*) AS n {JOIN} "
+    "GROUP BY 1",
+    "greatest-times-with": "WITH t AS (SELECT c.person_id, GREATEST(c.los_days, 1) * 1000000 "
+    f"AS x {JOIN}) SELECT COUNT(*) AS n FROM t WHERE x > 0",
+    "length-times": f"{W} CASE WHEN length(c.icd10) > 5 THEN "
+    "length(c.icd10) * 2000000000000000000 END > 0",
+    "extract-times": f"{W} CASE WHEN {WHO} THEN "
+    "extract(year FROM c.visit_date) * 9223372036854775807 END > 0",
+    "date-plus-days": f"{W} c.visit_date + c.los_days > DATE '2024-01-01'",
+    # narrowing casts
+    "cast-float": f"{W} CAST(c.amount * 1e34 AS FLOAT) > 0",
+    "cast-real": f"{W} CAST(c.amount * 1e34 AS REAL) > 0",
+    "cast-float-in-case": f"SELECT COUNT(CASE WHEN {WHO} THEN CAST(c.amount * 1e34 AS FLOAT) "
+    f"END) AS n {JOIN}",
+    "cast-decimal": f"{W} CAST(c.amount AS DECIMAL(9,2)) > 0",
+    "cast-int": f"{W} CAST(c.amount * 1000 AS INTEGER) > 0",
+    "cast-bigint": f"{W} CAST(c.amount * 1e10 AS BIGINT) > 0",
+    "cast-smallint": f"{W} CAST(c.los_days AS SMALLINT) > 0",
+    "cast-varchar-format": f"{W} CAST(c.visit_date AS VARCHAR FORMAT 'YYYY') = '2024'",
+    # arguments the typer might not look at
+    "floor-digits-sum": f"SELECT SUM(FLOOR(c.amount, 2)) AS s {JOIN}",
+    "floor-digits-where": f"{W} FLOOR(c.amount, -2) > 0",
+    "ceil-digits-where": f"{W} CEIL(c.amount, -2) > 0",
+    "floor-column-digits": f"{W} FLOOR(c.amount, c.los_days) > 0",
+    "week-mode-key": f"SELECT week(c.visit_date, 1) AS w, COUNT(*) AS n {JOIN} GROUP BY 1",
+    "week-mode-column": f"{W} week(c.visit_date, c.los_days) > 0",
+    "count-two-columns": f"SELECT COUNT(c.icd10, c.los_days) AS n {JOIN}",
+    "count-overflow-second": f"SELECT COUNT(c.icd10, 2147483647 + 1) AS n {JOIN}",
+    "count-case-second": f"SELECT COUNT(c.icd10, CASE WHEN {WHO} THEN 2147483647 + 1 END) "
+    f"AS n {JOIN}",
+    # literals and IN lists
+    "literal-41-digits": f"{W} c.amount > 12345678901234567890123456789012345678901",
+    "literal-41-digits-case": f"SELECT COUNT(CASE WHEN {WHO} THEN "
+    f"12345678901234567890123456789012345678901 END) AS n {JOIN}",
+    "in-cast-column": f"{W} c.icd10 IN (CAST(c.los_days AS VARCHAR), 'E78.5')",
+    "in-negated-column": f"{W} c.los_days IN (-c.los_days, 1)",
+    "in-negated-amount": f"{W} c.amount IN (-c.amount)",
+    "in-out-of-range": f"{W} c.los_days IN (1, 2147483648)",
+    # resource exhaustion
+    "median-many-groups": "SELECT date_trunc('week', c.visit_date) AS w, p.region, c.setting, "
+    f"MEDIAN(c.amount) AS m {JOIN} GROUP BY 1, 2, 3",
+    "quantiles-per-region": "SELECT p.region, c.setting, "
+    + ", ".join(f"QUANTILE_CONT(c.amount, 0.{i + 1}) AS q{i}" for i in range(8))
+    + f" {JOIN} GROUP BY 1, 2",
+    "join-person-five-way": "SELECT COUNT(*) AS n FROM claims c JOIN persons p ON "
+    "p.person_id = c.person_id JOIN diagnoses d ON d.person_id = c.person_id JOIN "
+    "prescriptions r ON r.person_id = d.person_id JOIN providers v ON "
+    "v.provider_id = c.provider_id",
+    "join-person-four-way-sum": "SELECT p.region, SUM(r.amount) AS s FROM claims c JOIN "
+    "persons p ON p.person_id = c.person_id JOIN diagnoses d ON d.person_id = c.person_id "
+    "JOIN prescriptions r ON r.person_id = c.person_id GROUP BY p.region",
+    # hygiene
+    "exact-sum-overflow": f"SELECT SUM(c.amount * 1e306) AS s {JOIN}",
+    "trailing-comment": f"SELECT p.sex, COUNT(*) AS n {JOIN} GROUP BY p.sex; -- done",
+    "syntax-typo": "SELEC COUNT(*) FROM claims",
+}
+#: requests whose ε or half-width is the route (SQL is plain)
+ASKS: dict[str, dict[str, Any]] = {
+    "epsilon-tiny": {"epsilon": 1e-9},
+    "epsilon-huge": {"epsilon": 1e300},
+    "half-width-absurd": {"epsilon": None, "half_width": 1e300},
+    "half-width-tiny": {"epsilon": None, "half_width": 1e-300},
+}
+ASK_SQL = f"SELECT p.region, SUM(c.amount) AS s, MEDIAN(c.los_days) AS m {JOIN} GROUP BY 1"
+
+
+def assert_same_outcome(pair: Pair, sql: str, **ask: Any) -> tuple[str, ...]:
+    without = outcome(pair.without, sql, **ask)
+    with_ = outcome(pair.with_, sql, **ask)
+    assert without == with_, (
+        f"one person changes the outcome of\n  {sql}\n"
+        f"without them: {without}\nwith them:    {with_}"
+    )
+    return without
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    with open_pair(build_pair(tmp_path_factory.mktemp("neighbours"))) as opened:
+        yield opened
+
+
+def _fixture_params() -> list[Any]:
+    return [pytest.param(p, id=f"{p.parent.name}/{p.stem}") for p in FILES]
+
+
+@pytest.mark.parametrize("path", _fixture_params())
+def test_fixture_outcome_is_the_same_on_neighbours(path: Path, pair: Pair) -> None:
+    headers, sql = read_fixture(path)
+    assert_same_outcome(pair, sql, project=headers.get("project", "demo"), user=headers.get("user"))
+
+
+@pytest.mark.parametrize("sql", [pytest.param(s, id=k) for k, s in ROUTES.items()])
+def test_attack_route_outcome_is_the_same_on_neighbours(sql: str, pair: Pair) -> None:
+    assert_same_outcome(pair, sql)
+
+
+@pytest.mark.parametrize("ask", [pytest.param(a, id=k) for k, a in ASKS.items()])
+def test_extreme_accuracy_request_outcome_is_the_same_on_neighbours(
+    ask: dict[str, Any], pair: Pair
+) -> None:
+    assert_same_outcome(pair, ASK_SQL, **ask)
+
+
+SPECIAL_CALLS = [
+    f"{W} CAST({col} AS {to}) IS NOT NULL"
+    for col in ("c.los_days", "c.amount", "c.icd10", "c.visit_date")
+    for to in ("DOUBLE", "FLOAT", "REAL", "VARCHAR", "INT", "BIGINT", "DECIMAL(9,2)", "DATE")
+] + [f"{W} extract(year FROM {col}) IS NOT NULL" for col in ("c.visit_date", "c.los_days")]
+
+
+@pytest.mark.parametrize("name", [*FUNCTION_NAMES, *AGGREGATE_NAMES, "cast/extract"])
+def test_every_function_with_columns_in_every_slot(name: str, pair: Pair) -> None:
+    calls = SPECIAL_CALLS if name == "cast/extract" else function_calls(name)
+    differ = [
+        (sql, a, b)
+        for sql in calls
+        if (a := outcome(pair.without, sql)) != (b := outcome(pair.with_, sql))
+    ]
+    assert not differ, "one person changes the outcome of:\n" + "\n".join(
+        f"  {sql}\n    without: {a}\n    with:    {b}" for sql, a, b in differ
+    )
+
+
+@settings(
+    max_examples=400,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(sql=generated_queries(), eps=st.sampled_from([0.25, 0.5]))
+def test_generated_query_outcome_is_the_same_on_neighbours(
+    pair: Pair, sql: str, eps: float
+) -> None:
+    event(" ".join(assert_same_outcome(pair, sql, epsilon=eps)[:2]))
+
+
+# -- the same property on Spark (a smaller sample) ----------------------------------------
+
+SPARK_ROUTES = [
+    "constant-agg-0",
+    "constant-where-1",
+    "constant-key-2",
+    "constant-with-3",
+    "constant-coalesce-4",
+    "least-in-case-count",
+    "birth-year-times",
+    "abs-plus-one",
+    "length-times",
+    "cast-float",
+    "cast-bigint",
+    "floor-digits-where",
+    "week-mode-key",
+    "count-case-second",
+    "literal-41-digits-case",
+    "in-negated-column",
+    "quantiles-per-region",
+    "join-person-five-way",
+    "exact-sum-overflow",
+]
+
+
+@pytest.fixture(scope="module")
+def spark_pair(spark_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    from enclave.engines.parquet import export_parquet
+    from enclave.engines.spark import SparkEngine
+
+    homes = build_pair(tmp_path_factory.mktemp("neighbours-spark"))
+    engines = tuple(
+        SparkEngine(s, parquet_dir=export_parquet(s), session=spark_session, conf=SMALL_CONF)
+        for s in homes
+    )
+    with open_pair(homes, engines) as opened:
+        yield opened
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.parametrize("route", SPARK_ROUTES)
+def test_attack_route_outcome_is_the_same_on_spark_neighbours(route: str, spark_pair: Pair) -> None:
+    assert_same_outcome(spark_pair, ROUTES[route])
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(sql=generated_queries(depth=2))
+def test_generated_query_outcome_is_the_same_on_spark_neighbours(
+    spark_pair: Pair, sql: str
+) -> None:
+    event(" ".join(assert_same_outcome(spark_pair, sql)[:2]))
