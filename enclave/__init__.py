@@ -18,6 +18,7 @@ __all__ = [
     "PolicyViolation",
     "QueryRejected",
     "Settings",
+    "StewardClient",
     "UserError",
 ]
 
@@ -27,4 +28,8 @@ def __getattr__(name: str) -> object:
         from enclave.client import Client
 
         return Client
+    if name == "StewardClient":
+        from enclave.steward_client import StewardClient
+
+        return StewardClient
     raise AttributeError(name)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from enclave.home import LOCAL_ADMIN
 from enclave.settings import Settings
 
 __all__ = ["DEMO_PROJECT", "DEMO_RESEARCHER", "DEMO_STEWARD", "DemoResult", "run_demo", "serve"]
@@ -70,6 +71,7 @@ def run_demo(
     with open_store(settings) as store:
         store.record_manifest(manifest_json)
         _ensure_user(store, DEMO_STEWARD, "steward")
+        _ensure_user(store, LOCAL_ADMIN, "steward")
         _ensure_user(store, DEMO_RESEARCHER, "researcher")
         token = store.issue_token(DEMO_RESEARCHER, actor="demo")
         steward_token = store.issue_token(DEMO_STEWARD, actor="demo")

@@ -76,3 +76,24 @@ class Settings:
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.home
+
+    @property
+    def home_exists(self) -> bool:
+        """Whether ``home`` holds an enclave (a metadata store, warehouse or key file)."""
+        if not self.home.is_dir():
+            return False
+        marks = (self.metadata_path, self.warehouse_path, self.key_path)
+        return bool(self.store_url) or any(m.exists() for m in marks)
+
+    def require_home(self) -> Settings:
+        """These settings, or a ``UserError`` saying how to create the missing enclave."""
+        if not self.home_exists:
+            from enclave.errors import UserError
+
+            state = "is empty" if self.home.is_dir() else "does not exist"
+            raise UserError(
+                f"ENCLAVE_HOME {self.home} {state}: there is no enclave there. Create one with "
+                "`enclave init` (or `enclave demo`), or set ENCLAVE_HOME to an existing one. "
+                "Researchers: use the API with --url and your token."
+            )
+        return self

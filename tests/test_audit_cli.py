@@ -16,7 +16,9 @@ from enclave.store import AuditRecord, BudgetLimits, open_store
 
 @pytest.fixture
 def home(tmp_path):
-    return tmp_path / "home"
+    home = tmp_path / "home"
+    assert _run(home, "init").exit_code == 0  # as a steward sets an enclave up
+    return home
 
 
 def _run(home, *args):
@@ -41,9 +43,9 @@ def test_verify_intact_exits_0(home):
     _fill(home)
     result = _run(home, "audit", "verify")
     assert result.exit_code == 0
-    assert "intact: 3 records" in result.output
+    assert "intact: 4 records" in result.output  # `enclave init` wrote the first
     data = json.loads(_run(home, "audit", "verify", "--json").output)
-    assert data["ok"] is True and data["records"] == 3
+    assert data["ok"] is True and data["records"] == 4
 
 
 def test_verify_tampered_exits_3(home):
@@ -65,7 +67,8 @@ def test_export_json_lines(home, tmp_path):
     result = _run(home, "audit", "export")
     assert result.exit_code == 0
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["seq"] for r in lines] == [1, 2, 3]
+    assert [r["seq"] for r in lines] == [1, 2, 3, 4]
+    assert lines[0]["action"] == "add_user" and lines[0]["actor"] == "init"
     out = tmp_path / "audit.jsonl"
     result = _run(home, "audit", "export", "--out", str(out))
     assert result.exit_code == 0

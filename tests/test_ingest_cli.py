@@ -23,6 +23,8 @@ ENCLAVE = ROOT / ".venv" / "bin" / "enclave"
 def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ENCLAVE_HOME": str(home)}
     env.pop("ENCLAVE_MASTER_KEY", None)
+    if not home.exists():  # `enclave init` first, as the README says
+        subprocess.run([str(ENCLAVE), "init"], env=env, check=True, capture_output=True)
     return subprocess.run(
         [str(ENCLAVE), *args], env=env, capture_output=True, text=True, timeout=120
     )

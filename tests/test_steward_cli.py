@@ -1,4 +1,5 @@
-"""Steward verbs of the CLI over a temporary ENCLAVE_HOME (no server needed)."""
+"""Steward verbs of the CLI over a temporary ENCLAVE_HOME (no server needed): the actor is
+always the authenticated principal (the local admin account, or a token's owner)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from enclave.store import BudgetLimits, open_store
 def run(tmp_path, monkeypatch):
     monkeypatch.setenv("ENCLAVE_HOME", str(tmp_path))
     monkeypatch.delenv("ENCLAVE_TOKEN", raising=False)
+    monkeypatch.delenv("ENCLAVE_URL", raising=False)
     runner = CliRunner()
 
     def invoke(*args: str, code: int = 0):
@@ -23,6 +25,7 @@ def run(tmp_path, monkeypatch):
         assert result.exit_code == code, result.output
         return result
 
+    invoke("init")
     return invoke
 
 
@@ -33,6 +36,7 @@ def _json(result):
 def test_first_approval_flow(run, tmp_path):
     run("user", "add", "alice@uni", "--role", "researcher")
     run("user", "add", "sam", "--role", "steward")
+    sam = run("token", "issue", "sam").stdout.strip()
     applied = _json(
         run(
             "project",
@@ -46,7 +50,7 @@ def test_first_approval_flow(run, tmp_path):
             "persons,claims",
             "--epsilon",
             "3",
-            "--as",
+            "--applicant",
             "alice@uni",
             "--json",
         )
@@ -67,8 +71,10 @@ def test_first_approval_flow(run, tmp_path):
             "0.5",
             "--review-epsilon",
             "0.25",
-            "--as",
-            "sam",
+            "--reason",
+            "ethics ref 12",
+            "--token",
+            sam,
             "--json",
         )
     )
@@ -93,8 +99,20 @@ def test_first_approval_flow(run, tmp_path):
     assert _json(run("project", "show", "flu", "--json"))["status"] == "suspended"
     run("project", "resume", "flu")
     with open_store(Settings(home=tmp_path)) as store:
-        actions = [r["action"] for r in store.export_audit()]
+        records = list(store.export_audit())
+        actions = [r["action"] for r in records]
         assert store.verify_audit().ok
+    by_action: dict = {}
+    for r in records:
+        by_action.setdefault(r["action"], r)  # the first of each
+    assert by_action["project_active"]["actor"] == "sam"  # the token's owner
+    assert by_action["project_active"]["detail"].startswith("ethics ref 12;")
+    assert by_action["apply_project"]["actor"] == "admin@local"
+    assert by_action["apply_project"]["detail"] == "pending for alice@uni"
+    issued = [r["detail"] for r in records if r["action"] == "issue_token"]
+    assert issued[0].endswith("for sam") and issued[1].endswith("for alice@uni")
+    assert by_action["revoke_token"]["detail"].endswith("of alice@uni")
+    assert {r["actor"] for r in records if r["action"] == "top_up"} == {"admin@local"}
     for action in (
         "apply_project",
         "project_active",
@@ -153,7 +171,7 @@ def test_refusals_exit_2_and_change_nothing(run, tmp_path):
     assert "max_epsilon_per_query" in bad["error"]["message"]
     assert _json(run("project", "show", "wide", "--json"))["status"] == "pending"
     with open_store(Settings(home=tmp_path)) as store:
-        assert [u["id"] for u in store.users()] == ["bob"]
+        assert sorted(u["id"] for u in store.users()) == ["admin@local", "bob"]
         assert store.budget("demo", BudgetLimits(10.0)).epsilon_total == 10.0
 
 
@@ -168,3 +186,119 @@ def test_members_and_reviews(run):
     assert "policy file" in err["error"]["message"]
     assert _json(run("review", "list", "--json")) == []
     assert _json(run("review", "approve", "nope", "--json", code=2))["error"]["type"] == "NotFound"
+
+
+def test_the_actor_cannot_be_typed_in(run, tmp_path):
+    run("user", "add", "alice@uni", "--role", "researcher")
+    alice = run("token", "issue", "alice@uni").stdout.strip()
+    # --as is gone: naming someone else is not an option
+    run("budget", "top-up", "demo", "--epsilon", "0.5", "--reason", "r", "--as", "x", code=2)
+    err = _json(
+        run(
+            "budget",
+            "top-up",
+            "demo",
+            "--epsilon",
+            "0.5",
+            "--reason",
+            "self-service",
+            "--token",
+            alice,
+            "--json",
+            code=2,
+        )
+    )
+    assert err["error"]["type"] == "Forbidden"
+    with open_store(Settings(home=tmp_path)) as store:
+        assert not [r for r in store.export_audit() if r["action"] == "top_up"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            (
+                "project",
+                "apply",
+                "Bad_Name",
+                "--title",
+                "t",
+                "--purpose",
+                "p",
+                "--tables",
+                "persons",
+            ),
+            "lowercase",
+        ),
+        (
+            (
+                "project",
+                "apply",
+                "ok-id",
+                "--title",
+                "t",
+                "--purpose",
+                "p",
+                "--tables",
+                "persons",
+                "--epsilon",
+                "-5",
+            ),
+            "more than 0",
+        ),
+        (
+            (
+                "project",
+                "apply",
+                "ok-id",
+                "--title",
+                "t",
+                "--purpose",
+                "p",
+                "--tables",
+                "persons",
+                "--applicant",
+                "nobody@x",
+            ),
+            "No researcher",
+        ),
+        (("user", "add", "a user"), "no spaces"),
+        (("user", "add", "bob", "--role", "boss"), "role is one of"),
+        (("budget", "--project", "demo", "--user", "nobody@x"), "not a member"),
+        (("review", "list", "--status", "bogus"), "pending, approved, rejected"),
+    ],
+)
+def test_steward_input_is_validated(run, args, says):
+    err = _json(run(*args, "--json", code=2))
+    assert says in err["error"]["message"]
+
+
+def test_approval_needs_a_member(run, tmp_path):
+    with open_store(Settings(home=tmp_path)) as store:  # an applicant with no account
+        store.apply_project(
+            "orphan",
+            title="t",
+            purpose="p",
+            tables=("persons",),
+            requested_epsilon=1.0,
+            applicant="ghost",
+        )
+    args = ("--table", "persons=*", "--epsilon", "1", "--per-query", "1", "--json")
+    err = _json(run("project", "approve", "orphan", *args, code=2))
+    assert "no member" in err["error"]["message"]
+    assert _json(run("project", "show", "orphan", "--json"))["status"] == "pending"
+
+
+def test_a_missing_home_is_refused_not_created(tmp_path, monkeypatch):
+    home = tmp_path / "nonexistent"
+    monkeypatch.setenv("ENCLAVE_HOME", str(home))
+    monkeypatch.delenv("ENCLAVE_TOKEN", raising=False)
+    monkeypatch.delenv("ENCLAVE_URL", raising=False)
+    runner = CliRunner()
+    for args in (["audit", "verify"], ["user", "list"], ["budget", "--project", "demo"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2
+        assert "enclave init" in result.output
+    assert not home.exists()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0

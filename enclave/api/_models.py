@@ -25,7 +25,8 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$"
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: "0.1" is not a number and 1 is not a string (no silent coercion)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class QueryBody(_Body):
@@ -51,6 +52,8 @@ class ApplicationBody(_Body):
     purpose: str = Field(min_length=1, max_length=4000)
     tables: list[str] = Field(min_length=1, max_length=20)
     epsilon: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    #: stewards only: record the application on behalf of this researcher
+    applicant: str | None = Field(default=None, pattern=_ID)
 
 
 class ApprovalBody(_Body):
@@ -63,6 +66,7 @@ class ApprovalBody(_Body):
     member_epsilon: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     review_epsilon: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     title: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, max_length=1000)
 
 
 class DecisionBody(_Body):

@@ -42,8 +42,11 @@ def post_cost(body: QueryBody, svc: Svc, who: Caller) -> dict[str, Any]:
 
 
 @router.get("/projects/{project}/budget", summary="Total, spent and remaining budget")
-def get_budget(project: str, svc: Svc, who: Caller) -> dict[str, Any]:
-    return svc.budget(who, project)
+def get_budget(
+    project: str, svc: Svc, who: Caller, user: str | None = None
+) -> dict[str, Any]:
+    """Stewards may add ``?user=`` to see one member's share too."""
+    return svc.budget(who, project, member=user)
 
 
 @router.post("/reviews", status_code=201, summary="Ask a steward to approve a large query")

@@ -37,6 +37,7 @@ def apply(body: ApplicationBody, svc: Svc, who: Caller) -> dict[str, Any]:
         purpose=body.purpose,
         tables=body.tables,
         requested_epsilon=body.epsilon,
+        applicant=body.applicant,
     )
 
 
@@ -47,7 +48,8 @@ def show(project: str, svc: Svc, who: Caller) -> dict[str, Any]:
 
 @router.post("/projects/{project}/approve", tags=["projects"], summary="Approve an application")
 def approve(project: str, body: ApprovalBody, svc: Svc, who: Steward) -> dict[str, Any]:
-    return svc.approve_project(who, project, body.model_dump())
+    rules = body.model_dump(exclude={"reason"})
+    return svc.approve_project(who, project, rules, reason=body.reason)
 
 
 @router.post("/projects/{project}/reject", tags=["projects"])

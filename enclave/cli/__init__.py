@@ -19,6 +19,7 @@ app = typer.Typer(
 #: Modules that each define ``register(app)``; missing ones are skipped quietly so that a
 #: partial install still offers the verbs it has.
 _VERB_MODULES = (
+    "_init",
     "_synth",
     "_ingest",
     "_query",

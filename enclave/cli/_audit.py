@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 
-from enclave.cli._common import cli_errors, emit, settings
-from enclave.store import open_store
+from enclave.cli._common import cli_errors, emit
+from enclave.cli._connect import Token, Url, connect
+from enclave.store import AuditVerification
 
 __all__ = ["TAMPERED_EXIT", "register"]
 
@@ -26,13 +27,14 @@ audit_app = typer.Typer(help="Verify and export the audit log.", no_args_is_help
 
 @audit_app.command("verify")
 def verify(
+    url: Url = None,
+    token: Token = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Walk the audit chain; exit 0 if intact, 3 if a record was edited, deleted,
     reordered or cut off."""
     with cli_errors(as_json):
-        with open_store(settings()) as store:
-            result = store.verify_audit()
+        result = AuditVerification(**connect(url, token).audit_verify())
         if as_json:
             emit(result.to_json())
         elif result.ok:
@@ -52,11 +54,13 @@ def export(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write JSON lines to this file (mode 600).")
     ] = None,
+    url: Url = None,
+    token: Token = None,
 ) -> None:
     """Print every audit record as one JSON object per line, oldest first."""
     with cli_errors(False):
-        with open_store(settings()) as store:
-            lines = [json.dumps(r, sort_keys=True) + "\n" for r in store.export_audit()]
+        records = connect(url, token).audit_export()
+        lines = [json.dumps(r, sort_keys=True) + "\n" for r in records]
         if out is None:
             typer.echo("".join(lines), nl=False)
             return

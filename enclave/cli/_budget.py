@@ -1,7 +1,8 @@
 """``enclave budget --project P [--user U]``: total, spent and remaining privacy budget.
 
-Limits come from the project's policy file (``ENCLAVE_POLICIES/projects``) plus the
-steward's top-ups recorded in the store; spending comes from the ledger.
+Limits come from the project's policy (file, or a steward's approval) plus the steward's
+top-ups recorded in the store; spending comes from the ledger. On this host or against a
+server (``--url``); a researcher's token shows their own share too.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from enclave.cli._common import cli_errors, emit, settings
-from enclave.errors import NotFound, UserError
-from enclave.policy import load_project_policies
-from enclave.store import BudgetLimits, BudgetStatus, open_store
+from enclave.cli._common import cli_errors, emit
+from enclave.cli._connect import Token, Url, connect
+from enclave.errors import UserError
+from enclave.store import BudgetStatus
 
 __all__ = ["register"]
 
@@ -51,6 +52,8 @@ def budget(
     ctx: typer.Context,
     project: Annotated[str | None, typer.Option("--project", "-p", help="Project id.")] = None,
     user: Annotated[str | None, typer.Option("--user", "-u", help="Also show this member.")] = None,
+    url: Url = None,
+    token: Token = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show a project's ε and δ: total, spent and remaining, and the composition rule."""
@@ -59,18 +62,7 @@ def budget(
     with cli_errors(as_json):
         if project is None:
             raise UserError("Name the project: enclave budget --project P.")
-        s = settings()
-        policies = load_project_policies(s.policies_dir / "projects")
-        policy = policies.get(project)
-        if policy is None:  # a project a steward approved in the store
-            from enclave.service import Service
-
-            policy = Service(s).project_policy(project)
-        if policy is None:
-            known = ", ".join(sorted(policies)) or "none"
-            raise NotFound(f"No project {project!r} in the policies (known: {known}).")
-        with open_store(s) as store:
-            status = store.budget(project, BudgetLimits.from_policy(policy), user)
+        status = BudgetStatus(**connect(url, token).project_budget(project, user))
         if as_json:
             emit(status.to_json())
         else:

@@ -18,9 +18,11 @@ from enclave.settings import Settings
 __all__ = ["cli_errors", "emit", "settings"]
 
 
-def settings() -> Settings:
-    """The one place the CLI reads the environment."""
-    return Settings.from_environ()
+def settings(*, create: bool = False) -> Settings:
+    """The one place the CLI reads the environment. ENCLAVE_HOME must hold an enclave
+    unless ``create`` (``enclave init`` and ``enclave demo`` make one)."""
+    s = Settings.from_environ()
+    return s if create else s.require_home()
 
 
 def emit(data: Any) -> None:

@@ -33,7 +33,7 @@ def demo(
     from enclave.demo import print_summary, run_demo, serve, wait_forever
 
     with cli_errors(as_json):
-        s = dataclasses.replace(settings(), engine=engine)
+        s = dataclasses.replace(settings(create=True), engine=engine)
         result = run_demo(
             s,
             persons=persons,

@@ -1,8 +1,10 @@
 """Steward verbs: ``enclave project|member|user|token|review …`` and ``budget top-up``.
 
-They act on the enclave in ``ENCLAVE_HOME`` directly (whoever can read that folder is its
-steward) and name the acting steward with ``--as`` for the audit log. Every change is
-audited by the store in the same transaction. ``--json`` prints data as JSON.
+Each works on this host (``ENCLAVE_HOME``) or against a server (``--url`` and a steward's
+``--token``, or ``ENCLAVE_URL`` / ``ENCLAVE_TOKEN``), with the same output and exit codes.
+The actor in the audit log is always the authenticated principal: the token's owner, or
+on this host without a token the local admin account (see ``enclave.home``). Every
+change is audited by the store in the same transaction. ``--json`` prints data as JSON.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from typing import Annotated, Any
 
 import typer
 
-from enclave.cli._common import cli_errors, emit, settings
+from enclave.cli._common import cli_errors, emit
+from enclave.cli._connect import Token, Url, connect
 from enclave.errors import UserError
 
 __all__ = ["register", "top_up"]
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-Actor = Annotated[str, typer.Option("--as", help="Steward name recorded in the audit log.")]
 Reason = Annotated[str | None, typer.Option(help="Why (recorded in the audit log).")]
 
 project_app = typer.Typer(
@@ -27,18 +29,6 @@ member_app = typer.Typer(help="Add or remove project members.", no_args_is_help=
 user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: issue (shown once), list, revoke.", no_args_is_help=True)
 review_app = typer.Typer(help="Queries waiting for a steward's approval.", no_args_is_help=True)
-
-
-def _service() -> Any:
-    from enclave.service import Service
-
-    return Service.open(settings())
-
-
-def _who(name: str, role: str = "steward") -> Any:
-    from enclave.store import Principal
-
-    return Principal(user=name, role=role, token_id="local-cli")  # type: ignore[arg-type]  # noqa: S106
 
 
 def _out(data: Any, as_json: bool, line: str) -> None:
@@ -56,19 +46,24 @@ def project_apply(
     purpose: Annotated[str, typer.Option(help="What the project will study.")],
     tables: Annotated[str, typer.Option(help="Tables wanted, comma-separated.")],
     epsilon: Annotated[float | None, typer.Option(help="Requested total ε.")] = None,
-    applicant: Annotated[str, typer.Option("--as", help="Applying researcher.")] = "researcher",
+    applicant: Annotated[
+        str | None,
+        typer.Option(help="Stewards: record it for this researcher (default: yourself)."),
+    ] = None,
+    url: Url = None,
+    token: Token = None,
     as_json: AsJson = False,
 ) -> None:
-    """Record a researcher's application (pending until a steward approves it)."""
+    """Apply for a project (pending until a steward approves it)."""
     with cli_errors(as_json):
         wanted = [t.strip() for t in tables.split(",") if t.strip()]
-        rec = _service().apply_project(
-            _who(applicant, "researcher"),
+        rec = connect(url, token).apply_project(
             project,
             title=title,
             purpose=purpose,
             tables=wanted,
             requested_epsilon=epsilon,
+            applicant=applicant,
         )
         _out(rec, as_json, f"Application {project!r} recorded; status {rec['status']}.")
 
@@ -94,7 +89,9 @@ def project_approve(
     review_epsilon: Annotated[
         float | None, typer.Option(help="Queries above this ε wait for a steward.")
     ] = None,
-    actor: Actor = "steward",
+    reason: Reason = None,
+    url: Url = None,
+    token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """Approve an application: which tables/columns, how much ε/δ, caps, review mode."""
@@ -107,7 +104,7 @@ def project_approve(
             "member_epsilon": member_epsilon,
             "review_epsilon": review_epsilon,
         }
-        rec = _service().approve_project(_who(actor), project, rules)
+        rec = connect(url, token).approve_project(project, rules, reason)
         _out(rec, as_json, f"Project {project!r} approved; status {rec['status']}.")
 
 
@@ -115,11 +112,12 @@ def _status_verb(status: str, past: str) -> Any:
     def verb(
         project: Annotated[str, typer.Argument(help="Project id.")],
         reason: Reason = None,
-        actor: Actor = "steward",
+        url: Url = None,
+        token: Token = None,
         as_json: AsJson = False,
     ) -> None:
         with cli_errors(as_json):
-            rec = _service().set_project_status(_who(actor), project, status, reason)
+            rec = connect(url, token).set_project_status(project, status, reason)
             _out(rec, as_json, f"Project {project!r} {past}.")
 
     verb.__doc__ = f"Mark a project {status} (audited)."
@@ -132,41 +130,72 @@ project_app.command("resume")(_status_verb("active", "resumed"))
 
 
 @project_app.command("list")
-def project_list(as_json: AsJson = False) -> None:
-    """Every project: policy files and applications, with status."""
+def project_list(url: Url = None, token: Token = None, as_json: AsJson = False) -> None:
+    """Every project: policy files and applications, with status and ε."""
     with cli_errors(as_json):
-        rows = _service().list_projects(_who("steward"))
+        rows = connect(url, token).list_projects()
         if as_json:
             emit(rows)
             return
         for p in rows:
-            eps = p["policy"]["epsilon"] if p.get("policy") else "-"
-            typer.echo(f"{p['id']:<24} {p['status']:<10} ε={eps:<8} {p.get('title', '')}")
+            eps = f"{p['policy']['epsilon']:g}" if p.get("policy") else "-"
+            typer.echo(f"{p['id']:<24} {p['status']:<10} ε={eps:<8} {p.get('title') or ''}")
 
 
 @project_app.command("show")
-def project_show(project: str, as_json: AsJson = False) -> None:
+def project_show(
+    project: str, url: Url = None, token: Token = None, as_json: AsJson = False
+) -> None:
     """One project: lifecycle, rules, members."""
     with cli_errors(as_json):
-        emit(_service().show_project(_who("steward"), project))
+        rec = connect(url, token).show_project(project)
+        if as_json:
+            emit(rec)
+            return
+        _show(rec)
+
+
+def _show(rec: dict[str, Any]) -> None:
+    typer.echo(f"{rec['id']}: {rec.get('title') or ''} ({rec['status']}, {rec.get('source')})")
+    for key in ("applicant", "purpose", "reason"):
+        if rec.get(key):
+            typer.echo(f"  {key}: {rec[key]}")
+    policy = rec.get("policy")
+    if policy is None:
+        typer.echo("  no rules yet (pending or rejected)")
+        return
+    typer.echo(f"  members: {', '.join(policy['members']) or '(none)'}")
+    for table, cols in policy["tables"].items():
+        typer.echo(f"  {table}: {', '.join(cols)}")
+    limits = (
+        f"  ε {policy['epsilon']:g}, per query {policy['max_epsilon_per_query']:g}, "
+        f"δ {policy['delta']:g}"
+    )
+    if policy.get("review_epsilon") is not None:
+        limits += f", review above ε {policy['review_epsilon']:g}"
+    if policy.get("member_epsilon") is not None:
+        limits += f", each member ε {policy['member_epsilon']:g}"
+    typer.echo(limits)
 
 
 # -- members and users ------------------------------------------------------------------
 @member_app.command("add")
-def member_add(project: str, user: str, actor: Actor = "steward", as_json: AsJson = False) -> None:
+def member_add(
+    project: str, user: str, url: Url = None, token: Token = None, as_json: AsJson = False
+) -> None:
     """Make a user a member of a project."""
     with cli_errors(as_json):
-        out = _service().add_member(_who(actor), project, user)
+        out = connect(url, token).add_member(project, user)
         _out(out, as_json, f"{user} is now a member of {project}.")
 
 
 @member_app.command("remove")
 def member_remove(
-    project: str, user: str, actor: Actor = "steward", as_json: AsJson = False
+    project: str, user: str, url: Url = None, token: Token = None, as_json: AsJson = False
 ) -> None:
     """Remove a member from a project (effective at once)."""
     with cli_errors(as_json):
-        out = _service().remove_member(_who(actor), project, user)
+        out = connect(url, token).remove_member(project, user)
         _out(out, as_json, f"{user} is no longer a member of {project}.")
 
 
@@ -174,20 +203,21 @@ def member_remove(
 def user_add(
     user: str,
     role: Annotated[str, typer.Option(help="steward, researcher or public.")] = "researcher",
-    actor: Actor = "steward",
+    url: Url = None,
+    token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """Create a user with a role."""
     with cli_errors(as_json):
-        out = _service().add_user(_who(actor), user, role)
+        out = connect(url, token).add_user(user, role)
         _out(out, as_json, f"User {user} added as {role}.")
 
 
 @user_app.command("list")
-def user_list(as_json: AsJson = False) -> None:
+def user_list(url: Url = None, token: Token = None, as_json: AsJson = False) -> None:
     """Every user and role."""
     with cli_errors(as_json):
-        rows = _service().store.users()
+        rows = connect(url, token).list_users()
         if as_json:
             emit(rows)
         for u in [] if as_json else rows:
@@ -199,20 +229,21 @@ def user_list(as_json: AsJson = False) -> None:
 def token_issue(
     user: str,
     days: Annotated[float | None, typer.Option(help="Expire after this many days.")] = None,
-    actor: Actor = "steward",
+    url: Url = None,
+    token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """Issue a token for a user. It is shown once; only its hash is kept."""
     with cli_errors(as_json):
-        out = _service().issue_token(_who(actor), user, days)
+        out = connect(url, token).issue_token(user, days)
         _out(out, as_json, out["token"])
 
 
 @token_app.command("list")
-def token_list(user: str, as_json: AsJson = False) -> None:
+def token_list(user: str, url: Url = None, token: Token = None, as_json: AsJson = False) -> None:
     """A user's tokens (ids, dates; never the secret)."""
     with cli_errors(as_json):
-        rows = _service().list_tokens(_who("steward"), user)
+        rows = connect(url, token).list_tokens(user)
         if as_json:
             emit(rows)
         for t in [] if as_json else rows:
@@ -221,10 +252,12 @@ def token_list(user: str, as_json: AsJson = False) -> None:
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: str, actor: Actor = "steward", as_json: AsJson = False) -> None:
+def token_revoke(
+    token_id: str, url: Url = None, token: Token = None, as_json: AsJson = False
+) -> None:
     """Revoke a token by id; every worker refuses it from the next request."""
     with cli_errors(as_json):
-        out = _service().revoke_token(_who(actor), token_id.removeprefix("enc_"))
+        out = connect(url, token).revoke_token(token_id.removeprefix("enc_"))
         _out(out, as_json, f"Token {token_id} revoked.")
 
 
@@ -235,25 +268,30 @@ def top_up(
     reason: Annotated[str, typer.Option(help="Why (audited).")],
     delta: Annotated[float, typer.Option(help="δ to add.")] = 0.0,
     member: Annotated[str | None, typer.Option(help="Only this member's share.")] = None,
-    actor: Actor = "steward",
+    url: Url = None,
+    token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """Add privacy budget to a project (or one member's share), with a reason."""
     with cli_errors(as_json):
-        out = _service().top_up(
-            _who(actor), project, epsilon=epsilon, delta=delta, reason=reason, member=member
+        out = connect(url, token).top_up(
+            project, epsilon=epsilon, delta=delta, reason=reason, member=member
         )
         _out(out, as_json, f"{project}: ε remaining now {out['epsilon_remaining']:g}.")
 
 
 @review_app.command("list")
 def review_list(
-    status: Annotated[str | None, typer.Option(help="pending, approved or rejected.")] = "pending",
+    status: Annotated[
+        str | None, typer.Option(help="pending, approved, rejected or all.")
+    ] = "pending",
+    url: Url = None,
+    token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """Reviews (pending by default) with the SQL to read."""
     with cli_errors(as_json):
-        rows = _service().list_reviews(_who("steward"), status)
+        rows = connect(url, token).list_reviews(None if status == "all" else status)
         if as_json:
             emit(rows)
         for r in [] if as_json else rows:
@@ -263,10 +301,14 @@ def review_list(
 
 def _decide(approve: bool) -> Any:
     def verb(
-        review_id: str, reason: Reason = None, actor: Actor = "steward", as_json: AsJson = False
+        review_id: str,
+        reason: Reason = None,
+        url: Url = None,
+        token: Token = None,
+        as_json: AsJson = False,
     ) -> None:
         with cli_errors(as_json):
-            out = _service().decide_review(_who(actor), review_id, approve=approve, reason=reason)
+            out = connect(url, token).decide_review(review_id, approve=approve, reason=reason)
             _out(out, as_json, f"Review {review_id} {out['status']}.")
 
     verb.__doc__ = f"{'Approve' if approve else 'Reject'} a pending query review."

@@ -222,17 +222,22 @@ class Service(CeilingMixin, StewardMixin):
         """ε a query would cost and its expected 95% half-width per aggregate; no spending."""
         return self.query(principal, sql, project, dry_run=True, **ask)
 
-    def budget(self, principal: Any, project: str) -> dict[str, Any]:
-        """Total, spent and remaining budget (a researcher also sees their own share)."""
+    def budget(
+        self, principal: Any, project: str, member: str | None = None
+    ) -> dict[str, Any]:
+        """Total, spent and remaining budget (a researcher also sees their own share; a
+        steward sees ``member``'s when named)."""
         from enclave.store import BudgetLimits
 
         if principal.role == "steward":
             policy = self.project_policy(project)
             if policy is None:
                 raise NotFound(f"Project {project!r} has no approved budget; check the id.")
+            if member is not None and member not in policy.members:
+                raise NotFound(f"{member!r} is not a member of {project!r}; check the user id.")
         else:
             policy = self.require_member(principal, project)
-        user = principal.user if principal.role == "researcher" else None
+        user = principal.user if principal.role == "researcher" else member
         status = self.store.budget(project, BudgetLimits.from_policy(policy), user=user)
         return dict(dataclasses.asdict(status))
 

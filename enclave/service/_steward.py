@@ -14,6 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from enclave.errors import Conflict, Forbidden, NotFound, UserError
 from enclave.service._projects import validate_rules
+from enclave.service._validate import (
+    PROJECT_ID,
+    ROLES,
+    USER_ID,
+    positive,
+    review_status,
+    validate_id,
+)
 from enclave.store import _service_projects, _service_reviews
 
 if TYPE_CHECKING:
@@ -63,10 +71,29 @@ class StewardMixin:
         purpose: str,
         tables: list[str],
         requested_epsilon: float | None,
+        applicant: str | None = None,
     ) -> dict[str, Any]:
-        """A researcher applies for a project (pending until a steward decides)."""
+        """A researcher applies for a project (pending until a steward decides).
+
+        A steward may record an application on a researcher's behalf (``applicant``, an
+        existing researcher); the audit record's actor is still the steward.
+        """
         if principal.role not in ("researcher", "steward"):
             raise Forbidden("Only researchers (or stewards) may apply for a project.")
+        on_behalf = applicant is not None and applicant != principal.user
+        if on_behalf and principal.role != "steward":
+            raise Forbidden("Only a steward may record an application for someone else.")
+        if on_behalf:
+            user = self.store.user(applicant)
+            if user is None or user["role"] != "researcher":
+                raise NotFound(f"No researcher {applicant!r}; add them first (`enclave user add`).")
+        validate_id("project id", project, PROJECT_ID)
+        if not title or not title.strip():
+            raise UserError("Give the project a short title.")
+        if not tables:
+            raise UserError("Name the tables the project needs, e.g. persons,claims.")
+        if requested_epsilon is not None:
+            positive("The requested epsilon", requested_epsilon)
         if project in self.file_projects:
             raise Conflict(f"Project id {project!r} is taken; choose another id.")
         for table in tables:
@@ -79,7 +106,8 @@ class StewardMixin:
             purpose=purpose,
             tables=tuple(tables),
             requested_epsilon=requested_epsilon,
-            applicant=principal.user,
+            applicant=applicant if on_behalf else principal.user,
+            actor=principal.user,
         )
         return _record_json(record)
 
@@ -106,13 +134,25 @@ class StewardMixin:
         """Approve a pending application with the rules the steward sets (and why)."""
         require_steward(principal)
         clean = validate_rules(rules, self.dataset)
-        if self.store.project(project) is None:
+        record = self.store.project(project)
+        if record is None:
             raise NotFound(f"There is no application {project!r}; check `enclave project list`.")
+        if not self._has_member(project, record.applicant):
+            raise UserError(
+                f"Project {project!r} would have no member: its applicant is not a user. "
+                "Add the researcher (`enclave user add`) and make them a member first."
+            )
         why = reason.strip() if reason and reason.strip() else None
         record = _service_projects.approve_project(
             self.tables, project, clean, steward=principal.user, reason=why
         )
         return _record_json(record)
+
+    def _has_member(self, project: str, applicant: str | None) -> bool:
+        if applicant and self.store.user(applicant) is not None:
+            return True
+        base = self.file_projects.get(project)
+        return bool(self.store.members(project)) or bool(base is not None and base.members)
 
     def set_project_status(
         self, principal: Any, project: str, status: str, reason: str | None = None
@@ -184,6 +224,9 @@ class StewardMixin:
 
     def add_user(self, principal: Any, user: str, role: str) -> dict[str, Any]:
         require_steward(principal)
+        validate_id("user id", user, USER_ID)
+        if role not in ROLES:
+            raise UserError(f"A role is one of {', '.join(ROLES)}.")
         self.store.add_user(user, role, actor=principal.user)
         return dict(self.store.user(user))
 
@@ -247,6 +290,7 @@ class StewardMixin:
 
     # -- reviews and audit -----------------------------------------------------------
     def list_reviews(self, principal: Any, status: str | None = None) -> list[dict[str, Any]]:
+        review_status(status)
         if principal.role == "steward":
             return _service_reviews.reviews(self.tables, status=status)
         if principal.role == "researcher":

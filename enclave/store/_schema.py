@@ -190,7 +190,7 @@ SQL: dict[str, str] = {
         " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?"
     ),
     "token_revoke": "UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
-    "token_exists": "SELECT revoked FROM tokens WHERE id = ?",
+    "token_exists": "SELECT revoked, user_id FROM tokens WHERE id = ?",
     "token_list": (
         "SELECT id, user_id, created, expires, revoked FROM tokens"
         " WHERE user_id = ? ORDER BY created, id"

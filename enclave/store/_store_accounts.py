@@ -83,7 +83,9 @@ class AccountMethods:
         def run(tx: Tx) -> None:
             acc.require_user(tx, user)
             tx.execute("token_insert", (token_id, user, digest, self._now(), expires))
-            self._audit_in(tx, actor=actor, action="issue_token", detail=f"token {token_id}")
+            self._audit_in(
+                tx, actor=actor, action="issue_token", detail=f"token {token_id} for {user}"
+            )
 
         self._db.transaction(run)
         return token
@@ -108,7 +110,9 @@ class AccountMethods:
                 raise NotFound("No token with that id; list the user's tokens to find it.")
             if row[0] is None:
                 tx.execute("token_revoke", (self._now(), token_id))
-                self._audit_in(tx, actor=actor, action="revoke_token", detail=f"token {token_id}")
+                self._audit_in(
+                    tx, actor=actor, action="revoke_token", detail=f"token {token_id} of {row[1]}"
+                )
 
         self._db.transaction(run)
 
@@ -129,6 +133,7 @@ class AccountMethods:
         requested_epsilon: float | None,
         applicant: str,
         status: str = "pending",
+        actor: str | None = None,
     ) -> ProjectRecord:
         """Record a project application (or, with ``status="active"``, a steward's
         direct creation, e.g. from a policy file). Conflict if the id is taken."""
@@ -153,8 +158,9 @@ class AccountMethods:
                     now,
                 ),
             )
+            detail = status if actor in (None, applicant) else f"{status} for {applicant}"
             self._audit_in(
-                tx, actor=applicant, action="apply_project", project=project, detail=status
+                tx, actor=actor or applicant, action="apply_project", project=project, detail=detail
             )
             return acc.require_project(tx, project)
 

@@ -1,0 +1,148 @@
+"""Steward verbs against a real ``enclave serve`` (``--url`` + token): the same output and
+exit codes as on the host, and the actor recorded is the token's owner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from enclave import StewardClient
+from enclave.cli import app
+from enclave.store import open_store
+from tests._api_server import (
+    RESEARCHER,
+    STEWARD,
+    base_warehouse,
+    new_home,
+    running_server,
+    seed_accounts,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = base_warehouse(tmp_path_factory.getbasetemp())
+    settings = new_home(tmp_path_factory.mktemp("remote-home"), base)
+    tokens = seed_accounts(settings)
+    with running_server(settings) as srv:
+        srv.tokens = tokens
+        yield srv
+
+
+def _cli(server, who: str, *args: str, home: str = "/nonexistent-home"):
+    # No ENCLAVE_HOME on this side: a remote steward needs no files of the enclave.
+    env = {"ENCLAVE_HOME": home, "ENCLAVE_URL": server.url, "ENCLAVE_TOKEN": server.tokens[who]}
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def _json(result):
+    return json.loads(result.stdout)
+
+
+def test_the_first_approval_flow_over_http(server) -> None:
+    assert _cli(server, STEWARD, "user", "add", "rem@uni", "--json").exit_code == 0
+    applied = _cli(
+        server,
+        STEWARD,
+        "project",
+        "apply",
+        "remote-flu",
+        "--title",
+        "Flu",
+        "--purpose",
+        "p",
+        "--tables",
+        "persons,claims",
+        "--epsilon",
+        "2",
+        "--applicant",
+        "rem@uni",
+        "--json",
+    )
+    assert applied.exit_code == 0, applied.output
+    assert _json(applied)["applicant"] == "rem@uni"
+    approved = _cli(
+        server,
+        STEWARD,
+        "project",
+        "approve",
+        "remote-flu",
+        "--table",
+        "persons=*",
+        "--epsilon",
+        "2",
+        "--per-query",
+        "0.5",
+        "--reason",
+        "ethics ref 7",
+        "--json",
+    )
+    assert approved.exit_code == 0, approved.output
+    assert _json(approved)["status"] == "active"
+    token = _cli(server, STEWARD, "token", "issue", "rem@uni", "--days", "30")
+    assert token.exit_code == 0 and token.stdout.strip().startswith("enc_")
+    up = _cli(
+        server,
+        STEWARD,
+        "budget",
+        "top-up",
+        "remote-flu",
+        "--epsilon",
+        "1",
+        "--reason",
+        "extension",
+        "--json",
+    )
+    assert up.exit_code == 0 and _json(up)["epsilon_total"] == 3.0
+    shown = _cli(
+        server, STEWARD, "budget", "--project", "remote-flu", "--user", "rem@uni", "--json"
+    )
+    assert shown.exit_code == 0 and _json(shown)["member"] == "rem@uni"
+    assert _cli(server, STEWARD, "audit", "verify").exit_code == 0
+    with open_store(server.settings) as store:
+        records = [r for r in store.export_audit() if r["project"] == "remote-flu"]
+    assert {r["actor"] for r in records} == {STEWARD}
+    active = next(r for r in records if r["action"] == "project_active")
+    assert active["detail"].startswith("ethics ref 7;")
+
+
+def test_refusals_have_the_local_exit_codes(server, tmp_path) -> None:
+    bad = _cli(server, STEWARD, "review", "list", "--status", "bogus", "--json")
+    assert bad.exit_code == 2 and "pending, approved, rejected" in _json(bad)["error"]["message"]
+    forbidden = _cli(
+        server,
+        RESEARCHER,
+        "budget",
+        "top-up",
+        "demo",
+        "--epsilon",
+        "1",
+        "--reason",
+        "self-service",
+        "--json",
+    )
+    assert forbidden.exit_code == 2
+    assert _json(forbidden)["error"]["type"] == "Forbidden"
+    missing = _cli(server, STEWARD, "project", "show", "no-such", "--json")
+    assert missing.exit_code == 2 and _json(missing)["error"]["type"] == "NotFound"
+    # the same project listing locally and over HTTP
+    remote = _json(_cli(server, STEWARD, "project", "list", "--json"))
+    local = CliRunner().invoke(
+        app,
+        ["project", "list", "--json", "--token", server.tokens[STEWARD]],
+        env={"ENCLAVE_HOME": str(server.settings.home)},
+    )
+    assert local.exit_code == 0, local.output
+    assert [p["id"] for p in remote] == [p["id"] for p in _json(local)]
+
+
+def test_steward_client_mirrors_the_verbs(server) -> None:
+    with StewardClient(server.url, server.tokens[STEWARD]) as steward:
+        assert {u["id"] for u in steward.list_users()} >= {STEWARD, RESEARCHER}
+        assert steward.audit_verify()["ok"] is True
+        assert steward.list_reviews("pending") == []
+        assert any(p["id"] == "demo" for p in steward.list_projects())
