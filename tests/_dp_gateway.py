@@ -1,0 +1,173 @@
+"""Neighbouring warehouses and repeated releases through the gateway's own stages.
+
+``with_persons`` copies a warehouse and adds people with many rows and extreme values (the
+neighbour: one person added; a "broken" neighbour adds more than one). ``Releases`` runs
+the ``FRONT`` stages once and then the ``BACK`` stages (rewrite → execute → add_noise) once
+per draw, exactly as ``pipeline.answer`` does between reserving and committing the budget.
+The engine is wrapped by ``CachedEngine``: the same generated SQL on the same read-only
+warehouse returns the same exact rows, so it runs once and every draw re-does only what is
+random — the "auto" bound (a DP quantile inside ``execute``) and the noise (``add_noise``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from enclave.gateway import GatewayContext, QueryRequest, QueryState, Release
+from enclave.gateway.pipeline import BACK, FRONT
+from tests._back_warehouse import context
+
+__all__ = [
+    "CachedEngine",
+    "Person",
+    "Releases",
+    "cell",
+    "gateway_context",
+    "piece_epsilon",
+    "with_persons",
+]
+
+Statistic = Callable[[Release], Sequence[float]]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person to add: ``rows`` claims, each with these (pre-clamp) values."""
+
+    rows: int
+    amount: float = 1e7
+    los_days: int = 10_000
+    icd10: str | None = "Z00.0"
+    setting: str = "inpatient"
+
+
+def with_persons(base: Path, out: Path, persons: Sequence[Person], seed: int = 0) -> Path:
+    """A copy of the warehouse ``base`` with ``persons`` added (random hex ids, fixed seed)."""
+    shutil.copyfile(base, out)
+    rng = np.random.default_rng(seed)
+    pids = [rng.bytes(8).hex() for _ in persons]
+    people = pd.DataFrame(
+        {
+            "person_id": pids,
+            "birth_year": 1970,
+            "sex": "F",
+            "region": "Taipei",
+            "insurance_category": "employee",
+        }
+    )
+    owner = np.repeat(np.arange(len(persons)), [p.rows for p in persons])
+    claims = pd.DataFrame(
+        {
+            "claim_id": [f"x{seed:04x}{i:08x}" for i in range(len(owner))],
+            "person_id": [pids[i] for i in owner],
+            "provider_id": "p0",
+            "visit_date": dt.date(2023, 6, 1),
+            "setting": [persons[i].setting for i in owner],
+            "icd10": [persons[i].icd10 for i in owner],
+            "amount": [persons[i].amount for i in owner],
+            "los_days": [persons[i].los_days for i in owner],
+        }
+    )
+    con = duckdb.connect(str(out))
+    try:
+        for name, df in (("persons", people), ("claims", claims)):
+            con.register("df", df)
+            con.execute(f"INSERT INTO {name} SELECT * FROM df")
+            con.unregister("df")
+    finally:
+        con.close()
+    return out
+
+
+class CachedEngine:
+    """An engine that runs each distinct SQL text once (the warehouse is read-only)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.name = getattr(engine, "name", "cached")
+        self._engine = engine
+        self._seen: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {}
+
+    def execute(self, sql: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        if sql not in self._seen:
+            self._seen[sql] = self._engine.execute(sql)
+        cols, rows = self._seen[sql]
+        return cols, list(rows)
+
+    def close(self) -> None:
+        self._engine.close()
+
+
+def gateway_context(
+    warehouse: Path, home: Path, *, max_epsilon: float = 20.0, **contribution: Any
+) -> GatewayContext:
+    """The example policies over ``warehouse``; the demo project's per-query cap raised."""
+    ctx = context(warehouse, home, **contribution)
+    demo = dataclasses.replace(
+        ctx.projects["demo"], max_epsilon_per_query=max_epsilon, review_epsilon=None
+    )
+    return dataclasses.replace(
+        ctx, engine=CachedEngine(ctx.engine), projects={**ctx.projects, "demo": demo}
+    )
+
+
+class Releases:
+    """One query on one warehouse: ``FRONT`` once, then one ``BACK`` run per draw."""
+
+    def __init__(self, sql: str, ctx: GatewayContext, epsilon: float) -> None:
+        user = ctx.projects["demo"].members[0]
+        state = QueryState(QueryRequest(sql, "demo", user, epsilon=epsilon))
+        for stage in FRONT:
+            state = stage(state, ctx)
+        self.state, self.ctx = state, ctx
+
+    def one(self) -> Release:
+        state = self.state
+        for stage in BACK:
+            state = stage(state, self.ctx)
+        if state.release is None:
+            raise AssertionError("the BACK stages released nothing")
+        return state.release
+
+    def draws(self, n: int, statistic: Statistic) -> np.ndarray:
+        return np.array([statistic(self.one()) for _ in range(n)], dtype=float)
+
+
+def _number(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+def cell(*columns: str, key: Any = None) -> Statistic:
+    """The released ``columns`` of the only row, or of the row whose first key is ``key``
+    (NaN when that key is not released)."""
+
+    def pick(release: Release) -> list[float]:
+        for row in release.rows:
+            if key is None or row[0] == key:
+                rec = dict(zip(release.columns, row, strict=True))
+                return [_number(rec[c]) for c in columns]
+        return [math.nan] * len(columns)
+
+    return pick
+
+
+def piece_epsilon(release: Release, *names: str) -> float:
+    """The ε the release states for the first of ``names`` found among its pieces."""
+    mech = release.mechanisms
+    for name in names:
+        entry = mech.get(name)
+        if isinstance(entry, dict) and "epsilon" in entry:
+            return float(entry["epsilon"])
+        if name in mech.get("epsilon_split", {}):
+            return float(mech["epsilon_split"][name])
+    raise AssertionError(f"the release states no ε for any of {names}; it has {sorted(mech)}")
