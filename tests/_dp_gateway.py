@@ -30,6 +30,7 @@ from tests._back_warehouse import context
 
 __all__ = [
     "CachedEngine",
+    "OpenDPLedger",
     "Person",
     "Releases",
     "cell",
@@ -171,3 +172,73 @@ def piece_epsilon(release: Release, *names: str) -> float:
         if name in mech.get("epsilon_split", {}):
             return float(mech["epsilon_split"][name])
     raise AssertionError(f"the release states no ε for any of {names}; it has {sorted(mech)}")
+
+
+class OpenDPLedger:
+    """Records every OpenDP measurement the gateway runs and the d_in it checked it at.
+
+    ``install(monkeypatch)`` wraps OpenDP's ``make_laplace``, ``make_laplace_threshold``
+    and ``make_private_quantile``. ``spent()`` is (ε, δ) of what ran, from OpenDP's own
+    privacy maps at the largest d_in the gateway evaluated for a measurement with the same
+    parameters: runs add up, except per-group quantile runs with the same parameters, which
+    share one person's rows (parallel composition, counted once).
+    """
+
+    NAMES = ("make_laplace", "make_laplace_threshold", "make_private_quantile")
+
+    def __init__(self) -> None:
+        self.d_in: dict[str, Any] = {}
+        self.ran: list[tuple[str, str, Any]] = []
+
+    def install(self, monkeypatch: Any) -> OpenDPLedger:
+        import opendp.measurements as m
+
+        for name in self.NAMES:
+            monkeypatch.setattr(m, name, self._wrap(name, getattr(m, name)))
+        return self
+
+    def _wrap(self, name: str, make: Callable[..., Any]) -> Callable[..., Any]:
+        ledger = self
+
+        def build(*args: Any, **kwargs: Any) -> Any:
+            inner = make(*args, **kwargs)
+            sig = repr(
+                (name, [str(a) for a in args], sorted((k, str(v)) for k, v in kwargs.items()))
+            )
+
+            class Recorded:
+                def map(self, d_in: Any) -> Any:
+                    old = ledger.d_in.get(sig)
+                    ledger.d_in[sig] = d_in if old is None or d_in > old else old
+                    return inner.map(d_in)
+
+                def __call__(self, arg: Any) -> Any:
+                    ledger.ran.append((name, sig, inner))
+                    return inner(arg)
+
+                def __getattr__(self, attr: str) -> Any:
+                    return getattr(inner, attr)
+
+            return Recorded()
+
+        return build
+
+    def runs(self) -> list[tuple[str, str, Any]]:
+        """Measurements that ran, per-group quantile runs with one parameter set once."""
+        out, seen = [], set()
+        for name, sig, inner in self.ran:
+            if name == "make_private_quantile" and sig in seen:
+                continue
+            seen.add(sig)
+            out.append((name, sig, inner))
+        return out
+
+    def spent(self) -> tuple[float, float]:
+        eps = delta = 0.0
+        for _, sig, inner in self.runs():
+            if sig not in self.d_in:
+                raise AssertionError("a measurement ran without its privacy map checked")
+            loss = inner.map(self.d_in[sig])
+            e, d = loss if isinstance(loss, tuple) else (loss, 0.0)
+            eps, delta = eps + float(e), delta + float(d)
+        return eps, delta

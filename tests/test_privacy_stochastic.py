@@ -37,6 +37,8 @@ pytestmark = pytest.mark.slow
 ALPHA = 1e-6
 PILOT = 400
 FIXED_C = {"rows_per_person": 8, "groups_per_person": 4}
+#: The adversary: 50 claims with amounts and stays far past the clamps (8 rows are kept).
+HEAVY = Person(50)
 
 
 def rows_bound(release: Release) -> list[float]:
@@ -75,7 +77,7 @@ class Case:
     statistic: Callable[[Release], Sequence[float]]
     pieces: tuple[str, ...] = ()  # names of the piece in the release; () → ε charged
     epsilon: float = 1.0
-    adversary: Person = Person(50)
+    adversary: Person = HEAVY
     broken: int = 2
     draws: int = 5000
     contribution: dict[str, Any] = field(default_factory=lambda: dict(FIXED_C))
