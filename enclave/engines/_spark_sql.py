@@ -202,8 +202,6 @@ def _is_double(node: exp.Expr) -> bool:
 
 def _to_duckdb_meaning(node: exp.Expr) -> exp.Expr:
     """One node rewritten so that Spark computes what DuckDB computes."""
-    if isinstance(node, exp.Try):  # ANSI mode is off: a failing row gives NULL, as TRY does
-        return _to_duckdb_meaning(node.this.copy())
     if isinstance(node, exp.Anonymous) and str(node.name).lower() == "hash":
         return _md5_of(list(node.expressions))
     if isinstance(node, exp.Div) and not _is_double(node.this):
@@ -265,6 +263,8 @@ def _inline_windows(tree: exp.Expr) -> exp.Expr:
 def to_spark(sql: str) -> str:
     """Spark SQL for the gateway's DuckDB SQL, or ``QueryRejected`` if it leaves the box."""
     tree = check_sandbox(_parse(sql, "duckdb"))
+    for wrapper in list(tree.find_all(exp.Try)):  # ANSI off: a failing row gives NULL, as TRY
+        wrapper.replace(wrapper.this)
     tree = _inline_windows(tree.transform(_to_duckdb_meaning, copy=True))
     out = tree.sql(dialect="spark")
     check_sandbox(_parse(out, "spark"))
