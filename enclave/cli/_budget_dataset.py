@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from enclave.cli._common import cli_errors, emit
+from enclave.cli._connect import Token, Url, connect
+from enclave.errors import UserError
 
 __all__ = ["dataset_budget"]
 
@@ -60,13 +62,23 @@ def _print(data: dict[str, Any]) -> None:
 
 
 def dataset_budget(
+    url: Url = None,
+    token: Token = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The ε and δ every project over the dataset may spend on one person, and the ceiling."""
-    from enclave.cli._steward import _service, _who
-
     with cli_errors(as_json):
-        data = dict(_service().dataset_budget(_who("steward")))
+        where = connect(url, token)
+        read = getattr(where, "dataset_budget", None)
+        try:
+            if read is None:
+                raise UserError(
+                    "This server does not offer the dataset's total yet; run the command on "
+                    "the enclave's host."
+                )
+            data = dict(read())
+        finally:
+            getattr(where, "close", lambda: None)()
         if as_json:
             emit(data)
         else:
