@@ -99,7 +99,9 @@ class CachedEngine:
         self._engine = engine
         self._seen: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {}
 
-    def execute(self, sql: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    def execute(
+        self, sql: str, timeout_s: float | None = None
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
         if sql not in self._seen:
             self._seen[sql] = self._engine.execute(sql)
         cols, rows = self._seen[sql]
@@ -169,6 +171,9 @@ def piece_epsilon(release: Release, *names: str) -> float:
         entry = mech.get(name)
         if isinstance(entry, dict) and "epsilon" in entry:
             return float(entry["epsilon"])
+        labelled = [m for m in mech.values() if isinstance(m, dict) and m.get("label") == name]
+        if len(labelled) == 1 and "epsilon" in labelled[0]:
+            return float(labelled[0]["epsilon"])
         if name in mech.get("epsilon_split", {}):
             return float(mech["epsilon_split"][name])
     raise AssertionError(f"the release states no ε for any of {names}; it has {sorted(mech)}")

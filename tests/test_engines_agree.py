@@ -95,7 +95,7 @@ class NoEngine:
     name = "none"
     calls = 0
 
-    def execute(self, sql: str) -> Any:
+    def execute(self, sql: str, timeout_s: float | None = None) -> Any:
         NoEngine.calls += 1
         raise AssertionError("a refused query reached the engine")
 

@@ -19,6 +19,7 @@ from enclave.gateway._types import GatewayContext, QueryState
 from enclave.gateway.authorise import authorise
 from enclave.gateway.check_shape import check_shape
 from enclave.gateway.parse import parse
+from enclave.gateway.plan import plan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gateway"
 FILES = sorted(FIXTURES.glob("*/*.sql"))
@@ -88,6 +89,6 @@ def test_fixture_verdict(path: Path, ctx: GatewayContext) -> None:
         state = front(sql, ctx, project, user)
         assert state.ast is not None and state.normalized_sql and state.project is not None
         return
-    with pytest.raises(UserError) as info:
-        front(sql, ctx, project, user)
+    with pytest.raises(UserError) as info:  # refused before any data is read (plan included)
+        plan(front(sql, ctx, project, user), ctx)
     assert type(info.value) is EXPECT[expect], f"got {type(info.value).__name__}: {info.value}"

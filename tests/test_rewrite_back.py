@@ -214,7 +214,7 @@ def test_auto_bound_is_chosen_and_recorded(wh):
 
 def test_estimate_runs_nothing(ctx):
     class NoEngine:
-        def execute(self, sql):
+        def execute(self, sql, timeout_s=None):
             raise AssertionError("estimate must not run SQL")
 
     c2 = dataclasses.replace(ctx, engine=NoEngine())

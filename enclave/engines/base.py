@@ -17,8 +17,12 @@ class Engine(Protocol):
 
     name: str
 
-    def execute(self, sql: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        """Columns and rows of a query. Engine error text never reaches the caller."""
+    def execute(
+        self, sql: str, timeout_s: float | None = None
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """Columns and rows of a query, within ``timeout_s`` (default: the engine's limit).
+
+        Engine error text never reaches the caller."""
         ...
 
     def close(self) -> None: ...

@@ -68,10 +68,17 @@ class DuckDBEngine:
                 "The warehouse could not be opened read-only; ask the steward to check it."
             ) from None
 
-    def execute(self, sql: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        """Columns and rows of ``sql``; errors and timeouts become generic QueryRejected."""
+    def execute(
+        self, sql: str, timeout_s: float | None = None
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """Columns and rows of ``sql``; errors and timeouts become generic QueryRejected.
+
+        ``timeout_s`` (what is left of the request's deadline) shortens the engine's limit;
+        the message names the configured limit only, so it carries nothing else.
+        """
+        limit = self.timeout_s if timeout_s is None else max(0.0, min(self.timeout_s, timeout_s))
         cur = self._conn.cursor()
-        timer = threading.Timer(self.timeout_s, cur.interrupt)
+        timer = threading.Timer(limit, cur.interrupt)
         timer.daemon = True
         timer.start()
         try:

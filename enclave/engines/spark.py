@@ -92,8 +92,15 @@ class SparkEngine:
         frame = reader.parquet(path).select(*cols)
         frame.createOrReplaceTempView(table)
 
-    def execute(self, sql: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        """Columns and rows of ``sql``; errors and timeouts become generic QueryRejected."""
+    def execute(
+        self, sql: str, timeout_s: float | None = None
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """Columns and rows of ``sql``; errors and timeouts become generic QueryRejected.
+
+        ``timeout_s`` (what is left of the request's deadline) shortens the engine's limit;
+        the message names the configured limit only, so it carries nothing else.
+        """
+        limit = self.timeout_s if timeout_s is None else max(0.0, min(self.timeout_s, timeout_s))
         spark_sql = to_spark(sql)
         if self._spark is None:
             raise QueryRejected("The engine is closed.")
@@ -104,7 +111,7 @@ class SparkEngine:
         def watchdog() -> None:
             # Jobs of one query start one after another (and planning may outlast the
             # limit), so keep cancelling the group until the query has returned.
-            if done.wait(self.timeout_s):
+            if done.wait(limit):
                 return
             timed_out.set()
             while not done.is_set():

@@ -68,9 +68,7 @@ SELECTION = "key_selection"
 #: K: a (person, group)'s share of a unit sum is kept to 1/K of a unit.
 SHARE_UNITS = 64
 
-Stat = Literal[
-    "count", "count_x", "nn", "distinct", "sum", "sum_sq", "quantile", "quantile_count"
-]
+Stat = Literal["count", "count_x", "nn", "distinct", "sum", "sum_sq", "quantile", "quantile_count"]
 #: Pieces computed from the per-group value histogram, not from the bounded totals SQL.
 QUANTILE_STATS = ("quantile", "quantile_count")
 #: Pieces whose totals are sums of per-row units (shares w·t, see the module doc).

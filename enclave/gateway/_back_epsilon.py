@@ -39,6 +39,7 @@ __all__ = [
     "split_epsilon",
 ]
 
+
 def query_delta(project: ProjectPolicy, keys: Sequence[GroupKey]) -> float:
     """δ a query with private keys spends; refuses when the project has δ = 0."""
     if project.delta <= 0:

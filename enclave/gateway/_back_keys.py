@@ -58,7 +58,7 @@ def key_set_for(key: exp.Expression, scope: Scope, ds: DatasetPolicy) -> KeySet 
     return None
 
 
-def key_sql(key: exp.Expression, key_set: KeySet | None) -> str:
+def key_sql(key: exp.Expr, key_set: KeySet | None) -> str:
     """The key's SQL in the relation; public keys are cast to the key set's value type."""
     sql = key.sql(dialect="duckdb")
     if key_set is None:

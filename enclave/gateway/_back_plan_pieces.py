@@ -50,4 +50,7 @@ def exact_values(
     [0.0001]
     """
     sql_pieces = [p for p in plan_pieces(aggregates, split) if p.in_sql]
-    return [float(int(t or 0)) * p.unit_value for p, t in zip(sql_pieces, totals, strict=True)]
+    return [
+        float(int(t or 0)) * p.unit_value  # type: ignore[call-overload]
+        for p, t in zip(sql_pieces, totals, strict=True)
+    ]

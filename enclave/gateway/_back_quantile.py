@@ -141,6 +141,7 @@ def release_quantiles(
     domain: Sequence[Key],
     rows: int,
     recorder: Callable[[str], Record],
+    check: Callable[[], None] = lambda: None,
 ) -> tuple[dict[Key, tuple[float, float, float, float]], dict[str, Any]]:
     """Estimate, se, 95% CI per key of ``domain``, and the mechanisms' description."""
     nk = len(plan.keys)
@@ -165,6 +166,7 @@ def release_quantiles(
 
     out: dict[Key, tuple[float, float, float, float]] = {}
     for key, n_tilde in zip(domain, noisy_n, strict=True):
+        check()  # the request's deadline: per-group quantiles run in Python
         slots, counts = by_key.get(key, ([], []))
         data = np.repeat(np.asarray(slots, dtype=np.int64), np.asarray(counts, dtype=np.int64))
         est = value(

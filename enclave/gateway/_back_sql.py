@@ -100,9 +100,7 @@ def _row_units(st: SqlStat) -> str:
     if st.stat == "nn":
         return f"CASE WHEN {col} IS NULL THEN 0 ELSE 1 END"
     value = f"{col} * {col}" if st.stat == "sum_sq" else str(col)
-    return (
-        f"LEAST(GREATEST(CAST(ROUND({value} / {st.grid!r}) AS BIGINT), {st.lo}), {st.hi})"
-    )
+    return f"LEAST(GREATEST(CAST(ROUND({value} / {st.grid!r}) AS BIGINT), {st.lo}), {st.hi})"
 
 
 def share_sql(st: SqlStat, i: int) -> str:

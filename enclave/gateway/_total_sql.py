@@ -55,20 +55,22 @@ def _node_cannot_fail(node: exp.Expression) -> bool:
     return isinstance(node, _TOTAL_NODES)
 
 
-def cannot_fail(node: exp.Expression) -> bool:
+def cannot_fail(node: exp.Expr) -> bool:
     """True when every node of ``node`` is one that raises for no input value."""
     return all(_node_cannot_fail(n) for n in node.walk() if isinstance(n, exp.Expression))
 
 
-def guard(node: exp.Expression) -> exp.Expression:
+def guard(node: exp.Expr) -> exp.Expr:
     """``node`` itself when it cannot fail, else ``TRY(node)``."""
     if cannot_fail(node):
         return node
     return exp.Try(this=node.copy())
 
 
-def guard_conjuncts(condition: exp.Expression) -> exp.Expression:
+def guard_conjuncts(condition: exp.Expr) -> exp.Expr:
     """Guard each AND-ed part separately, so simple filters stay bare (and push down)."""
     parts = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
     guarded = [guard(p.unnest() if isinstance(p, exp.Paren) else p) for p in parts]
-    return exp.and_(*guarded) if len(guarded) > 1 else guarded[0]
+    if len(guarded) == 1:
+        return guarded[0]
+    return exp.and_(*guarded)

@@ -6,6 +6,7 @@ and returns ``dataclasses.replace(state, ...)``; nothing is mutated in place.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,6 +144,7 @@ class QueryState:
     release: Release | None = None
     reservation: Any = None
     measurements: tuple[Measurement, ...] = ()
+    deadline: float = math.inf  # time.monotonic() by which the whole request must be done
     verdict: Literal["pending", "released", "refused", "cached", "estimated"] = "pending"
 
 

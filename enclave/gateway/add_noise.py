@@ -29,6 +29,7 @@ from enclave.gateway._back_estimates import (
 )
 from enclave.gateway._back_plan_pieces import plan_pieces
 from enclave.gateway._back_quantile import release_quantiles
+from enclave.gateway._deadline import check_deadline
 from enclave.gateway._losses import Losses
 from enclave.gateway._types import GatewayContext, Plan, QueryState, Release
 from enclave.gateway.postprocess import postprocess
@@ -186,7 +187,13 @@ def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
         if a.kind == "quantile":
             hist = getattr(exact, "histograms", {}).get(a.id, [])
             quantiles[a.id], mechanisms[a.id] = release_quantiles(
-                a, plan, hist, domain, rows_bound, losses.recorder
+                a,
+                plan,
+                hist,
+                domain,
+                rows_bound,
+                losses.recorder,
+                check=lambda: check_deadline(state.deadline, ctx.settings.query_timeout_s),
             )
     if AUTO in plan.epsilon_split:
         mechanisms[AUTO] = {
@@ -225,9 +232,7 @@ def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
             if a.kind not in ("count", "count_distinct")
         },
         "quantile_grids": {
-            a.alias: mechanisms[a.id]["candidates"]
-            for a in plan.aggregates
-            if a.kind == "quantile"
+            a.alias: mechanisms[a.id]["candidates"] for a in plan.aggregates if a.kind == "quantile"
         },
         "public_keys": {k.alias: k.key_set for k in plan.keys if k.key_set},
         "private_keys": [k.alias for k in plan.keys if k.key_set is None],

@@ -19,6 +19,7 @@ from enclave.gateway._back_auto import histogram, totals_at
 from enclave.gateway._back_budget import AUTO
 from enclave.gateway._back_plan_pieces import piece_stats, plan_pieces
 from enclave.gateway._back_quantile import Exact
+from enclave.gateway._deadline import remaining
 from enclave.gateway._losses import Losses
 from enclave.gateway._types import GatewayContext, QueryState
 from enclave.gateway.rewrite import choose_rows_bound, quantile_queries, query_salt
@@ -36,7 +37,7 @@ def execute(state: QueryState, ctx: GatewayContext) -> QueryState:
     losses = Losses(state.measurements)
     nk = len(plan.keys)
     if plan.rows_per_person == "auto":
-        cols, both = ctx.engine.execute(state.rewritten_sql)
+        cols, both = ctx.engine.execute(state.rewritten_sql, timeout_s=remaining(state.deadline))
         c = choose_rows_bound(*histogram(both, nk), plan, ctx.dataset, losses.recorder(AUTO))
         stats = piece_stats(plan.aggregates, plan.epsilon_split)
         rows = totals_at(both, n_keys=nk, stats=stats, c=c)
@@ -44,11 +45,11 @@ def execute(state: QueryState, ctx: GatewayContext) -> QueryState:
         note = "rows per person chosen by a DP quantile (auto)"
         plan = dataclasses.replace(plan, rows_per_person=c, notes=(*plan.notes, note))
     elif any(p.in_sql for p in plan_pieces(plan.aggregates, plan.epsilon_split)):
-        cols, rows = ctx.engine.execute(state.rewritten_sql)
+        cols, rows = ctx.engine.execute(state.rewritten_sql, timeout_s=remaining(state.deadline))
         columns = tuple(cols)
     salt = query_salt(state.normalized_sql)
     histograms = {
-        alias: list(ctx.engine.execute(sql)[1])
+        alias: list(ctx.engine.execute(sql, timeout_s=remaining(state.deadline))[1])
         for alias, sql in quantile_queries(plan, ctx.dataset, salt).items()
     }
     return dataclasses.replace(

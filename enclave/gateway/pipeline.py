@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from typing import Any
 
 from enclave.errors import EnclaveError, InternalError, PolicyViolation
 from enclave.gateway._back_plan_pieces import plan_pieces
+from enclave.gateway._deadline import check_deadline
 from enclave.gateway._losses import verify_losses
 from enclave.gateway._types import GatewayContext, QueryRequest, QueryState, Release
 from enclave.gateway.add_noise import add_noise
@@ -50,6 +52,7 @@ def _run(stages: tuple[Stage, ...], state: QueryState, ctx: GatewayContext) -> Q
         state = stage(state, ctx)
         if not isinstance(state, QueryState):
             raise InternalError(f"stage {stage.__name__} returned no state")
+        check_deadline(state.deadline, ctx.settings.query_timeout_s)
     return state
 
 
@@ -115,7 +118,8 @@ def _audited(request: QueryRequest, ctx: GatewayContext, action: str) -> Iterato
     """Audit the request in ``finally`` (refusals too); turn surprises into InternalError."""
     from enclave.store import AuditRecord
 
-    outcome = _Outcome(QueryState(request=request))
+    deadline = time.monotonic() + float(ctx.settings.query_timeout_s)
+    outcome = _Outcome(QueryState(request=request, deadline=deadline))
     error_type: str | None = None
     try:
         yield outcome
@@ -168,6 +172,7 @@ def answer(request: QueryRequest, ctx: GatewayContext) -> Release:
         out.state = state = _run(BACK, state, ctx)
         _check_privacy_loss(state)
         release = _build_release(state, out.epsilon, out.delta)
+        check_deadline(state.deadline, ctx.settings.query_timeout_s)
         ctx.store.commit(reservation, cache_key=key, release=release.to_json())
         out.verdict = "released"
         return dataclasses.replace(release, budget_remaining=_remaining(ctx, state))

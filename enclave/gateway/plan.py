@@ -25,8 +25,11 @@ from enclave.gateway._back_contrib import (
 from enclave.gateway._back_epsilon import choose_epsilon, query_delta, split_epsilon
 from enclave.gateway._back_keys import key_set_for, key_sql
 from enclave.gateway._back_scope import Scope
+from enclave.gateway._join_bounds import bound_join_fanout
 from enclave.gateway._total_sql import guard, guard_conjuncts
 from enclave.gateway._types import Aggregate, GatewayContext, GroupKey, Plan, QueryState
+from enclave.gateway.rewrite import query_salt
+from enclave.policy import DatasetPolicy
 
 __all__ = ["plan"]
 
@@ -58,6 +61,26 @@ def _guard_conditions(relation: exp.Select) -> None:
     for join in relation.args.get("joins") or ():
         if join.args.get("on") is not None:
             join.set("on", guard_conjuncts(join.args["on"]))
+
+
+def _limit_quantile_work(
+    aggregates: list[Aggregate], keys: list[GroupKey], ds: DatasetPolicy
+) -> None:
+    """Per-group quantiles run in Python: bound their number before any data is read."""
+    quantiles = sum(1 for a in aggregates if a.kind == "quantile")
+    if not quantiles:
+        return
+    groups = 1
+    for k in keys:
+        ks = ds.key_set(k.key_set) if k.key_set else None
+        groups *= len(ks.values) if ks is not None else ds.limits.max_private_groups
+    groups = min(groups, ds.limits.max_private_groups)
+    if groups * quantiles > ds.limits.max_quantile_groups:
+        raise QueryRejected(
+            f"MEDIAN / QUANTILE_CONT are released per group, at most "
+            f"{ds.limits.max_quantile_groups} group × quantile releases per query; this query "
+            "could need more. Group by fewer or public keys, or ask fewer quantiles."
+        )
 
 
 def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
@@ -129,6 +152,10 @@ def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
     for arg in ("group", "having", "order", "limit", "offset"):
         relation.set(arg, None)
     _guard_conditions(relation)
+    fanout = bound_join_fanout(relation, ds, query_salt(state.normalized_sql or ""))
+    if fanout is not None:
+        notes.append(f"joined event tables: at most {fanout} rows per person each")
+    _limit_quantile_work(aggregates, keys, ds)
     limit = ast.args.get("limit")
     new_plan = Plan(
         relation_sql=relation.sql(dialect="duckdb"),

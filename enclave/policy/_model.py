@@ -97,6 +97,10 @@ class Limits:
     max_aggregates: int = 16
     max_group_keys: int = 4
     max_private_groups: int = 10_000
+    #: joined rows one person may yield (each event table gets ⌊F^(1/k)⌋ rows per person)
+    max_join_rows_per_person: int = 262_144
+    #: per-group quantile releases a query may ask for (groups × quantile aggregates)
+    max_quantile_groups: int = 1_000
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,10 @@ class LazyEngine:
                     self._engine = open_engine(self._settings)
         return self._engine
 
-    def execute(self, sql: str) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        return self.get().execute(sql)
+    def execute(
+        self, sql: str, timeout_s: float | None = None
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        return self.get().execute(sql, timeout_s=timeout_s)
 
     def __getattr__(self, name: str) -> Any:  # e.g. execute_raw for auto bounds
         if name.startswith("_"):

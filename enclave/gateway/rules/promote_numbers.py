@@ -44,7 +44,7 @@ _INTEGER_ANONYMOUS = {"date_part", "isoyear"}
 _DOUBLE = exp.DataType.build("DOUBLE")
 
 
-def _parent(node: exp.Expression) -> exp.Expression | None:
+def _parent(node: exp.Expr) -> exp.Expr | None:
     parent = node.parent
     while isinstance(parent, exp.Paren):
         parent = parent.parent
@@ -69,7 +69,7 @@ def _keep(node: exp.Expression) -> bool:
     if isinstance(node, exp.Column) and isinstance(parent, (exp.Alias, exp.Group, exp.Select)):
         return True
     if isinstance(node, exp.Literal):
-        arg = node
+        arg: exp.Expr = node
         while isinstance(parent, exp.Neg):  # a negative literal: -1
             arg, parent = parent, _parent(parent)
         if isinstance(parent, _SLOTS):
@@ -77,7 +77,7 @@ def _keep(node: exp.Expression) -> bool:
     return False
 
 
-def _outer(node: exp.Expression) -> exp.Expression:
+def _outer(node: exp.Expr) -> exp.Expr:
     while isinstance(node.parent, exp.Paren):
         node = node.parent
     return node

@@ -43,7 +43,7 @@ _BINARY = frozenset({"this", "expression"})
 #: A node with any other argument set (``FLOOR(x, d)``, ``week(d, mode)``, ``COUNT(a, b)``,
 #: ``CAST(x AS … FORMAT …)``) is refused, so sqlglot or DuckDB can never evaluate an
 #: argument the typer has not checked.
-ARGUMENTS: dict[type[exp.Expression], frozenset[str]] = {
+ARGUMENTS: dict[type[exp.Expr], frozenset[str]] = {
     exp.Column: frozenset({"this", "table"}),
     exp.Literal: frozenset({"this", "is_string"}),
     exp.Null: frozenset(),
@@ -80,7 +80,7 @@ ARGUMENTS: dict[type[exp.Expression], frozenset[str]] = {
 }
 
 
-def check_arguments(node: exp.Expression) -> None:
+def check_arguments(node: exp.Expr) -> None:
     """Refuse a node that carries an argument its typing rule does not inspect.
 
     >>> import sqlglot
