@@ -64,8 +64,9 @@ def _auto_population(_: Release) -> list[Person]:
 
 
 def _threshold_population(pilot: Release) -> list[Person]:
-    """τ − c persons with one rare-code claim each: the key sits one adversary below τ."""
-    return [Person(1, icd10="Q99.9")] * (threshold(pilot) - FIXED_C["rows_per_person"])
+    """τ − 1 persons with one rare-code claim each: the key sits one adversary below τ
+    (the threshold counts persons per key; the released count, rows)."""
+    return [Person(1, icd10="Q99.9")] * (threshold(pilot) - 1)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ CASES = [
         "auto_rows_bound",
         "SELECT COUNT(*) AS n FROM claims WHERE icd10 = 'Q00.1'",
         rows_bound,
-        pieces=("auto_rows_bound",),
+        pieces=("auto_rows_bound", "rows_bound"),
         epsilon=10.0,
         adversary=Person(600, icd10="Q00.1"),
         draws=3000,
@@ -120,8 +121,8 @@ CASES = [
         "private_key_threshold",
         "SELECT icd10, COUNT(*) AS n FROM claims WHERE icd10 = 'Q99.9' GROUP BY icd10",
         cell("n", key="Q99.9"),
-        pieces=("key_selection", "__key_selection"),
         adversary=Person(50, icd10="Q99.9"),
+        broken=4,
         draws=3000,
         population=_threshold_population,
     ),
