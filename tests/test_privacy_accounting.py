@@ -52,6 +52,18 @@ def _check_accounting(release: Release, ledger: OpenDPLedger) -> None:
 def _check_columns(release: Release) -> None:
     """Every aggregate column is served by mechanism entries of its own, none shared."""
     aggs = [c for c in release.columns if f"{c}_se" in release.columns]
+    by_column = release.mechanisms.get("columns")
+    if isinstance(by_column, dict):  # pieces with identities: column label -> piece ids
+        assert sorted(by_column) == sorted(aggs), (sorted(by_column), aggs)
+        ids = [i for col in aggs for i in by_column[col]]
+        assert len(ids) == len(set(ids)), f"a piece serves two columns: {by_column}"
+        split = release.mechanisms["epsilon_split"]
+        assert set(ids) <= set(split), f"a column's piece has no ε: {by_column}, {split}"
+        for col in aggs:
+            assert by_column[col], f"column {col!r} has no mechanism entry"
+            for i in by_column[col]:
+                assert i in release.mechanisms or i in split, f"piece {i!r} not described"
+        return
     entries = [k for k in release.mechanisms if k != "epsilon_split"]
     split = list(release.mechanisms["epsilon_split"])
     for name in {*entries, *split}:
