@@ -190,11 +190,15 @@ def _add_person(path: Path, person: Person) -> None:
 
 
 def build_pair(
-    root: Path, persons: int = 300, seed: int = 23, added: Person = ADVERSARY
+    root: Path,
+    persons: int = 300,
+    seed: int = 23,
+    added: Person = ADVERSARY,
+    timeout_s: float = TIMEOUT_S,
 ) -> tuple[Settings, Settings]:
     """Homes ``root/without`` and ``root/with`` whose warehouses differ by one person."""
-    without = Settings(home=root / "without", query_timeout_s=TIMEOUT_S)
-    with_ = Settings(home=root / "with", query_timeout_s=TIMEOUT_S)
+    without = Settings(home=root / "without", query_timeout_s=timeout_s)
+    with_ = Settings(home=root / "with", query_timeout_s=timeout_s)
     for s in (without, with_):
         s.ensure_home()
     _write_base(without.warehouse_path, persons, seed)
