@@ -24,6 +24,7 @@ __all__ = [
     "budget",
     "estimate",
     "indicator_titles",
+    "interval_line",
     "monitor_rows",
     "open_service",
     "principal_for",
@@ -127,6 +128,14 @@ def release_frame(release: dict[str, Any]) -> pl.DataFrame:
     rows = release.get("rows", [])
     data = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
     return pl.DataFrame(data, strict=False, infer_schema_length=None)
+
+
+def interval_line(release: dict[str, Any]) -> str:
+    """What the intervals cover, and the bounds the release applied."""
+    from enclave.gateway.release_text import INTERVAL_NOTE, describe_bounds
+
+    note = release.get("interval_note") or INTERVAL_NOTE
+    return f"{note} {describe_bounds(release.get('bounds') or {})}"
 
 
 def as_csv(frame: pl.DataFrame) -> bytes:

@@ -98,6 +98,9 @@ with query_tab:
             + (" (the same release as before, no new cost)" if result.get("cached") else "")
             + f" · {result.get('composition', '')}"
         )
+        st.caption(_data.interval_line(result))
+        for note in result.get("notes") or []:
+            st.warning(note)
         aggs = [c[:-3] for c in frame.columns if c.endswith("_se")]
         keys = [c for c in frame.columns if not any(c.startswith(a) for a in aggs)]
         if aggs and keys:

@@ -26,8 +26,15 @@ def _print_table(data: dict) -> None:
         table.add_row(
             *("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row)
         )
+    from enclave.gateway.release_text import INTERVAL_NOTE, describe_bounds
+
     console = Console()
     console.print(table)
+    console.print(data.get("interval_note") or INTERVAL_NOTE)
+    if data.get("bounds"):
+        console.print(describe_bounds(data["bounds"]))
+    for note in data.get("notes") or []:
+        console.print(note)
     console.print(
         f"ε spent {data['epsilon_spent']:g}; remaining {data['budget_remaining']}"
         + (" (cached release, no new cost)" if data.get("cached") else "")

@@ -3,15 +3,18 @@
 from enclave.gateway._types import GatewayContext, QueryRequest, QueryState, Release
 from enclave.gateway.context import open_context, open_engine
 from enclave.gateway.pipeline import BACK, FRONT, answer, dry_run
+from enclave.gateway.release_text import INTERVAL_NOTE, describe_bounds
 
 __all__ = [
     "BACK",
     "FRONT",
+    "INTERVAL_NOTE",
     "GatewayContext",
     "QueryRequest",
     "QueryState",
     "Release",
     "answer",
+    "describe_bounds",
     "dry_run",
     "open_context",
     "open_engine",

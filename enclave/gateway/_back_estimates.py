@@ -69,17 +69,31 @@ def _ratio_range(num: tuple[float, float], den: tuple[float, float]) -> tuple[fl
 
 
 def avg_estimate(s: Noisy, n: Noisy, lo: float, hi: float) -> Estimate4:
-    """AVG = noisy sum / noisy count; None when the noisy count is not positive."""
+    """AVG = noisy sum / noisy count, or withheld (None, interval = the value bounds) when
+    the noisy count's 97.5% lower bound is not above zero: a ratio over a count that may
+    be 0 is not an estimate.
+
+    The interval is the ratio range of the two 97.5% intervals (union bound, ≥ 95%),
+    intersected with ``[lo, hi]`` (the true average lies there); when that intersection
+    is empty or a point — the 5% tail — it is ``[lo, hi]``, never a zero-width interval.
+
+    >>> avg_estimate(Noisy(10.0, 1.0, 3.0, True, 1.0), Noisy(2.0, 1.0, 3.0, True, 1.0), 0, 9)
+    (None, 4.5, 0, 9)
+    >>> est, se, low, high = avg_estimate(
+    ...     Noisy(-50.0, 1.0, 3.0, True, 1.0), Noisy(900.0, 1.0, 3.0, True, 1.0), 0.0, 1.0)
+    >>> est, (low, high)
+    (0.0, (0.0, 1.0))
+    """
     a_s, a_n = s.at(ALPHA / 2), n.at(ALPHA / 2)
     rng = _ratio_range((s.value - a_s, s.value + a_s), (n.value - a_n, n.value + a_n))
-    # the true average lies in [lo, hi]; project the ratio range onto it (keeps low ≤ high
-    # even when the range misses [lo, hi] entirely, which happens in the 5% tail)
-    ci = (lo, hi) if rng is None else (min(hi, max(lo, rng[0])), max(lo, min(hi, rng[1])))
-    if n.value <= 0:
-        return None, (hi - lo) / 2, ci[0], ci[1]
+    if rng is None:
+        return None, (hi - lo) / 2, lo, hi
+    low, high = max(lo, rng[0]), min(hi, rng[1])
+    if not low < high:
+        low, high = lo, hi
     est = min(hi, max(lo, s.value / n.value))
     se = math.sqrt(s.std**2 + (est * n.std) ** 2) / n.value
-    return est, se, ci[0], ci[1]
+    return est, se, low, high
 
 
 def spread_estimate(
@@ -97,6 +111,8 @@ def spread_estimate(
         m2_hi = max(mean[0] ** 2, mean[1] ** 2)
         m2_lo = 0.0 if mean[0] <= 0 <= mean[1] else min(mean[0] ** 2, mean[1] ** 2)
         ci = (min(top, max(0.0, sq[0] - m2_hi)), min(top, max(0.0, sq[1] - m2_lo)))
+        if not ci[0] < ci[1]:  # the 5% tail: say what is known, not a point
+            ci = (0.0, top)
     est: float | None = None
     if n.value > 0:
         m = s.value / n.value

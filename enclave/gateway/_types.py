@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from enclave.gateway.release_text import INTERVAL_NOTE
+
 if TYPE_CHECKING:
     import sqlglot.expressions as exp
 
@@ -97,6 +99,7 @@ class Plan:
     order_sql: str | None = None
     limit: int | None = None
     notes: tuple[str, ...] = ()
+    join_rows_per_table: int | None = None  # rows per person each joined event table keeps
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class Release:
     composition: str
     release_id: str
     cached: bool = False
+    notes: tuple[str, ...] = ()
+    interval_note: str = INTERVAL_NOTE
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -126,6 +131,8 @@ class Release:
             "composition": self.composition,
             "release_id": self.release_id,
             "cached": self.cached,
+            "notes": list(self.notes),
+            "interval_note": self.interval_note,
         }
 
 

@@ -65,6 +65,27 @@ def public_domain(plan: Plan, ds: DatasetPolicy) -> list[Key] | None:
     return [tuple(t) for t in itertools.product(*sets)]
 
 
+def _withheld_notes(
+    plan: Plan, rows: Sequence[tuple[Any, ...]], mechanisms: dict[str, Any]
+) -> tuple[str, ...]:
+    """Say where an average was withheld because its noisy count may be zero."""
+    notes = []
+    for a in plan.aggregates:
+        if a.kind != "avg" or a.alias not in plan.output_columns:
+            continue
+        at = plan.output_columns.index(a.alias)  # rows are laid out as output_columns
+        withheld = sum(1 for r in rows if r[at] is None)
+        if withheld:
+            count = mechanisms.get(f"{a.id}.count", {})
+            se = discrete_laplace_std(count.get("scale") or 0.0)
+            notes.append(
+                f"{a.alias}: withheld (NULL, interval = value bounds) in {withheld} of "
+                f"{len(rows)} groups where the noisy count behind the average is not clearly "
+                f"above zero (that count's SE ≈ {se:.3g}); ask with more ε or a wider group."
+            )
+    return tuple(notes)
+
+
 def _columns(plan: Plan) -> dict[str, list[str]]:
     """Each released aggregate column and the ids of the pieces it is computed from."""
     out: dict[str, list[str]] = {a.alias: [] for a in plan.aggregates}
@@ -215,6 +236,7 @@ def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
             elif col in est:
                 row.extend(est[col])
         released.append(tuple(row))
+    notes = _withheld_notes(plan, released, mechanisms)
     final = postprocess(plan, released)
     bounds = {
         "rows_per_person": None if rows_bound == NO_ROWS_BOUND else rows_bound,
@@ -234,6 +256,8 @@ def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
         "quantile_grids": {
             a.alias: mechanisms[a.id]["candidates"] for a in plan.aggregates if a.kind == "quantile"
         },
+        "join_rows_per_table": plan.join_rows_per_table,
+        "grids": {p.label: p.grid for p in pieces if p.unit_value != 1.0},
         "public_keys": {k.alias: k.key_set for k in plan.keys if k.key_set},
         "private_keys": [k.alias for k in plan.keys if k.key_set is None],
     }
@@ -251,6 +275,7 @@ def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
         },
         composition=COMPOSITION,
         release_id=uuid.uuid4().hex,
+        notes=notes,
     )
     return dataclasses.replace(
         state, noisy=tuple(final), release=release, measurements=losses.measurements()

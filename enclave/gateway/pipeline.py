@@ -85,6 +85,7 @@ def _release_from_cache(stored: dict[str, Any], remaining: dict[str, Any]) -> Re
     data = {k: v for k, v in stored.items() if k in fields}
     data["columns"] = tuple(data["columns"])
     data["rows"] = tuple(tuple(r) for r in data["rows"])
+    data["notes"] = tuple(data.get("notes") or ())
     data.update(cached=True, epsilon_spent=0.0, delta_spent=0.0, budget_remaining=remaining)
     return Release(**data)
 

@@ -172,5 +172,6 @@ def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
         order_sql=_order_sql(ast.args.get("order")),
         limit=int(limit.expression.name) if limit is not None else None,
         notes=tuple(notes),
+        join_rows_per_table=fanout,
     )
     return dataclasses.replace(state, plan=new_plan)
