@@ -2,7 +2,8 @@
 
 Each noisy total ``t`` carries its mechanism's scale ``b`` and 95% half-width ``a``
 (OpenDP accuracy helpers): COUNT and SUM release ``t``, se = the noise std (√2·b for
-Laplace; exact discrete-Laplace std for counts), CI = ``t ± a``. Counts are
+Laplace; exact discrete-Laplace std for counts), CI = ``t ± a`` (coverage ≥ 95%: the
+discrete Laplace's noise is an integer). Counts are
 post-processed to ≥ 0 (estimate and CI lower end; the exact value is ≥ 0, so coverage is
 unchanged). AVG = S/N: se by the delta method; CI from S ± a_S and N ± a_N at α/2 each
 (union bound, so coverage ≥ 95%), intersected with the value bounds. VARIANCE / STDDEV

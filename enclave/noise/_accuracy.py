@@ -2,8 +2,9 @@
 
 Half-widths come from OpenDP's accuracy helpers (``laplacian_scale_to_accuracy`` and
 ``discrete_laplacian_scale_to_accuracy`` with ``alpha = 0.05``): the returned value ``a``
-satisfies ``P(|noise| >= a) = alpha``, so ``estimate ± a`` covers the exact bounded value
-with probability 0.95.
+satisfies ``P(|noise| >= a) = alpha`` for the Laplace; the discrete Laplace's noise is an
+integer, so ``P(|noise| > a) <= alpha`` and ``estimate ± a`` covers the exact bounded value
+with probability at least 0.95 (97.3% at scale 1).
 
 >>> round(half_width(1.0, discrete=False), 4)
 2.9957
