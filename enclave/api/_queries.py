@@ -42,9 +42,7 @@ def post_cost(body: QueryBody, svc: Svc, who: Caller) -> dict[str, Any]:
 
 
 @router.get("/projects/{project}/budget", summary="Total, spent and remaining budget")
-def get_budget(
-    project: str, svc: Svc, who: Caller, user: str | None = None
-) -> dict[str, Any]:
+def get_budget(project: str, svc: Svc, who: Caller, user: str | None = None) -> dict[str, Any]:
     """Stewards may add ``?user=`` to see one member's share too."""
     return svc.budget(who, project, member=user)
 

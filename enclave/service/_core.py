@@ -222,9 +222,7 @@ class Service(CeilingMixin, StewardMixin):
         """ε a query would cost and its expected 95% half-width per aggregate; no spending."""
         return self.query(principal, sql, project, dry_run=True, **ask)
 
-    def budget(
-        self, principal: Any, project: str, member: str | None = None
-    ) -> dict[str, Any]:
+    def budget(self, principal: Any, project: str, member: str | None = None) -> dict[str, Any]:
         """Total, spent and remaining budget (a researcher also sees their own share; a
         steward sees ``member``'s when named)."""
         from enclave.store import BudgetLimits
