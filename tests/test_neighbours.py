@@ -109,6 +109,11 @@ ROUTES |= {
     "in-negated-column": f"{W} c.los_days IN (-c.los_days, 1)",
     "in-negated-amount": f"{W} c.amount IN (-c.amount)",
     "in-out-of-range": f"{W} c.los_days IN (1, 2147483648)",
+    # engine errors that follow column statistics (min/max), not rows: DuckDB folds a CASE
+    # no row can enter and then fails to bind the comparison — unless someone's value can
+    "statistics-folded-case": f"{W} (CASE WHEN c.amount > 5e8 THEN 'E78.5' END) = c.setting",
+    "statistics-folded-case-key": "SELECT CASE WHEN c.los_days > 30000 THEN 'long' END = "
+    f"c.setting AS g, COUNT(*) AS n {JOIN} GROUP BY 1",
     # resource exhaustion
     "median-many-groups": "SELECT date_trunc('week', c.visit_date) AS w, p.region, c.setting, "
     f"MEDIAN(c.amount) AS m {JOIN} GROUP BY 1, 2, 3",
