@@ -22,8 +22,10 @@ from enclave.store import Principal
 
 STEWARD = Principal(user="steward@test", role="steward", token_id="t")
 RESEARCHER = Principal(user="alice@uni", role="researcher", token_id="t")
-#: The shipped policies: public-health 330, demo 10, pharmacy 3; δ only in demo.
-SHIPPED_EPS, SHIPPED_DELTA, CEILING_EPS, CEILING_DELTA = 343.0, 1e-6, 400.0, 1e-5
+#: The shipped policies: public-health 14.4, demo 10, pharmacy 3; δ only in demo.
+SHIPPED_EPS, SHIPPED_DELTA, CEILING_EPS, CEILING_DELTA = 27.4, 1e-6, 400.0, 1e-5
+#: What the shipped ceiling leaves for approvals and top-ups.
+LEFT = 372.6
 
 
 def _ceiling(policies: Path, text: str) -> None:
@@ -137,10 +139,10 @@ def test_approval_past_the_ceiling_is_refused_and_changes_nothing(svc: Service) 
     """Regression: before the ceiling any approval went through, whatever the total."""
     _apply(svc, "big")
     with pytest.raises(PolicyViolation) as err:
-        svc.approve_project(STEWARD, "big", _rules(60.0))
+        svc.approve_project(STEWARD, "big", _rules(LEFT + 3))
     assert err.value.message.startswith(
-        "Requested ε=60 for approving project 'big'; remaining ε=57 under the privacy ceiling "
-        "of dataset 'claims' (difference 3)."
+        f"Requested ε={LEFT + 3:g} for approving project 'big'; remaining ε={LEFT:g} under the "
+        "privacy ceiling of dataset 'claims' (difference 3)."
     )
     assert svc.store.project("big").status == "pending"
     assert svc.project_policy("big") is None
@@ -148,10 +150,10 @@ def test_approval_past_the_ceiling_is_refused_and_changes_nothing(svc: Service) 
     (refusal,) = _refusals(svc)
     assert refusal["action"] == "project_active" and refusal["project"] == "big"
     assert refusal["actor"] == STEWARD.user and refusal["error_type"] == "PolicyViolation"
-    assert refusal["epsilon"] == 60.0
+    assert refusal["epsilon"] == LEFT + 3
     assert svc.audit_verify(STEWARD)["ok"]
     # Exactly what is left fits; after that nothing does.
-    assert svc.approve_project(STEWARD, "big", _rules(57.0))["status"] == "active"
+    assert svc.approve_project(STEWARD, "big", _rules(LEFT))["status"] == "active"
     assert svc.dataset_loss(STEWARD).epsilon_remaining == 0.0
     _apply(svc, "small")
     with pytest.raises(PolicyViolation, match="remaining ε=0 "):
@@ -195,14 +197,15 @@ def test_other_errors_come_before_the_ceiling(svc: Service) -> None:
 def test_top_up_past_the_ceiling_is_refused(svc: Service) -> None:
     before = svc.budget(STEWARD, "demo")
     with pytest.raises(PolicyViolation) as err:
-        svc.top_up(STEWARD, "demo", epsilon=58.0, reason="more weeks")
-    assert "Requested ε=58 for a top-up of project 'demo'; remaining ε=57" in err.value.message
+        svc.top_up(STEWARD, "demo", epsilon=LEFT + 1, reason="more weeks")
+    expected = f"Requested ε={LEFT + 1:g} for a top-up of project 'demo'; remaining ε={LEFT:g}"
+    assert expected in err.value.message
     assert "(difference 1)" in err.value.message
     assert svc.budget(STEWARD, "demo") == before
     (refusal,) = _refusals(svc)
     assert refusal["action"] == "top_up" and refusal["project"] == "demo"
-    out = svc.top_up(STEWARD, "demo", epsilon=57.0, reason="more weeks")
-    assert out["epsilon_total"] == 67.0
+    out = svc.top_up(STEWARD, "demo", epsilon=LEFT, reason="more weeks")
+    assert out["epsilon_total"] == LEFT + 10
     with pytest.raises(PolicyViolation):
         svc.top_up(STEWARD, "pharmacy", epsilon=0.5, delta=0.0, reason="more")
     with pytest.raises(PolicyViolation, match="δ"):
@@ -246,7 +249,7 @@ BIG = """[project]
 id = "big-file"
 title = "A policy file past the ceiling"
 members = ["alice@uni"]
-epsilon = 100.0
+epsilon = 415.6
 max_epsilon_per_query = 1.0
 
 [project.tables]
@@ -308,15 +311,16 @@ def test_cli_dataset_budget(run) -> None:
     assert data["epsilon_total"] == SHIPPED_EPS and data["epsilon_ceiling"] == CEILING_EPS
     assert [p["project"] for p in data["projects"]] == ["demo", "pharmacy", "public-health"]
     text = run("budget", "dataset").stdout
-    assert "public-health" in text and "total" in text and "343" in text
-    assert "left for approvals and top-ups: ε 57" in text
+    assert "public-health" in text and "total" in text and f"{SHIPPED_EPS:g}" in text
+    assert f"left for approvals and top-ups: ε {LEFT:g}" in text
 
 
 def test_cli_refuses_a_top_up_past_the_ceiling(run, settings: Settings) -> None:
-    out = run("budget", "top-up", "demo", "--epsilon", "60", "--reason", "r", "--json", code=2)
+    asked = f"{LEFT + 3:g}"
+    out = run("budget", "top-up", "demo", "--epsilon", asked, "--reason", "r", "--json", code=2)
     err = json.loads(out.stdout)["error"]
     assert err["type"] == "PolicyViolation"
-    assert err["message"].startswith("Requested ε=60 for a top-up of project 'demo'")
+    assert err["message"].startswith(f"Requested ε={asked} for a top-up of project 'demo'")
     data = json.loads(run("budget", "dataset", "--json").stdout)
     assert data["epsilon_total"] == SHIPPED_EPS
 
@@ -325,9 +329,9 @@ def test_cli_refuses_an_approval_past_the_ceiling(run, svc: Service) -> None:
     _apply(svc, "big")
     out = run(
         "project", "approve", "big", "--table", "persons=*",
-        "--epsilon", "58", "--per-query", "1", code=2,
+        "--epsilon", f"{LEFT + 1:g}", "--per-query", "1", code=2,
     )  # fmt: skip
-    assert "PolicyViolation" in out.output and "remaining ε=57" in out.output
+    assert "PolicyViolation" in out.output and f"remaining ε={LEFT:g}" in out.output
     assert svc.store.project("big").status == "pending"
 
 
@@ -355,4 +359,4 @@ def test_steward_page_shows_the_loss_across_projects(
     assert table.loc["public-health", "kind"] == "standing indicators"
     assert table.loc["total (one person)", "ε"] == SHIPPED_EPS + 7.0
     captions = " ".join(c.value for c in at.caption)
-    assert "Left for approvals and top-ups: ε 50" in captions
+    assert f"Left for approvals and top-ups: ε {LEFT - 7:g}" in captions

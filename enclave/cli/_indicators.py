@@ -11,7 +11,7 @@ from enclave.cli._common import cli_errors, emit, settings
 __all__ = ["register"]
 
 group = typer.Typer(
-    help="Standing indicators: weekly releases through the gateway, published to everyone.",
+    help="Standing indicators: weekly releases under a yearly ε, published to everyone.",
     no_args_is_help=True,
 )
 
@@ -23,7 +23,7 @@ OneIndicator = Annotated[
 
 @group.command("list")
 def list_(as_json: AsJson = False) -> None:
-    """List the indicators, their ε per week and how many weeks are released/published."""
+    """List the indicators, their k and ε per year, and how many weeks are released/published."""
     with cli_errors(as_json):
         from enclave.indicators import Published, indicators_of, published_path
 
@@ -37,7 +37,8 @@ def list_(as_json: AsJson = False) -> None:
                     "id": ind.id,
                     "title": ind.title,
                     "project": ind.project,
-                    "epsilon_per_period": ind.epsilon_per_period,
+                    "periods_per_year": ind.periods_per_year,
+                    "epsilon_per_year": ind.epsilon_per_year,
                     "released": len(recs),
                     "published": sum(r.status == "published" for r in recs),
                     "latest": recs[-1].period if recs else None,
@@ -48,7 +49,7 @@ def list_(as_json: AsJson = False) -> None:
             return
         for row in out:
             typer.echo(
-                f"{row['id']:<10} ε/week {row['epsilon_per_period']:<5g} "
+                f"{row['id']:<10} k {row['periods_per_year']:<2} ε/year {row['epsilon_per_year']:<5g} "
                 f"released {row['released']:>3}  published {row['published']:>3}  "
                 f"latest {row['latest'] or '-'}  {row['title']}"
             )

@@ -1,9 +1,12 @@
 """Standing public-health indicators: definitions, the release scheduler, EARS alerts.
 
-Stewards define indicators in ``policies/indicators.toml`` (gateway SQL per week, each
-with its own ε per release period, charged to the ``public-health`` project). The
-scheduler releases each new week through the gateway and publishes it; the public
-monitor reads published releases only and computes EARS C1/C2/C3 alerts on them.
+Stewards define indicators in ``policies/indicators.toml``: who qualifies in a week (a
+condition on a claim), the contribution bound over time (a person counts in at most
+``periods_per_year`` weeks of a calendar year, the first ones in which they qualify) and
+the year's ε, charged once per indicator-year to the ``public-health`` project. The
+scheduler releases each new week under the year's ε (user-level continual release,
+``_continual``) and publishes it; the public monitor reads published releases only and
+computes EARS C1/C2/C3 alerts on them.
 
 ``backfill(settings)`` releases and publishes every complete week of the ``weeks`` key
 set (what ``enclave demo`` calls after ingest); re-running it costs nothing.
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from enclave.indicators._definitions import Indicator, load_indicators, period_sql
+from enclave.indicators._charges import Charge, charges_of, indicator_losses
+from enclave.indicators._continual import COMPOSITION, YearAccounting, noisy_week
+from enclave.indicators._definitions import Indicator, load_indicators
 from enclave.indicators._ears import EarsResult, c1, c2, c3, ears, level
 from enclave.indicators._monitor import (
     LEVEL_COLOURS,
@@ -30,26 +35,34 @@ from enclave.indicators._scheduler import (
     publish,
     release,
 )
+from enclave.indicators._sql import first_monday, mondays_in_year, year_of_week, year_sql
 from enclave.settings import Settings
 
 __all__ = [
+    "COMPOSITION",
     "LEVEL_COLOURS",
+    "Charge",
     "EarsResult",
     "Indicator",
     "Published",
     "PublishedRelease",
     "RunSummary",
+    "YearAccounting",
     "alert_list",
     "backfill",
     "c1",
     "c2",
     "c3",
+    "charges_of",
     "ears",
+    "first_monday",
+    "indicator_losses",
     "indicators_of",
     "latest_levels",
     "level",
     "load_indicators",
-    "period_sql",
+    "mondays_in_year",
+    "noisy_week",
     "periods_of",
     "public_releases",
     "publish",
@@ -57,6 +70,8 @@ __all__ = [
     "release",
     "series_rows",
     "with_alerts",
+    "year_of_week",
+    "year_sql",
 ]
 
 

@@ -1,15 +1,16 @@
-"""Standing indicator definitions: steward-written SQL released once per week.
+"""Standing indicator definitions: who qualifies in a week, and the year's privacy terms.
 
-An indicator is data in ``policies/indicators.toml``: gateway SQL with ``{start}`` and
-``{end}`` placeholders that the scheduler fills with one week's bounds (DATE literals of
-a week from the dataset policy's public ``weeks`` key set, never text from a user).
+An indicator is data in ``policies/indicators.toml``: a condition on one claim (``c`` is
+the claims table) that makes its person count in a week, the person column whose value
+is the group (``region``, a public key set), and the terms of its user-level continual
+release: a person counts in at most ``periods_per_year`` (``k``) weeks of a calendar year,
+the first ``k`` weeks in which they qualify, and the year's whole series of weekly counts
+is released at ``epsilon_per_year`` (see ``enclave/indicators/_continual.py``).
 
->>> ind = Indicator(id="x", title="X", description="", sql="SELECT p.region AS region, "
-...     "COUNT(*) AS value FROM claims c JOIN persons p ON c.person_id = p.person_id "
-...     "WHERE c.visit_date >= {start} AND c.visit_date < {end} GROUP BY p.region",
-...     epsilon_per_period=1.0)
->>> period_sql(ind, "2024-01-01").split("WHERE ")[1].split(" GROUP")[0]
-"c.visit_date >= DATE '2024-01-01' AND c.visit_date < DATE '2024-01-08'"
+>>> ind = Indicator(id="x", title="X", description="", qualifies="c.setting = 'emergency'",
+...                 periods_per_year=2, epsilon_per_year=1.6)
+>>> ind.scale_bound
+1.25
 """
 
 from __future__ import annotations
@@ -17,31 +18,57 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from enclave.errors import NotFound, PolicyError, UserError
 
-__all__ = ["Indicator", "definition_hash", "load_indicators", "parse_week", "period_sql"]
+__all__ = [
+    "Indicator",
+    "definition_hash",
+    "find",
+    "load_indicators",
+    "parse_week",
+]
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+#: The fields that shape what a release says about a person (a change is a new mechanism).
+PRIVACY_FIELDS = (
+    "qualifies",
+    "periods_per_year",
+    "epsilon_per_year",
+    "project",
+    "key_column",
+    "key_set",
+    "period_key_set",
+)
 
 
 @dataclass(frozen=True)
 class Indicator:
-    """One standing indicator and the account and budget its releases are charged to."""
+    """One standing indicator, its contribution bound over time and its yearly ε."""
 
     id: str
     title: str
     description: str
-    sql: str
-    epsilon_per_period: float
+    qualifies: str
+    periods_per_year: int
+    epsilon_per_year: float
     project: str = "public-health"
     user: str = "indicators@public-health"
     key_column: str = "region"
     key_set: str = "regions"
     period_key_set: str = "weeks"
     value_column: str = "value"
+
+    @property
+    def scale_bound(self) -> float:
+        """The discrete Laplace scale ``k / ε_year`` every weekly cell gets (before OpenDP
+        nudges it up for rounding)."""
+        return self.periods_per_year / self.epsilon_per_year
 
 
 def parse_week(text: str) -> dt.date:
@@ -64,43 +91,56 @@ def parse_week(text: str) -> dt.date:
     return day
 
 
-def period_sql(indicator: Indicator, week: str) -> str:
-    """The indicator's SQL for one week, with the week's bounds as DATE literals."""
-    start = parse_week(week)
-    end = start + dt.timedelta(days=7)
-    return indicator.sql.format(
-        start=f"DATE '{start.isoformat()}'", end=f"DATE '{end.isoformat()}'"
-    ).strip()
-
-
 def definition_hash(indicator: Indicator) -> str:
-    """A short hash of everything that shapes a release (SQL, ε, account, keys).
+    """A short hash of the fields that shape a release (condition, k, ε, account, keys);
+    titles and descriptions may change without it.
 
-    >>> len(definition_hash(Indicator("a", "A", "", "SELECT 1", 1.0)))
-    16
+    >>> a = Indicator("a", "A", "", "c.setting = 'x'", 2, 1.0)
+    >>> len(definition_hash(a)), definition_hash(a) == definition_hash(Indicator(
+    ...     "a", "Another title", "", "c.setting = 'x'", 2, 1.0))
+    (16, True)
     """
-    body = json.dumps(asdict(indicator), sort_keys=True).encode()
-    return hashlib.sha256(body).hexdigest()[:16]
+    body = json.dumps({f: getattr(indicator, f) for f in PRIVACY_FIELDS}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def _number(where: str, name: str, value: Any, *, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
+        raise PolicyError(f"{where}.{name} must be a number in ({low:g}, {high:g}].")
+    return float(value)
+
+
+def _k(where: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 53:
+        raise PolicyError(f"{where}.periods_per_year must be a whole number from 1 to 53.")
+    return int(value)
 
 
 def _indicator(ident: str, spec: dict[str, Any], defaults: dict[str, Any]) -> Indicator:
+    from enclave.indicators._sql import check_condition
+
     merged = {**defaults, **spec}
     where = f"indicators.{ident}"
-    for name in ("title", "sql", "epsilon_per_period"):
+    if "sql" in merged or "epsilon_per_period" in merged:
+        raise PolicyError(
+            f"{where}: weekly SQL with ε per week is replaced by `qualifies`, "
+            "`periods_per_year` and `epsilon_per_year` (see docs/dashboards.md)."
+        )
+    for name in ("title", "qualifies", "periods_per_year", "epsilon_per_year"):
         if name not in merged:
             raise PolicyError(f"{where} needs `{name}`; add it to policies/indicators.toml.")
-    eps = merged["epsilon_per_period"]
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 10:
-        raise PolicyError(f"{where}.epsilon_per_period must be a number in (0, 10].")
-    sql = str(merged["sql"])
-    if "{start}" not in sql or "{end}" not in sql:
-        raise PolicyError(f"{where}.sql must filter on the week with {{start}} and {{end}}.")
     known = set(Indicator.__dataclass_fields__)
     unknown = sorted(set(merged) - known - {"id"})
     if unknown:
         raise PolicyError(f"{where} has unknown fields {unknown}; allowed: {sorted(known)}.")
+    if not _IDENT.match(str(merged.get("key_column", "region"))):
+        raise PolicyError(f"{where}.key_column must be a plain column name of persons.")
+    merged["qualifies"] = check_condition(str(merged["qualifies"]), where=where)
+    merged["periods_per_year"] = _k(where, merged["periods_per_year"])
+    merged["epsilon_per_year"] = _number(
+        where, "epsilon_per_year", merged["epsilon_per_year"], low=0, high=10
+    )
     merged.setdefault("description", "")
-    merged["epsilon_per_period"] = float(eps)
     merged["id"] = ident
     return Indicator(**merged)
 

@@ -65,10 +65,14 @@ class PublishedRelease:
     published: str | None
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    #: The year's privacy terms the release was made under (k, ε per year, weeks left…).
+    accounting: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in _COLS.split(", ") if k != "body"}
         out.update(columns=list(self.columns), rows=[list(r) for r in self.rows])
+        if self.accounting is not None:
+            out["accounting"] = dict(self.accounting)
         return out
 
 
@@ -85,6 +89,7 @@ def _from_row(row: tuple[Any, ...]) -> PublishedRelease:
         published=row[7],
         columns=tuple(body["columns"]),
         rows=tuple(tuple(r) for r in body["rows"]),
+        accounting=body.get("accounting"),
     )
 
 
@@ -119,7 +124,10 @@ class Published:
 
     def record(self, rel: PublishedRelease) -> bool:
         """Keep a release; False (and nothing changed) if that week was already kept."""
-        body = json.dumps({"columns": list(rel.columns), "rows": [list(r) for r in rel.rows]})
+        kept: dict[str, Any] = {"columns": list(rel.columns), "rows": [list(r) for r in rel.rows]}
+        if rel.accounting is not None:
+            kept["accounting"] = dict(rel.accounting)
+        body = json.dumps(kept)
         with self._tx(write=True) as cur:
             cur.execute(
                 f"INSERT INTO indicator_releases ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"

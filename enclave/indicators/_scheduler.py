@@ -1,12 +1,14 @@
-"""The release scheduler: each indicator's new weeks, through the gateway, then published.
+"""The release scheduler: each indicator's new weeks, noised under the year's ε, published.
 
-For every (indicator, week) not yet released, the scheduler asks the service layer for
-the indicator's SQL for that week with the indicator's ε, as the indicator's service
-account in the indicator's project, so the gateway bounds contributions, adds noise,
-charges the project's budget and audits the request. The noisy rows are then kept under
-(indicator, week) and published. A week already kept is skipped before the gateway is
-asked, so re-running costs nothing and changes nothing (and the gateway's release cache
-would return the same release at no cost anyway).
+For every (indicator, week) not yet released, grouped by calendar year, the scheduler
+acts as the indicator's service account in the indicator's project (which must have it
+as a member and allow the columns it reads): it charges the year's ε to the project's
+ledger once per indicator-year (``_charges``: refused before anything runs if the budget
+cannot pay), reads the exact k-bounded counts of those weeks from the warehouse through
+the service's sandboxed, read-only engine (``_sql``), adds OpenDP noise calibrated to the
+year (``_continual``), keeps each week's noisy rows under (indicator, week), audits it and
+publishes it. A week already kept is skipped before anything is read, so re-running costs
+nothing and changes nothing.
 """
 
 from __future__ import annotations
@@ -17,16 +19,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from enclave.errors import EnclaveError, UserError
+from enclave.errors import EnclaveError, PolicyViolation, UserError
+from enclave.indicators._charges import ensure_charged
+from enclave.indicators._continual import COLUMNS, noisy_week
 from enclave.indicators._definitions import (
     Indicator,
     definition_hash,
     find,
     load_indicators,
     parse_week,
-    period_sql,
 )
 from enclave.indicators._published import Published, PublishedRelease, published_path
+from enclave.indicators._sql import year_of_week
 from enclave.settings import Settings
 
 __all__ = ["Outcome", "RunSummary", "indicators_of", "periods_of", "publish", "release"]
@@ -95,52 +99,109 @@ def _service_principal(ind: Indicator) -> Any:
     return Principal(user=ind.user, role="researcher", token_id="indicator-scheduler")  # noqa: S106
 
 
-def _audit_publish(service: Any, ind: Indicator, period: str) -> None:
+def _audit(service: Any, ind: Indicator, action: str, detail: str, epsilon: float = 0.0) -> None:
     from enclave.store import AuditRecord
 
     service.store.audit(
         AuditRecord.now(
-            request_id=uuid.uuid4().hex,
             actor=ind.user,
             project=ind.project,
-            action="publish_indicator",
-            verdict="published",
-            detail=f"{ind.id} {period}",
+            action=action,
+            verdict="published" if action == "publish_indicator" else "released",
+            epsilon=epsilon,
+            detail=detail,
         )
     )
 
 
-def _release_one(
-    service: Any, pub: Published, ind: Indicator, period: str, *, publish_now: bool
-) -> Outcome:
-    if pub.get(ind.id, period) is not None:
-        return Outcome(ind.id, period, "skipped")
-    principal = _service_principal(ind)
+def _authorised(service: Any, ind: Indicator) -> Any:
+    """The indicator project's policy, if its account may read what the indicator reads."""
+    from enclave.indicators._sql import condition_columns
+
+    policy = service.require_member(_service_principal(ind), ind.project)
+    allowed = {
+        "claims": policy.allowed_columns("claims") or (),
+        "persons": policy.allowed_columns("persons") or (),
+    }
+    needed = {
+        "claims": condition_columns(ind.qualifies) | {"person_id", "visit_date"},
+        "persons": {"person_id", ind.key_column},
+    }
+    for table, cols in needed.items():
+        if "*" not in allowed[table] and not cols <= set(allowed[table]):
+            raise PolicyViolation(
+                f"Project {ind.project!r} may not read every column indicator {ind.id!r} "
+                f"needs from {table}; add them to its policy."
+            )
+    return policy
+
+
+def _exact_counts(service: Any, ind: Indicator, year: int, weeks: Sequence[str]) -> Any:
+    """(week → key → exact k-bounded count) from the sandboxed, read-only engine."""
+    from enclave.indicators._sql import year_sql
+
+    _cols, rows = service.engine.execute(year_sql(ind, year=year, weeks=weeks))
+    out: dict[str, dict[str, int]] = {w: {} for w in weeks}
+    for week, key, n in rows:
+        if key is not None and str(week) in out:
+            out[str(week)][str(key)] = int(n)
+    return out
+
+
+def _keys(service: Any, ind: Indicator) -> tuple[str, ...]:
+    keys = service.dataset.key_set(ind.key_set)
+    if keys is None:
+        raise UserError(f"The dataset policy has no key set {ind.key_set!r}.")
+    return tuple(str(v) for v in keys.values)
+
+
+def _release_year(
+    service: Any,
+    pub: Published,
+    ind: Indicator,
+    year: int,
+    weeks: Sequence[str],
+    *,
+    publish_now: bool,
+) -> list[Outcome]:
+    """Charge the year (once), count its weeks in SQL, noise and keep each week."""
     try:
-        out = service.query(
-            principal, period_sql(ind, period), ind.project, epsilon=ind.epsilon_per_period
-        )
+        policy = _authorised(service, ind)
+        _charge, charged = ensure_charged(service.store, ind, year, policy)
+        counts = _exact_counts(service, ind, year, weeks)
     except EnclaveError as exc:
-        return Outcome(ind.id, period, "refused", error=f"{type(exc).__name__}: {exc.message}")
-    now = _now()
-    rec = PublishedRelease(
-        indicator=ind.id,
-        period=period,
-        status="published" if publish_now else "held",
-        release_id=str(out.get("release_id", "")),
-        # What the week cost when the gateway first released it (a cached answer reports 0).
-        epsilon=ind.epsilon_per_period if out.get("cached") else float(out["epsilon_spent"]),
-        definition=definition_hash(ind),
-        released=now,
-        published=now if publish_now else None,
-        columns=tuple(out["columns"]),
-        rows=tuple(tuple(r) for r in out["rows"]),
-    )
-    if not pub.record(rec):  # another run kept this week first: nothing changes
-        return Outcome(ind.id, period, "skipped")
-    if publish_now:
-        _audit_publish(service, ind, period)
-    return Outcome(ind.id, period, "released", epsilon=rec.epsilon)
+        why = f"{type(exc).__name__}: {exc.message}"
+        return [Outcome(ind.id, w, "refused", error=why) for w in weeks]
+    keys, out = _keys(service, ind), []
+    for week in weeks:
+        rows, acc = noisy_week(
+            counts[week], keys, k=ind.periods_per_year, epsilon_year=ind.epsilon_per_year,
+            year=year, period=week,
+        )  # fmt: skip
+        now = _now()
+        rec = PublishedRelease(
+            indicator=ind.id,
+            period=week,
+            status="published" if publish_now else "held",
+            release_id=uuid.uuid4().hex,
+            epsilon=charged,  # what this release charged the ledger: the year's ε, once
+            definition=definition_hash(ind),
+            released=now,
+            published=now if publish_now else None,
+            columns=COLUMNS,
+            rows=tuple(tuple(r) for r in rows),
+            accounting=acc.to_json(),
+        )
+        if not pub.record(rec):  # another run kept this week first: nothing changes
+            out.append(Outcome(ind.id, week, "skipped"))
+            continue
+        detail = f"{ind.id} {week}: year {year}, k {ind.periods_per_year}"
+        _audit(service, ind, "indicator_release", detail, charged)
+        if publish_now:
+            _audit(service, ind, "publish_indicator", f"{ind.id} {week}")
+        out.append(Outcome(ind.id, week, "released", epsilon=charged))
+        charged = 0.0
+    return out
 
 
 def _summarise(outcomes: Sequence[Outcome], published: int) -> RunSummary:
@@ -154,6 +215,28 @@ def _summarise(outcomes: Sequence[Outcome], published: int) -> RunSummary:
     )
 
 
+def _todo(
+    settings: Settings,
+    pub: Published,
+    ind: Indicator,
+    period: str | None,
+    which: Which,
+    today: dt.date | None,
+) -> tuple[list[str], list[Outcome]]:
+    """The weeks to release for one indicator, and the ones skipped as already kept."""
+    if period is not None:
+        parse_week(period)
+        if pub.get(ind.id, period) is not None:
+            return [], [Outcome(ind.id, period, "skipped")]
+        return [period], []
+    weeks = periods_of(settings, ind, today)
+    done = {r.period for r in pub.releases(indicator=ind.id)}
+    todo = [p for p in weeks if p not in done]
+    return (todo if which == "all" else todo[:1]), [
+        Outcome(ind.id, p, "skipped") for p in weeks if p in done
+    ]
+
+
 def release(
     settings: Settings,
     *,
@@ -165,7 +248,7 @@ def release(
     today: dt.date | None = None,
     progress: Callable[[Outcome], None] | None = None,
 ) -> RunSummary:
-    """Release (and by default publish) indicator weeks through the gateway.
+    """Release (and by default publish) indicator weeks: user-level continual release.
 
     Args:
         indicator: one indicator id, or None for all.
@@ -182,21 +265,19 @@ def release(
     svc = service if service is not None else Service.open(settings)
     pub = Published(published_path(settings.home))
     outcomes: list[Outcome] = []
-    for ind in inds:
-        if period is not None:
-            parse_week(period)
-            todo = [period]
-        else:
-            weeks = periods_of(settings, ind, today)
-            done = {r.period for r in pub.releases(indicator=ind.id)}
-            todo = [p for p in weeks if p not in done]
-            todo = todo if which == "all" else todo[:1]
-            outcomes.extend(Outcome(ind.id, p, "skipped") for p in weeks if p in done)
-        for week in todo:
-            outcome = _release_one(svc, pub, ind, week, publish_now=publish_now)
-            outcomes.append(outcome)
-            if progress is not None:
-                progress(outcome)
+    try:
+        for ind in inds:
+            todo, skipped = _todo(settings, pub, ind, period, which, today)
+            outcomes.extend(skipped)
+            for year in sorted({year_of_week(w) for w in todo}):
+                weeks = [w for w in todo if year_of_week(w) == year]
+                for outcome in _release_year(svc, pub, ind, year, weeks, publish_now=publish_now):
+                    outcomes.append(outcome)
+                    if progress is not None:
+                        progress(outcome)
+    finally:
+        if service is None:
+            svc.close()
     published = sum(o.result == "released" for o in outcomes) if publish_now else 0
     return _summarise(outcomes, published)
 
