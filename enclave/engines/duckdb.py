@@ -3,7 +3,8 @@
 Defence in depth (the gateway's front half already refuses all of this): the connection
 is opened ``READ_ONLY`` with external access (files, network, ``read_csv``, ``COPY``,
 ``ATTACH``) disabled, extension auto-install/auto-load and community extensions disabled,
-a memory limit and thread count from ``Settings``, and then the configuration is locked
+a memory limit and thread count from ``Settings``, statistics-driven expression rewriting
+off (a plan must not depend on the data's min/max), and then the configuration is locked
 so no statement can ``SET`` it back. Each query runs on its own cursor with a timer that
 interrupts it after ``Settings.query_timeout_s``. Engine errors never pass their text on.
 """
@@ -36,6 +37,10 @@ def sandbox_config(settings: Settings, *, read_only: bool = True) -> dict[str, A
         "allow_unsigned_extensions": False,
         "memory_limit": settings.memory_limit,
         "threads": int(settings.threads),
+        # No rewriting of expressions from the data's min/max statistics: a filter folded
+        # away on one warehouse and kept on its neighbour gives two different plans, and a
+        # planner error that depends on the statistics would depend on one person.
+        "disabled_optimizers": "statistics_propagation",
         "lock_configuration": True,
     }
     if read_only:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import sqlglot.expressions as exp
@@ -71,6 +72,16 @@ def _clamp(sql: str, lo: float, hi: float) -> str:
 def _clamped_arg(arg: exp.Expression, scope: Scope) -> tuple[str, float, float]:
     leaf = _leaf(scope)
     lo, hi = interval(arg, leaf)
+    if not (math.isfinite(lo) and math.isfinite(hi)) or max(abs(lo), abs(hi)) > 1e15:
+        raise QueryRejected(
+            "An aggregated expression's bounds are too large to release (beyond ±1e15); "
+            "narrow it with LEAST/GREATEST or smaller factors."
+        )
+    if lo == hi == 0:
+        raise QueryRejected(
+            "An aggregated expression is always 0 (its bounds are [0, 0]); there is nothing "
+            "to release — aggregate the column itself."
+        )
     return _clamp(guard(arg).sql(dialect="duckdb"), lo, hi), lo, hi
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -94,6 +95,21 @@ def _columns(plan: Plan) -> dict[str, list[str]]:
         if p.aggregate in by_id:
             out[by_id[p.aggregate]].append(p.id)
     return out
+
+
+def _canonical(key: Any) -> Any:
+    """One form per group key: the engine groups -0.0 with 0.0 (and NaNs together) but keeps
+    whichever form it met first, which depends on row order — and so on one person.
+
+    >>> _canonical(-0.0), _canonical(float("nan")) != _canonical(float("nan"))
+    (0.0, True)
+    """
+    if isinstance(key, float):
+        if key == 0.0:
+            return 0.0
+        if math.isnan(key):
+            return math.nan
+    return key
 
 
 def _exact_int(v: Any) -> int:
@@ -185,7 +201,9 @@ def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
     pieces = [p for p in plan_pieces(plan.aggregates, plan.epsilon_split) if p.in_sql]
     table: dict[Key, list[int]] = {}
     for exact_row in exact[1]:
-        table[tuple(exact_row[:nk])] = [_exact_int(v) for v in exact_row[nk:]]
+        table[tuple(_canonical(v) for v in exact_row[:nk])] = [
+            _exact_int(v) for v in exact_row[nk:]
+        ]
     domain = public_domain(plan, ctx.dataset)
     mechanisms: dict[str, Any] = {}
     if domain is None:

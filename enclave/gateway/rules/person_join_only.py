@@ -4,7 +4,9 @@
 * JOIN is INNER or LEFT with an ON clause (no CROSS, comma, NATURAL, USING, ASOF,
   POSITIONAL, RIGHT or FULL joins);
 * a protected table joins with ``<earlier>.person_col = <it>.person_col`` among the ON's
-  AND-ed conditions; a public table (providers) joins with any column equality;
+  AND-ed conditions; a public table (providers) joins as a lookup: an equality on one of
+  its ``join``-role columns (its register key, unique: the load keys it), so a joined row
+  matches at most one public row and no public join can multiply one person's rows;
 * a protected table appears once (no self-joins).
 
 >>> import sqlglot
@@ -131,7 +133,8 @@ def person_join_only(select: exp.Select, cat: Catalog) -> exp.Select:
             mine = pair[0] if str(pair[0].table) == src.alias else pair[1]
             theirs = pair[1] if mine is pair[0] else pair[0]
             if not tp.protected:
-                ok = True
+                col = tp.column(mine.name)
+                ok = ok or (col is not None and col.role == "join")
             elif (
                 other is not None
                 and other.protected
@@ -145,8 +148,9 @@ def person_join_only(select: exp.Select, cat: Catalog) -> exp.Select:
                     f"Join {tp.name} to the query on the person column, e.g. ON "
                     f"{scope[0].alias}.{first.person_column} = {src.alias}.{tp.person_column}."
                 )
+            keys = ", ".join(c.name for c in tp.columns if c.role == "join") or "none"
             raise QueryRejected(
-                f"Join {tp.name} with an equality between its columns and the query's, "
-                f"e.g. ON c.provider_id = {src.alias}.provider_id."
+                f"Join {tp.name} as a lookup on its key ({keys}), e.g. ON c.provider_id = "
+                f"{src.alias}.provider_id: each row then matches at most one {tp.name} row."
             )
     return select
