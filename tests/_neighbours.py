@@ -171,7 +171,9 @@ def _write_base(path: Path, persons: int, seed: int) -> None:
         con.close()
 
 
-def _add_person(path: Path, person: Person) -> None:
+def _add_person(path: Path, person: Person, first: bool = False) -> None:
+    """Append the person's rows — or, with ``first``, store them before everyone else's
+    (the engine then meets them first: row order must not show in a release either)."""
     rows = {
         "persons": [person.person],
         "claims": person.claims,
@@ -183,7 +185,14 @@ def _add_person(path: Path, person: Person) -> None:
         for table, records in rows.items():
             columns = [c for c, _ in TABLES[table]]
             con.register("df", pd.DataFrame.from_records(records, columns=columns))
-            con.execute(f"INSERT INTO {table} SELECT * FROM df")
+            if first:
+                con.execute(f"CREATE TEMP TABLE __old AS SELECT * FROM {table}")
+                con.execute(f"DELETE FROM {table}")
+                con.execute(f"INSERT INTO {table} SELECT * FROM df")
+                con.execute(f"INSERT INTO {table} SELECT * FROM __old")
+                con.execute("DROP TABLE __old")
+            else:
+                con.execute(f"INSERT INTO {table} SELECT * FROM df")
             con.unregister("df")
     finally:
         con.close()
@@ -195,6 +204,7 @@ def build_pair(
     seed: int = 23,
     added: Person = ADVERSARY,
     timeout_s: float = TIMEOUT_S,
+    first: bool = False,
 ) -> tuple[Settings, Settings]:
     """Homes ``root/without`` and ``root/with`` whose warehouses differ by one person."""
     without = Settings(home=root / "without", query_timeout_s=timeout_s)
@@ -203,7 +213,7 @@ def build_pair(
         s.ensure_home()
     _write_base(without.warehouse_path, persons, seed)
     shutil.copyfile(without.warehouse_path, with_.warehouse_path)
-    _add_person(with_.warehouse_path, added)
+    _add_person(with_.warehouse_path, added, first=first)
     return without, with_
 
 
