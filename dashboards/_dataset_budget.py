@@ -1,14 +1,15 @@
 """The steward's view of one person's total privacy loss across the dataset's projects.
 
-``summary`` and ``rows`` are plain data from ``Service.dataset_budget`` (which checks the
-steward role); ``render`` draws them: one line against the ceiling and a small table.
+``summary``, ``rows`` and ``indicator_rows`` are plain data from ``Service.dataset_budget``
+(which checks the steward role); ``render`` draws them: one line against the ceiling, a
+small table of projects, and the standing indicators' ε per year and over their lifetime.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["render", "rows", "summary"]
+__all__ = ["caption", "indicator_rows", "render", "rows", "summary"]
 
 
 def summary(svc: Any, steward: Any) -> dict[str, Any]:
@@ -48,6 +49,28 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def indicator_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per standing indicator: k, ε per year, ε charged each year and in total."""
+    years = sorted(data.get("indicators_epsilon_by_year", {}))
+    out = []
+    for i in data.get("indicators", []):
+        row: dict[str, Any] = {
+            "indicator": i["indicator"],
+            "k (weeks per person per year)": i["periods_per_year"],
+            "ε per year": i["epsilon_per_year"],
+        }
+        row.update({f"ε {y}": i["epsilon_by_year"].get(y, 0.0) for y in years})
+        row["ε lifetime"] = i["epsilon_lifetime"]
+        out.append(row)
+    if out:
+        total: dict[str, Any] = {"indicator": "all (one person)", "k (weeks per person per year)": None,
+                                 "ε per year": None}  # fmt: skip
+        total.update({f"ε {y}": data["indicators_epsilon_by_year"][y] for y in years})
+        total["ε lifetime"] = data["indicators_epsilon_lifetime"]
+        out.append(total)
+    return out
+
+
 def caption(data: dict[str, Any]) -> str:
     """One line: the total against the ceiling, and what is left for new budget."""
     line = (
@@ -70,3 +93,11 @@ def render(svc: Any, steward: Any) -> None:
     data = summary(svc, steward)
     st.caption(caption(data))
     st.dataframe(rows(data), hide_index=True, width="stretch")
+    standing = indicator_rows(data)
+    if standing:
+        st.caption(
+            "Standing indicators (user-level continual release): ε charged per calendar year "
+            "and over their lifetime so far, the worst case for a person who qualifies in "
+            "every indicator every year. Each is part of its project's budget above."
+        )
+        st.dataframe(standing, hide_index=True, width="stretch")

@@ -2,7 +2,9 @@
 
 Every project over the dataset (the standing indicators' project too) may spend its whole
 budget on the same person; under basic composition one person's total loss is the sum.
-This verb shows that sum, what is spent, and the ceiling in the dataset policy.
+This verb shows that sum, what is spent, and the ceiling in the dataset policy, and the
+standing indicators' part of it: the ε each indicator charged per calendar year and over
+its lifetime so far (the worst case for a person who qualifies in every indicator).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def _print(data: dict[str, Any]) -> None:
     )
     console = Console()
     console.print(table)
+    _print_indicators(console, data)
     if data["epsilon_ceiling"] is None and data["delta_ceiling"] is None:
         console.print("No ceiling: set [privacy] max_total_epsilon in the dataset policy.")
     else:
@@ -59,6 +62,29 @@ def _print(data: dict[str, Any]) -> None:
             f"δ {num(data['delta_remaining'])}."
         )
     console.print(f"Composition: {data['composition']}.")
+
+
+def _print_indicators(console: Any, data: dict[str, Any]) -> None:
+    """The standing indicators' part, per year and over their lifetime so far."""
+    from rich.table import Table
+
+    inds = data.get("indicators") or []
+    if not inds:
+        return
+    years = sorted(data.get("indicators_epsilon_by_year", {}))
+    table = Table(
+        "indicator", "k", "ε per year", *(f"ε {y}" for y in years), "ε lifetime",
+        title="Standing indicators: ε charged (worst case for one person)",
+    )  # fmt: skip
+    for i in inds:
+        spent = [f"{i['epsilon_by_year'].get(y, 0):g}" for y in years]
+        table.add_row(
+            i["indicator"], str(i["periods_per_year"]), f"{i['epsilon_per_year']:g}", *spent,
+            f"{i['epsilon_lifetime']:g}",
+        )  # fmt: skip
+    per_year = [f"{data['indicators_epsilon_by_year'][y]:g}" for y in years]
+    table.add_row("all", "", "", *per_year, f"{data['indicators_epsilon_lifetime']:g}")
+    console.print(table)
 
 
 def dataset_budget(

@@ -66,10 +66,16 @@ class DatasetBudget:
     delta_remaining: float | None
     projects: tuple[ProjectShare, ...]
     composition: str = COMPOSITION
+    #: Per standing indicator: k, ε per year, ε charged per year and over its lifetime.
+    indicators: tuple[dict[str, Any], ...] = ()
+    #: The indicators' worst case for one person (qualifying in all of them), per year.
+    indicators_epsilon_by_year: dict[str, float] = dataclasses.field(default_factory=dict)
+    indicators_epsilon_lifetime: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["projects"] = [dataclasses.asdict(p) for p in self.projects]
+        out["indicators"] = [dict(i) for i in self.indicators]
         return out
 
 
@@ -206,6 +212,11 @@ class CeilingMixin(StewardMixin):
         from enclave.indicators import indicators_of
 
         standing = {ind.project for ind in indicators_of(self.settings)}
+        per_indicator = _indicator_view(self)
+        by_year: dict[str, float] = {}
+        for share in per_indicator:
+            for year, eps in share["epsilon_by_year"].items():
+                by_year[year] = round(by_year.get(year, 0.0) + eps, 9)
         files = self._unchecked_files()
         losses = _loss.project_losses(_loss.file_budgets(files), _loss.read_state(self.tables))
         shares = tuple(
@@ -241,4 +252,24 @@ class CeilingMixin(StewardMixin):
             if delta_cap is None
             else from_delta_units(max(0, cap.delta - tot.delta)),
             projects=shares,
+            indicators=tuple(per_indicator),
+            indicators_epsilon_by_year=dict(sorted(by_year.items())),
+            indicators_epsilon_lifetime=round(sum(by_year.values()), 9),
         )
+
+
+def _indicator_view(svc: Any) -> list[dict[str, Any]]:
+    """The standing indicators' charges per year, from the ledger (years of the dataset's
+    week key sets up to this year)."""
+    import datetime as dt
+
+    from enclave.indicators import indicator_losses, indicators_of, year_of_week
+
+    inds = indicators_of(svc.settings)
+    years = {dt.date.today().year}
+    for ind in inds:
+        weeks = svc.dataset.key_set(ind.period_key_set)
+        if weeks is not None and weeks.values:
+            first, last = year_of_week(str(weeks.values[0])), year_of_week(str(weeks.values[-1]))
+            years |= set(range(first, max(last, dt.date.today().year) + 1))
+    return indicator_losses(svc.store, inds, years)
