@@ -89,9 +89,14 @@ default = max(cells.values(), key=lambda r: r["strength"])["region"] if cells el
 region = st.selectbox("Region", regions, index=regions.index(default), key="region")
 series = [r for r in mine if r["region"] == region]
 st.altair_chart(_charts.series_chart(series, titles.get(indicator, indicator)), width="stretch")
-eps = {r["epsilon"] for r in series}
-st.caption(
-    f"{len(series)} published weeks; each week's release spent ε = "
-    f"{', '.join(f'{e:g}' for e in sorted(eps))} of the public-health project's budget. "
-    "Bands are 95% intervals of the release noise."
-)
+last = series[-1] if series else {}
+if last.get("periods_per_year") is not None:
+    terms = (
+        f"Each person counts in at most {last['periods_per_year']} weeks a year (their first "
+        f"ones), so each year's whole series is released at ε = {last['epsilon_per_year']:g} "
+        f"for this indicator, charged once a year; {last['periods_remaining']} weeks of "
+        f"{last['year']} are left under it."
+    )
+else:
+    terms = "Released before yearly accounting."
+st.caption(f"{len(series)} published weeks. {terms} Bands are 95% intervals of the release noise.")

@@ -31,6 +31,13 @@ def _num(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
+def _terms(rel: PublishedRelease) -> dict[str, Any]:
+    """The year's privacy terms a release states (None for a release without them)."""
+    acc = rel.accounting or {}
+    names = ("year", "periods_per_year", "epsilon_per_year", "periods_remaining")
+    return {name: acc.get(name) for name in names}
+
+
 def series_rows(releases: Iterable[PublishedRelease], key_column: str = "region") -> list[dict]:
     """Flatten releases into one row per (indicator, period, key) with value, se and CI."""
     out: list[dict[str, Any]] = []
@@ -50,6 +57,7 @@ def series_rows(releases: Iterable[PublishedRelease], key_column: str = "region"
                     "ci_low": _num(row[idx["value_ci_low"]]) if "value_ci_low" in idx else None,
                     "ci_high": _num(row[idx["value_ci_high"]]) if "value_ci_high" in idx else None,
                     "epsilon": rel.epsilon,
+                    **_terms(rel),
                 }
             )
     return out
