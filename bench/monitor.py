@@ -27,7 +27,7 @@ VIEW = Path(__file__).resolve().parent.parent / "dashboards" / "views" / "monito
 
 
 def build(home: Path, persons: int) -> float:
-    from enclave.indicators import backfill
+    from enclave.service import backfill_indicators as backfill
     from pseudonymize.ingest import ingest
     from pseudonymize.synth import generate
 

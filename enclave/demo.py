@@ -81,9 +81,9 @@ def run_demo(
         export_parquet(settings)
     summary = None
     if indicators:
-        from enclave.indicators import backfill
+        from enclave.service import backfill_indicators
 
-        summary = backfill(settings)
+        summary = backfill_indicators(settings)
     return DemoResult(
         project=DEMO_PROJECT,
         token=token,

@@ -49,8 +49,7 @@ def weeks() -> list[str]:
 
 
 def build(root: Path, persons: int = 20000) -> Env:
-    from enclave.indicators import release
-    from enclave.service import Service
+    from enclave.service import Service, release_indicators
     from pseudonymize.ingest import ingest
     from pseudonymize.synth import generate
 
@@ -82,8 +81,10 @@ def build(root: Path, persons: int = 20000) -> Env:
                 applicant="spare@test",
             )
         for week in weeks():
-            release(settings, indicator="ili", period=week, service=svc)
-        release(settings, indicator="covid", period=weeks()[0], publish_now=False, service=svc)
+            release_indicators(settings, indicator="ili", period=week, service=svc)
+        release_indicators(
+            settings, indicator="covid", period=weeks()[0], publish_now=False, service=svc
+        )
     finally:
         svc.close()
     return Env(home, policies, settings, researcher, steward, spare)

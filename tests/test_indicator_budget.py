@@ -16,11 +16,10 @@ from typer.testing import CliRunner
 
 from dashboards._dataset_budget import indicator_rows
 from enclave.cli import app as cli
-from enclave.indicators import release
-from enclave.service import Service
+from enclave.service import Service, release_indicators
 from enclave.settings import REPO_POLICIES, Settings
 from enclave.store import Principal
-from tests._back_warehouse import build
+from tests._warehouse import build
 
 STEWARD = Principal(user="steward@test", role="steward", token_id="t")
 
@@ -44,8 +43,8 @@ def test_dataset_view_shows_the_indicators_per_year_and_lifetime(settings: Setti
         assert empty.indicators_epsilon_lifetime == 0 and empty.indicators_epsilon_by_year == {}
         assert {i["indicator"] for i in empty.indicators} == {"ili", "covid", "emergency"}
         for week in ("2023-01-02", "2023-05-01", "2024-02-05"):
-            release(settings, indicator="ili", period=week, service=svc)
-        release(settings, indicator="covid", period="2023-07-03", service=svc)
+            release_indicators(settings, indicator="ili", period=week, service=svc)
+        release_indicators(settings, indicator="covid", period="2023-07-03", service=svc)
         view = svc.dataset_loss(STEWARD)
         assert view.indicators_epsilon_by_year == {"2023": 3.2, "2024": 1.6}
         assert view.indicators_epsilon_lifetime == pytest.approx(4.8)
@@ -75,7 +74,7 @@ def test_cli_dataset_budget_prints_the_indicators(
     svc = Service.open(settings)
     try:
         svc.store.add_user("admin@local", "steward")
-        release(settings, indicator="emergency", period="2024-03-04", service=svc)
+        release_indicators(settings, indicator="emergency", period="2024-03-04", service=svc)
     finally:
         svc.close()
     out = CliRunner().invoke(cli, ["budget", "dataset"])

@@ -12,7 +12,6 @@ import pytest
 from enclave.errors import NotFound, PolicyError, UserError
 from enclave.indicators import (
     Published,
-    backfill,
     charges_of,
     indicators_of,
     load_indicators,
@@ -20,13 +19,12 @@ from enclave.indicators import (
     public_releases,
     publish,
     published_path,
-    release,
     year_sql,
 )
-from enclave.service import Service
+from enclave.service import Service, backfill_indicators, release_indicators
 from enclave.settings import REPO_POLICIES, Settings
 from enclave.store import BudgetLimits
-from tests._back_warehouse import build
+from tests._warehouse import build
 
 JAN = dt.date(2023, 2, 1)  # the complete weeks before it: 2, 9, 16 and 23 January 2023
 
@@ -117,13 +115,13 @@ def test_periods_are_complete_weeks_of_the_key_set(settings: Settings) -> None:
     assert weeks == ["2023-01-02", "2023-01-09"]
     assert len(periods_of(settings, ind, today=dt.date(2030, 1, 1))) == 105
     with pytest.raises(UserError, match="Monday"):
-        release(settings, indicator="ili", period="2024-01-03")
+        release_indicators(settings, indicator="ili", period="2024-01-03")
 
 
 def test_release_charges_the_year_once_and_rerun_costs_nothing(
     settings: Settings, svc: Service
 ) -> None:
-    first = release(settings, indicator="ili", which="all", service=svc, today=JAN)
+    first = release_indicators(settings, indicator="ili", which="all", service=svc, today=JAN)
     assert first.released == 4 and first.published == 4 and first.refused == 0
     assert first.epsilon_spent == pytest.approx(1.6)  # the year's ε, not 4 weeks' worth
     assert _spent(svc) == pytest.approx(1.6)
@@ -137,14 +135,14 @@ def test_release_charges_the_year_once_and_rerun_costs_nothing(
     assert [c.epsilon for c in charges_of(svc.store, "public-health", "ili", 2023)] == [1.6]
     before = [r.to_json() for r in recs]
 
-    again = release(settings, indicator="ili", which="all", service=svc, today=JAN)
+    again = release_indicators(settings, indicator="ili", which="all", service=svc, today=JAN)
     assert again.released == 0 and again.epsilon_spent == 0 and again.skipped == 4
-    one = release(settings, indicator="ili", period="2023-01-09", service=svc)
+    one = release_indicators(settings, indicator="ili", period="2023-01-09", service=svc)
     assert one.released == 0 and one.skipped == 1
     after = [r.to_json() for r in Published(published_path(settings.home)).releases()]
     assert after == before and _spent(svc) == pytest.approx(1.6)
 
-    later = release(settings, indicator="ili", period="2023-03-06", service=svc)
+    later = release_indicators(settings, indicator="ili", period="2023-03-06", service=svc)
     assert later.released == 1 and later.epsilon_spent == 0  # the year is paid for
     actions = [r["action"] for r in svc.store.export_audit()]
     assert actions.count("indicator_release") == 5 and actions.count("publish_indicator") == 5
@@ -152,7 +150,7 @@ def test_release_charges_the_year_once_and_rerun_costs_nothing(
 
 
 def test_released_rows_keep_the_public_shape(settings: Settings, svc: Service) -> None:
-    release(settings, indicator="emergency", period="2023-01-09", service=svc)
+    release_indicators(settings, indicator="emergency", period="2023-01-09", service=svc)
     (pub,) = public_releases(settings)
     assert pub["columns"] == ["region", "value", "value_se", "value_ci_low", "value_ci_high"]
     regions = svc.dataset.key_set("regions")
@@ -167,7 +165,7 @@ def test_released_rows_keep_the_public_shape(settings: Settings, svc: Service) -
 
 def test_years_are_charged_separately(settings: Settings, svc: Service) -> None:
     for week in ("2023-12-25", "2024-01-01", "2024-12-30"):
-        release(settings, indicator="covid", period=week, service=svc)
+        release_indicators(settings, indicator="covid", period=week, service=svc)
     assert _spent(svc) == pytest.approx(3.2)
     years = {r.period: r.accounting["year"] for r in Published(published_path(settings.home))
              .releases() if r.accounting}  # fmt: skip
@@ -175,9 +173,9 @@ def test_years_are_charged_separately(settings: Settings, svc: Service) -> None:
 
 
 def test_a_changed_definition_is_charged_again(settings: Settings, svc: Service) -> None:
-    release(settings, indicator="ili", period="2023-01-02", service=svc)
+    release_indicators(settings, indicator="ili", period="2023-01-02", service=svc)
     _edit(settings.policies_dir / "indicators.toml", "periods_per_year = 2", "periods_per_year = 1")
-    out = release(settings, indicator="ili", period="2023-01-09", service=svc)
+    out = release_indicators(settings, indicator="ili", period="2023-01-09", service=svc)
     assert out.epsilon_spent == pytest.approx(1.6)  # a new mechanism: charged on its own
     charges = charges_of(svc.store, "public-health", "ili", 2023)
     assert [(c.n, c.periods_per_year) for c in charges] == [(1, 2), (2, 1)]
@@ -185,13 +183,15 @@ def test_a_changed_definition_is_charged_again(settings: Settings, svc: Service)
 
 
 def test_next_releases_one_week_per_indicator(settings: Settings, svc: Service) -> None:
-    out = release(settings, service=svc, today=dt.date(2023, 3, 1))
+    out = release_indicators(settings, service=svc, today=dt.date(2023, 3, 1))
     assert out.released == 3 and out.epsilon_spent == pytest.approx(4.8)
     assert {r.period for r in Published(published_path(settings.home)).releases()} == {"2023-01-02"}
 
 
 def test_hold_then_publish(settings: Settings, svc: Service) -> None:
-    release(settings, indicator="covid", period="2023-01-02", publish_now=False, service=svc)
+    release_indicators(
+        settings, indicator="covid", period="2023-01-02", publish_now=False, service=svc
+    )
     assert public_releases(settings) == []
     assert publish(settings, steward="steward@test").published == 1
     pub = public_releases(settings)
@@ -204,9 +204,9 @@ def test_hold_then_publish(settings: Settings, svc: Service) -> None:
 def test_refusals_are_reported_and_nothing_is_kept(settings: Settings, svc: Service) -> None:
     project = settings.policies_dir / "projects" / "public-health.toml"
     _edit(project, "epsilon = 14.4\n", "epsilon = 2.0\n")  # read when svc first needs it
-    out = release(settings, indicator="ili", which="all", service=svc, today=JAN)
+    out = release_indicators(settings, indicator="ili", which="all", service=svc, today=JAN)
     assert out.released == 4 and out.epsilon_spent == pytest.approx(1.6)
-    nxt = release(settings, indicator="covid", which="all", service=svc, today=JAN)
+    nxt = release_indicators(settings, indicator="covid", which="all", service=svc, today=JAN)
     assert nxt.released == 0 and nxt.refused == 4 and nxt.epsilon_spent == 0
     error = nxt.to_json()["refusals"][0]["error"]
     assert error.startswith("BudgetExhausted") and "Requested ε=1.60" in error
@@ -220,19 +220,19 @@ def test_a_year_above_the_per_release_cap_is_refused(settings: Settings, svc: Se
         "epsilon_per_year = 1.6",
         "epsilon_per_year = 2.0",
     )
-    out = release(settings, indicator="ili", period="2023-01-02", service=svc)
+    out = release_indicators(settings, indicator="ili", period="2023-01-02", service=svc)
     assert out.refused == 1 and "PolicyViolation" in out.to_json()["refusals"][0]["error"]
     assert _spent(svc) == 0
 
 
 def test_unknown_indicator(settings: Settings) -> None:
     with pytest.raises(NotFound, match="known indicators"):
-        release(settings, indicator="nope")
+        release_indicators(settings, indicator="nope")
 
 
 @pytest.mark.slow
 def test_backfill_then_a_third_year_without_a_top_up(settings: Settings, svc: Service) -> None:
-    summary = backfill(settings, service=svc)
+    summary = backfill_indicators(settings, service=svc)
     assert summary["released"] == 315 and summary["refused"] == 0
     assert summary["epsilon_spent"] == pytest.approx(9.6)
     assert len({(r["indicator"], r["period"]) for r in public_releases(settings)}) == 315
@@ -242,7 +242,7 @@ def test_backfill_then_a_third_year_without_a_top_up(settings: Settings, svc: Se
           'end = "2025-12-29", step_days = 7')  # fmt: skip
     more = Service.open(settings)  # reads the dataset policy afresh
     try:
-        third = release(settings, which="all", service=more, today=dt.date(2026, 1, 6))
+        third = release_indicators(settings, which="all", service=more, today=dt.date(2026, 1, 6))
         assert third.released == 3 * 52 and third.refused == 0
         assert third.epsilon_spent == pytest.approx(4.8) and _spent(more) == pytest.approx(14.4)
     finally:

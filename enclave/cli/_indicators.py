@@ -74,9 +74,9 @@ def release_(
     Weeks already released are skipped at no cost.
     """
     with cli_errors(as_json):
-        from enclave.indicators import release
+        from enclave.service import release_indicators
 
-        summary = release(
+        summary = release_indicators(
             settings(),
             indicator=indicator,
             period=period,

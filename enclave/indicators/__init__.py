@@ -8,8 +8,10 @@ scheduler releases each new week under the year's ε (user-level continual relea
 ``_continual``) and publishes it; the public monitor reads published releases only and
 computes EARS C1/C2/C3 alerts on them.
 
-``backfill(settings)`` releases and publishes every complete week of the ``weeks`` key
-set (what ``enclave demo`` calls after ingest); re-running it costs nothing.
+The scheduler runs on an open service (:func:`release_with`);
+``enclave.service.release_indicators`` and ``enclave.service.backfill_indicators`` (every
+complete week of the ``weeks`` key set, what ``enclave demo`` calls after ingest; re-running
+it costs nothing) open one.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from enclave.indicators._scheduler import (
     indicators_of,
     periods_of,
     publish,
-    release,
+    release_with,
 )
 from enclave.indicators._sql import first_monday, mondays_in_year, year_of_week, year_sql
 from enclave.settings import Settings
@@ -49,7 +51,6 @@ __all__ = [
     "RunSummary",
     "YearAccounting",
     "alert_list",
-    "backfill",
     "c1",
     "c2",
     "c3",
@@ -67,17 +68,12 @@ __all__ = [
     "public_releases",
     "publish",
     "published_path",
-    "release",
+    "release_with",
     "series_rows",
     "with_alerts",
     "year_of_week",
     "year_sql",
 ]
-
-
-def backfill(settings: Settings, *, service: Any = None) -> dict[str, Any]:
-    """Release and publish every complete week of every indicator; a JSON-ready summary."""
-    return release(settings, which="all", publish_now=True, service=service).to_json()
 
 
 def public_releases(settings: Settings, indicator: str | None = None) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from enclave.errors import NotFound, PolicyError, UserError
+from enclave.indicators._condition import check_condition
 
 __all__ = [
     "Indicator",
@@ -117,8 +118,6 @@ def _k(where: str, value: Any) -> int:
 
 
 def _indicator(ident: str, spec: dict[str, Any], defaults: dict[str, Any]) -> Indicator:
-    from enclave.indicators._sql import check_condition
-
     merged = {**defaults, **spec}
     where = f"indicators.{ident}"
     if "sql" in merged or "epsilon_per_period" in merged:

@@ -33,7 +33,7 @@ from enclave.indicators._published import Published, PublishedRelease, published
 from enclave.indicators._sql import year_of_week
 from enclave.settings import Settings
 
-__all__ = ["Outcome", "RunSummary", "indicators_of", "periods_of", "publish", "release"]
+__all__ = ["Outcome", "RunSummary", "indicators_of", "periods_of", "publish", "release_with"]
 
 Which = Literal["next", "all"]
 
@@ -116,7 +116,7 @@ def _audit(service: Any, ind: Indicator, action: str, detail: str, epsilon: floa
 
 def _authorised(service: Any, ind: Indicator) -> Any:
     """The indicator project's policy, if its account may read what the indicator reads."""
-    from enclave.indicators._sql import condition_columns
+    from enclave.indicators._condition import condition_columns
 
     policy = service.require_member(_service_principal(ind), ind.project)
     allowed = {
@@ -237,47 +237,41 @@ def _todo(
     ]
 
 
-def release(
+def release_with(
+    service: Any,
     settings: Settings,
     *,
     indicator: str | None = None,
     period: str | None = None,
     which: Which = "next",
     publish_now: bool = True,
-    service: Any = None,
     today: dt.date | None = None,
     progress: Callable[[Outcome], None] | None = None,
 ) -> RunSummary:
     """Release (and by default publish) indicator weeks: user-level continual release.
 
     Args:
+        service: an open ``enclave.service.Service`` (``enclave.service.release_indicators``
+            opens one).
         indicator: one indicator id, or None for all.
         period: one week (its Monday); else ``which`` picks ``"next"`` (the oldest
             complete week not yet released, per indicator) or ``"all"`` of them.
         publish_now: publish at once; otherwise keep them held for a steward.
-        service: an open ``enclave.service.Service`` (one is opened if None).
     """
-    from enclave.service import Service
-
     inds = indicators_of(settings)
     if indicator is not None:
         inds = (find(inds, indicator),)
-    svc = service if service is not None else Service.open(settings)
     pub = Published(published_path(settings.home))
     outcomes: list[Outcome] = []
-    try:
-        for ind in inds:
-            todo, skipped = _todo(settings, pub, ind, period, which, today)
-            outcomes.extend(skipped)
-            for year in sorted({year_of_week(w) for w in todo}):
-                weeks = [w for w in todo if year_of_week(w) == year]
-                for outcome in _release_year(svc, pub, ind, year, weeks, publish_now=publish_now):
-                    outcomes.append(outcome)
-                    if progress is not None:
-                        progress(outcome)
-    finally:
-        if service is None:
-            svc.close()
+    for ind in inds:
+        todo, skipped = _todo(settings, pub, ind, period, which, today)
+        outcomes.extend(skipped)
+        for year in sorted({year_of_week(w) for w in todo}):
+            weeks = [w for w in todo if year_of_week(w) == year]
+            for outcome in _release_year(service, pub, ind, year, weeks, publish_now=publish_now):
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
     published = sum(o.result == "released" for o in outcomes) if publish_now else 0
     return _summarise(outcomes, published)
 

@@ -10,5 +10,6 @@ open the warehouse themselves.
 """
 
 from enclave.service._core import Service
+from enclave.service._indicators import backfill_indicators, release_indicators
 
-__all__ = ["Service"]
+__all__ = ["Service", "backfill_indicators", "release_indicators"]
