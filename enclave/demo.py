@@ -58,27 +58,22 @@ def run_demo(
     indicators: bool = True,
 ) -> DemoResult:
     """Set up a complete enclave under ``settings.home`` (idempotent: safe to re-run)."""
+    from enclave.service import load_extract
     from enclave.store import open_store
-    from pseudonymize.ingest import ingest
     from pseudonymize.synth import generate
 
     settings.ensure_home()
     extract = settings.home / "extract"
     if not (extract / "extract.json").is_file():
         generate(extract, persons=persons, seed=seed)
-    manifest = ingest(extract, "nhi", settings, progress=progress)
-    manifest_json = manifest.to_dict()
+    spark = settings.engine == "spark"
+    manifest_json = load_extract(settings, extract, "nhi", parquet=spark, progress=progress)
     with open_store(settings) as store:
-        store.record_manifest(manifest_json)
         _ensure_user(store, DEMO_STEWARD, "steward")
         _ensure_user(store, LOCAL_ADMIN, "steward")
         _ensure_user(store, DEMO_RESEARCHER, "researcher")
         token = store.issue_token(DEMO_RESEARCHER, actor="demo")
         steward_token = store.issue_token(DEMO_STEWARD, actor="demo")
-    if settings.engine == "spark":
-        from enclave.engines.parquet import export_parquet
-
-        export_parquet(settings)
     summary = None
     if indicators:
         from enclave.service import backfill_indicators

@@ -21,6 +21,7 @@ from enclave.settings import Settings
 from pseudonymize.adapters import ADAPTERS, FORMATS, source_files
 from pseudonymize.adapters._context import StageContext
 from pseudonymize.adapters._stage import StageResult
+from pseudonymize.journal import recover
 from pseudonymize.keys import DOMAINS, Keyring, load_keyring
 from pseudonymize.load import building, check_warehouse_path, spill_dir, warehouse_lock
 from pseudonymize.manifest import FileReport, Manifest
@@ -172,8 +173,6 @@ def ingest(
     _check_source(source, fmt)
     target = (warehouse or settings.warehouse_path).absolute()
     check_warehouse_path(target)
-    from pseudonymize.rotate import recover
-
     recover(settings)
     ring = load_keyring(settings)
     return ingest_with(source, fmt, settings, ring, target, progress=progress)

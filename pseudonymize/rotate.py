@@ -7,8 +7,8 @@ new warehouse, then swaps in the new warehouse and the new key. The old key file
 as ``master.key.<old key id>.retired`` until the steward deletes it.
 
 The two swaps (warehouse, key) are journalled in ``ENCLAVE_HOME/rotation.json`` first;
-if a rotation is killed between them, :func:`recover` (called by every ingest and
-rotation) finishes it, so the warehouse and the key never disagree for long.
+if a rotation is killed between them, ``pseudonymize.journal.recover`` (called by every
+ingest and rotation) finishes it, so the warehouse and the key never disagree for long.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from pathlib import Path
 
 from enclave.errors import IngestError
 from enclave.settings import Settings
+from pseudonymize.ingest import hash_files, ingest_with
+from pseudonymize.journal import journal_path, recover
 from pseudonymize.keys import Keyring, load_keyring, new_master_key, write_key_file
 from pseudonymize.load import warehouse_lock
 from pseudonymize.manifest import Manifest, load_manifests
@@ -47,26 +49,6 @@ class Rotation:
         }
 
 
-def _journal(settings: Settings) -> Path:
-    return settings.home / "rotation.json"
-
-
-def recover(settings: Settings) -> None:
-    """Finish a rotation that was interrupted after its new warehouse was complete."""
-    path = _journal(settings)
-    if not path.is_file():
-        return
-    data = json.loads(path.read_text(encoding="utf-8"))
-    staged_wh, target = Path(data["staged_warehouse"]), Path(data["warehouse"])
-    new_key = Path(data["new_key"])
-    if staged_wh.exists():
-        os.replace(staged_wh, target)
-    if new_key.exists():
-        os.replace(new_key, settings.key_path)
-    staged_wh.with_name(staged_wh.name + ".lock").unlink(missing_ok=True)
-    path.unlink()
-
-
 def _extracts(settings: Settings, ring: Keyring, warehouse: Path) -> list[Manifest]:
     """The distinct extracts loaded into ``warehouse`` under the current key, in order."""
     seen: set[tuple[str, ...]] = set()
@@ -82,8 +64,6 @@ def _extracts(settings: Settings, ring: Keyring, warehouse: Path) -> list[Manife
 
 
 def _verify(manifest: Manifest) -> None:
-    from pseudonymize.ingest import hash_files
-
     src = Path(manifest.source)
     paths = [src / f.name for f in manifest.files]
     if not all(p.is_file() for p in paths):
@@ -97,8 +77,6 @@ def _verify(manifest: Manifest) -> None:
 
 def rotate_key(settings: Settings, warehouse: Path | None = None) -> Rotation:
     """Re-ingest every extract under a new key and swap warehouse and key atomically."""
-    from pseudonymize.ingest import ingest_with
-
     if settings.master_key_hex is not None:
         raise IngestError("The key is given by ENCLAVE_MASTER_KEY; unset it to rotate a key file.")
     recover(settings)
@@ -132,7 +110,7 @@ def rotate_key(settings: Settings, warehouse: Path | None = None) -> Rotation:
     if not archived.exists():
         os.link(settings.key_path, archived)
     journal = {"staged_warehouse": str(staged), "warehouse": str(target), "new_key": str(new_key)}
-    _journal(settings).write_text(json.dumps(journal), encoding="utf-8")
+    journal_path(settings).write_text(json.dumps(journal), encoding="utf-8")
     with warehouse_lock(target):
         recover(settings)
     return Rotation(old.key_id, new.key_id, len(extracts), str(archived), tables)

@@ -42,14 +42,6 @@ def _summary(manifest: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def _record(s: Settings, manifest: dict[str, object]) -> None:
-    """Keep the manifest in the metadata store too (audited; counts, never values)."""
-    from enclave.store import open_store
-
-    with open_store(s) as store:
-        store.record_manifest(manifest)
-
-
 def ingest_cmd(
     source: Annotated[Path, typer.Argument(help="Folder holding the extract's CSV files.")],
     fmt: Annotated[str, typer.Option("--format", help="Extract format: nhi or synthea.")],
@@ -62,8 +54,8 @@ def ingest_cmd(
 ) -> None:
     """Pseudonymize an identified extract and load it into the warehouse."""
     with cli_errors(as_json):
+        from enclave.service import load_extract
         from pseudonymize.adapters import FORMATS
-        from pseudonymize.ingest import ingest
 
         if fmt not in FORMATS:
             raise IngestError(f"Unknown --format; use one of: {', '.join(FORMATS)}.")
@@ -71,13 +63,10 @@ def ingest_cmd(
             raise IngestError("Unknown --engine; use duckdb or spark.")
         s = _with_key_file(settings(), key_file)
         show = not as_json and sys.stderr.isatty()
-        manifest = ingest(source, fmt, s, warehouse=warehouse, progress=show)
-        out = manifest.to_dict()
-        _record(s, out)
-        if engine == "spark":  # the Spark engine reads the Parquet export
-            from enclave.engines.parquet import export_parquet
-
-            out["parquet"] = str(export_parquet(s, source=warehouse))
+        # the Spark engine reads the Parquet export
+        out = load_extract(
+            s, source, fmt, warehouse=warehouse, parquet=engine == "spark", progress=show
+        )
         if as_json:
             emit(out)
         else:

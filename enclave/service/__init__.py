@@ -11,5 +11,6 @@ open the warehouse themselves.
 
 from enclave.service._core import Service
 from enclave.service._indicators import backfill_indicators, release_indicators
+from enclave.service._ingest import load_extract
 
-__all__ = ["Service", "backfill_indicators", "release_indicators"]
+__all__ = ["Service", "backfill_indicators", "load_extract", "release_indicators"]
