@@ -48,7 +48,7 @@ def _timed(fn: Any, reps: int) -> float:
 
 def _context(gb: Any, settings: Any) -> Any:
     from enclave.engines.duckdb import DuckDBEngine
-    from enclave.gateway._types import GatewayContext
+    from enclave.gateway.values import GatewayContext
     from enclave.policy import load_dataset_policy, load_project_policies
     from enclave.settings import REPO_POLICIES
 
@@ -61,8 +61,8 @@ def _context(gb: Any, settings: Any) -> Any:
 def run_size(gb: Any, persons: int, base: Path, reps: int, master: str) -> list[dict[str, Any]]:
     from enclave.engines.parquet import export_parquet, read_manifest
     from enclave.engines.spark import SparkEngine
-    from enclave.gateway.plan import plan
-    from enclave.gateway.rewrite import rewrite
+    from enclave.gateway.plan.planner import plan
+    from enclave.gateway.sql.rewrite import rewrite
 
     home = base / f"engines-{persons}"
     settings = gb.build_warehouse(home, persons, 1)

@@ -9,7 +9,7 @@ releases at ε = 1 with a fixed bound of 10 rows per person and with ``auto`` bo
 next to the relative error of the noise-free bounded answer (the bias of bounding alone).
 It also times both bounding strategies at the fixed bound (per-person pre-aggregation vs
 row_number()), and the former two-pass "auto" path (a histogram query, then the bounded
-query at c = 32) that the one-pass query (``_back_auto``) replaced. ``auto c`` = 0 means
+query at c = 32) that the one-pass query (``sql.auto``) replaced. ``auto c`` = 0 means
 the query needs no rows bound (COUNT(DISTINCT person) only). ``uptime`` is printed: the
 machine may be shared.
 
@@ -34,15 +34,15 @@ sys.path.insert(0, str(ROOT))
 
 
 from enclave.engines.duckdb import DuckDBEngine  # noqa: E402
-from enclave.gateway._back_estimates import Noisy  # noqa: E402
-from enclave.gateway._types import GatewayContext, QueryRequest, QueryState  # noqa: E402
-from enclave.gateway.add_noise import _estimates, add_noise  # noqa: E402
-from enclave.gateway.authorise import authorise  # noqa: E402
-from enclave.gateway.check_shape import check_shape  # noqa: E402
+from enclave.gateway.check.authorise import authorise  # noqa: E402
+from enclave.gateway.check.check_shape import check_shape  # noqa: E402
+from enclave.gateway.check.parse import parse  # noqa: E402
 from enclave.gateway.execute import execute  # noqa: E402
-from enclave.gateway.parse import parse  # noqa: E402
-from enclave.gateway.plan import plan  # noqa: E402
-from enclave.gateway.rewrite import bounded_query, query_salt, rewrite  # noqa: E402
+from enclave.gateway.plan.planner import plan  # noqa: E402
+from enclave.gateway.release.estimates import Noisy  # noqa: E402
+from enclave.gateway.release.noise import _estimates, add_noise  # noqa: E402
+from enclave.gateway.sql.rewrite import bounded_query, query_salt, rewrite  # noqa: E402
+from enclave.gateway.values import GatewayContext, QueryRequest, QueryState  # noqa: E402
 from enclave.policy import load_dataset_policy, load_project_policies  # noqa: E402
 from enclave.settings import REPO_POLICIES, Settings  # noqa: E402
 
@@ -114,8 +114,8 @@ def _strategy_time(plan_: Any, ds: Any, salt: str, strategy: Any, engine: Any, r
 
 def _two_pass_time(sql: str, ctx: GatewayContext, reps: int) -> float:
     """The former "auto" path: histogram query, then the bounded query at the chosen c."""
-    from enclave.gateway._back_sql import auto_bound_sql
-    from enclave.gateway.rewrite import key_filters
+    from enclave.gateway.sql.bounded import auto_bound_sql
+    from enclave.gateway.sql.rewrite import key_filters
 
     state = plan(_front(sql, ctx), ctx)
     p = state.plan
@@ -163,7 +163,7 @@ def _bias(state: QueryState, ctx: GatewayContext, truth: dict[Any, float]) -> fl
     """Median relative error of the noise-free bounded answer (first aggregate)."""
     plan_, exact = state.plan, state.exact
     assert plan_ is not None and exact is not None
-    from enclave.gateway._back_plan_pieces import plan_pieces
+    from enclave.gateway.plan.pieces import plan_pieces
 
     pieces = [p for p in plan_pieces(plan_.aggregates, plan_.epsilon_split) if p.in_sql]
     nk = len(plan_.keys)

@@ -132,7 +132,7 @@ def release_frame(release: dict[str, Any]) -> pl.DataFrame:
 
 def interval_line(release: dict[str, Any]) -> str:
     """What the intervals cover, and the bounds the release applied."""
-    from enclave.gateway.release_text import INTERVAL_NOTE, describe_bounds
+    from enclave.gateway.release.text import INTERVAL_NOTE, describe_bounds
 
     note = release.get("interval_note") or INTERVAL_NOTE
     return f"{note} {describe_bounds(release.get('bounds') or {})}"

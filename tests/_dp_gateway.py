@@ -26,7 +26,7 @@ import pandas as pd
 
 from enclave.gateway import GatewayContext, QueryRequest, QueryState, Release
 from enclave.gateway.pipeline import BACK, FRONT
-from tests._back_warehouse import context
+from tests._warehouse import context
 
 __all__ = [
     "CachedEngine",
@@ -184,9 +184,10 @@ class OpenDPLedger:
 
     ``install(monkeypatch)`` wraps OpenDP's ``make_laplace``, ``make_laplace_threshold``
     and ``make_private_quantile``. ``spent()`` is (ε, δ) of what ran, from OpenDP's own
-    privacy maps at the largest d_in the gateway evaluated for a measurement with the same
-    parameters: runs add up, except per-group quantile runs with the same parameters, which
-    share one person's rows (parallel composition, counted once).
+    privacy maps at the largest d_in the gateway evaluated for *that* measurement (two
+    pieces may share a noise scale with different sensitivities, so d_in is kept per built
+    measurement, never per parameter set): runs add up, except per-group quantile runs with
+    the same parameters, which share one person's rows (parallel composition, counted once).
     """
 
     NAMES = ("make_laplace", "make_laplace_threshold", "make_private_quantile")
@@ -212,13 +213,18 @@ class OpenDPLedger:
             )
 
             class Recorded:
+                d_in_max: Any = None
+
                 def map(self, d_in: Any) -> Any:
-                    old = ledger.d_in.get(sig)
-                    ledger.d_in[sig] = d_in if old is None or d_in > old else old
+                    old = self.d_in_max
+                    self.d_in_max = d_in if old is None or d_in > old else old
+                    if name == "make_private_quantile":  # per-group runs share parameters
+                        seen = ledger.d_in.get(sig)
+                        ledger.d_in[sig] = d_in if seen is None or d_in > seen else seen
                     return inner.map(d_in)
 
                 def __call__(self, arg: Any) -> Any:
-                    ledger.ran.append((name, sig, inner))
+                    ledger.ran.append((name, sig, self))
                     return inner(arg)
 
                 def __getattr__(self, attr: str) -> Any:
@@ -240,10 +246,11 @@ class OpenDPLedger:
 
     def spent(self) -> tuple[float, float]:
         eps = delta = 0.0
-        for _, sig, inner in self.runs():
-            if sig not in self.d_in:
+        for name, sig, run in self.runs():
+            d_in = self.d_in.get(sig) if name == "make_private_quantile" else run.d_in_max
+            if d_in is None:
                 raise AssertionError("a measurement ran without its privacy map checked")
-            loss = inner.map(self.d_in[sig])
+            loss = run.map(d_in)
             e, d = loss if isinstance(loss, tuple) else (loss, 0.0)
             eps, delta = eps + float(e), delta + float(d)
         return eps, delta

@@ -35,9 +35,9 @@ def spark_session() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
-    """Settings over a small synthetic warehouse (tests/_back_warehouse) and its export."""
+    """Settings over a small synthetic warehouse (tests/_warehouse) and its export."""
     from enclave.engines.parquet import export_parquet
-    from tests._back_warehouse import build
+    from tests._warehouse import build
 
     home = tmp_path_factory.mktemp("spark-home")
     settings = Settings(home=home, query_timeout_s=120)

@@ -13,7 +13,7 @@ the ``auto`` bound's input (the per-person row-count histogram) is compared sepa
 from __future__ import annotations
 
 # ruff: noqa: I001 — the warehouse helper must import before enclave.gateway
-from tests._back_warehouse import context
+from tests._warehouse import context
 
 import dataclasses
 import math
@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 
 from enclave.errors import EnclaveError, PolicyViolation, QueryRejected
-from enclave.gateway._back_sql import auto_bound_sql
-from enclave.gateway._types import QueryRequest, QueryState
+from enclave.gateway.sql.bounded import auto_bound_sql
+from enclave.gateway.values import QueryRequest, QueryState
 from enclave.gateway.pipeline import FRONT
-from enclave.gateway.rewrite import key_filters, rewrite
+from enclave.gateway.sql.rewrite import key_filters, rewrite
 from tests import _spark_env
 from tests._spark_env import SMALL_CONF
 

@@ -19,13 +19,13 @@ from collections.abc import Callable
 import pytest
 
 from enclave.errors import PolicyViolation, QueryRejected, UserError
-from enclave.gateway._back_epsilon import MIN_EPSILON, MIN_EPSILON_SHARE
-from enclave.gateway._front_testing import example_context, request_state
-from enclave.gateway._types import GatewayContext, QueryState
-from enclave.gateway.authorise import authorise
-from enclave.gateway.check_shape import check_shape
-from enclave.gateway.parse import parse
-from enclave.gateway.plan import plan
+from enclave.gateway.check.authorise import authorise
+from enclave.gateway.check.check_shape import check_shape
+from enclave.gateway.check.parse import parse
+from enclave.gateway.check.testing import example_context, request_state
+from enclave.gateway.plan.epsilon import MIN_EPSILON, MIN_EPSILON_SHARE
+from enclave.gateway.plan.planner import plan
+from enclave.gateway.values import GatewayContext, QueryState
 from enclave.settings import Settings
 
 COUNT = "SELECT setting, COUNT(*) AS n FROM claims GROUP BY setting"

@@ -16,7 +16,7 @@ from enclave.errors import BudgetExhausted, InternalError, UserError
 from enclave.gateway import GatewayContext, QueryRequest, answer, dry_run, open_context
 from enclave.settings import Settings
 from enclave.store import BudgetLimits
-from tests.test_gateway_front_fixtures import EXPECT, FILES, read_fixture
+from tests.test_gateway_fixtures import EXPECT, FILES, read_fixture
 
 RELEASED = [p for p in FILES if read_fixture(p)[0]["expect"] == "released"]
 REFUSED = [p for p in FILES if read_fixture(p)[0]["expect"] != "released"]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests._back_warehouse import build
 from tests._indicator_worlds import add_person, indicator, year_counts, year_weeks
+from tests._warehouse import build
 
 #: Claims on 30 days of 2023, 5 days apart (22 distinct weeks, some twice), plus 5 in 2024.
 VISITS_2023 = [dt.date(2023, 1, 4) + dt.timedelta(days=5 * i) for i in range(30)]

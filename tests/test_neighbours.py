@@ -31,7 +31,7 @@ from tests._neighbour_queries import AGGREGATE_NAMES, FUNCTION_NAMES, JOIN, func
 from tests._neighbour_queries import queries as generated_queries
 from tests._neighbours import Pair, build_pair, open_pair, outcome
 from tests._spark_env import SMALL_CONF
-from tests.test_gateway_front_fixtures import FILES, read_fixture
+from tests.test_gateway_fixtures import FILES, read_fixture
 
 spark_session = _spark_env.spark_session  # fixture
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from enclave.errors import UserError
 from enclave.gateway import GatewayContext, Release
-from tests._back_warehouse import build
 from tests._dp_gateway import OpenDPLedger, Releases, gateway_context
+from tests._warehouse import build
 from tests.test_gateway_generative import queries
 
 INTERNAL = ("auto_rows_bound", "__key_selection", "key_selection")

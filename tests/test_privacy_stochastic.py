@@ -28,9 +28,9 @@ import numpy as np
 import pytest
 
 from enclave.gateway import Release
-from tests._back_warehouse import build
 from tests._dp_gateway import Person, Releases, cell, gateway_context, piece_epsilon, with_persons
 from tests._dp_tester import Loss, empirical_loss, threshold_events
+from tests._warehouse import build
 
 pytestmark = pytest.mark.slow
 

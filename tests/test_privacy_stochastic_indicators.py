@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 from enclave.indicators import noisy_week
-from tests._back_warehouse import REGIONS, build
 from tests._dp_tester import empirical_loss, threshold_events
 from tests._indicator_worlds import add_person, indicator, year_counts
+from tests._warehouse import REGIONS, build
 
 pytestmark = pytest.mark.slow
 

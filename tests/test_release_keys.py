@@ -61,12 +61,11 @@ def test_key_forms_do_not_depend_on_one_person(sql: str, pair_first: Pair) -> No
 
 def test_add_noise_releases_the_canonical_form_of_a_key(pair_first: Pair) -> None:
     """Whatever form the engine hands back (``-0.0`` first met), the release shows ``0.0``."""
-    from enclave.gateway._back_quantile import Exact
-    from enclave.gateway._types import QueryState
-    from enclave.gateway.add_noise import add_noise
     from enclave.gateway.execute import execute
     from enclave.gateway.pipeline import FRONT
-    from enclave.gateway.rewrite import rewrite
+    from enclave.gateway.release.noise import add_noise
+    from enclave.gateway.sql.rewrite import rewrite
+    from enclave.gateway.values import Exact, QueryState
 
     ctx = pair_first.with_
     request = QueryRequest(sql=QUERIES[0], project="demo", user="researcher@demo", epsilon=0.7)

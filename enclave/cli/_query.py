@@ -26,7 +26,7 @@ def _print_table(data: dict) -> None:
         table.add_row(
             *("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row)
         )
-    from enclave.gateway.release_text import INTERVAL_NOTE, describe_bounds
+    from enclave.gateway.release.text import INTERVAL_NOTE, describe_bounds
 
     console = Console()
     console.print(table)

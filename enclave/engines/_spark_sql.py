@@ -40,10 +40,11 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from enclave.engines.hashing import portable_hash
 from enclave.errors import QueryRejected
 from enclave.schema import TABLES
 
-__all__ = ["DENIED_FUNCTIONS", "check_sandbox", "portable_hash", "to_spark"]
+__all__ = ["DENIED_FUNCTIONS", "check_sandbox", "to_spark"]
 
 _REFUSED = "The engine accepts one SELECT over the warehouse tables only."
 
@@ -146,16 +147,6 @@ def check_sandbox(tree: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Lambda | exp.Placeholder | exp.Parameter):
             raise _refuse()
     return tree
-
-
-def portable_hash(*sql_exprs: str) -> str:
-    """The row-choice hash both engines compute alike (DuckDB SQL).
-
-    >>> portable_hash("__pid", "'s'")
-    "md5(concat_ws('|', CAST(__pid AS VARCHAR), CAST('s' AS VARCHAR)))"
-    """
-    parts = ", ".join(f"CAST({e} AS VARCHAR)" for e in sql_exprs)
-    return f"md5(concat_ws('|', {parts}))"
 
 
 def _md5_of(args: list[exp.Expr]) -> exp.Expr:

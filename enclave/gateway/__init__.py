@@ -1,9 +1,9 @@
 """The query gateway (see ``pipeline`` for the stages and their order)."""
 
-from enclave.gateway._types import GatewayContext, QueryRequest, QueryState, Release
 from enclave.gateway.context import open_context, open_engine
 from enclave.gateway.pipeline import BACK, FRONT, answer, dry_run
-from enclave.gateway.release_text import INTERVAL_NOTE, describe_bounds
+from enclave.gateway.release.text import INTERVAL_NOTE, describe_bounds
+from enclave.gateway.values import GatewayContext, QueryRequest, QueryState, Release
 
 __all__ = [
     "BACK",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enclave.engines.base import Engine
 from enclave.errors import UserError
-from enclave.gateway._types import GatewayContext
+from enclave.gateway.values import GatewayContext
 from enclave.policy import load_dataset_policy, load_project_policies
 from enclave.settings import Settings
 

@@ -3,7 +3,7 @@
 It runs ``state.rewritten_sql``. For an ``"auto"`` plan that query also returns the
 histogram of rows per person: the bound is chosen here by OpenDP's DP quantile (the planned
 auto ε share; ``rewrite.choose_rows_bound``), written into the plan, and the totals at that
-bound are kept (``_back_auto.totals_at``) — one pass over the data instead of two. Then,
+bound are kept (``sql.auto.totals_at``) — one pass over the data instead of two. Then,
 for each MEDIAN / QUANTILE_CONT, the SQL of its bounded value histogram runs
 (``rewrite.quantile_queries``, same bounds and salt). The engine maps its own errors to
 generic ``QueryRejected`` messages.
@@ -15,14 +15,13 @@ import dataclasses
 from typing import Any
 
 from enclave.errors import InternalError
-from enclave.gateway._back_auto import histogram, totals_at
-from enclave.gateway._back_budget import AUTO
-from enclave.gateway._back_plan_pieces import piece_stats, plan_pieces
-from enclave.gateway._back_quantile import Exact
-from enclave.gateway._deadline import remaining
-from enclave.gateway._losses import Losses
-from enclave.gateway._types import GatewayContext, QueryState
-from enclave.gateway.rewrite import choose_rows_bound, quantile_queries, query_salt
+from enclave.gateway.deadline import remaining
+from enclave.gateway.plan.pieces import AUTO, plan_pieces
+from enclave.gateway.release.losses import Losses
+from enclave.gateway.sql.auto import histogram, totals_at
+from enclave.gateway.sql.rewrite import choose_rows_bound, quantile_queries, query_salt
+from enclave.gateway.sql.stats import piece_stats
+from enclave.gateway.values import Exact, GatewayContext, QueryState
 
 __all__ = ["execute"]
 

@@ -26,18 +26,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from enclave.errors import EnclaveError, InternalError, PolicyViolation
-from enclave.gateway._back_plan_pieces import plan_pieces
-from enclave.gateway._deadline import check_deadline
-from enclave.gateway._losses import verify_losses
-from enclave.gateway._types import GatewayContext, QueryRequest, QueryState, Release
-from enclave.gateway.add_noise import add_noise
-from enclave.gateway.authorise import authorise
-from enclave.gateway.check_shape import check_shape
-from enclave.gateway.estimate import estimate as _estimate
+from enclave.gateway.check.authorise import authorise
+from enclave.gateway.check.check_shape import check_shape
+from enclave.gateway.check.parse import parse
+from enclave.gateway.deadline import check_deadline
 from enclave.gateway.execute import execute
-from enclave.gateway.parse import parse
-from enclave.gateway.plan import plan
-from enclave.gateway.rewrite import rewrite
+from enclave.gateway.plan.pieces import plan_pieces
+from enclave.gateway.plan.planner import plan
+from enclave.gateway.release.dry_run import estimate as _estimate
+from enclave.gateway.release.losses import verify_losses
+from enclave.gateway.release.noise import add_noise
+from enclave.gateway.sql.rewrite import rewrite
+from enclave.gateway.values import GatewayContext, QueryRequest, QueryState, Release
 
 __all__ = ["BACK", "FRONT", "answer", "cache_key", "dry_run"]
 

@@ -1,0 +1,225 @@
+"""Typing rules for the functions of ``total_expressions``: casts, text and dates.
+
+Each method types one function node and refuses arguments that could make it fail on
+some row (non-literal parts and formats, text-to-number casts, invalid date literals).
+
+>>> import sqlglot
+>>> iso_date(sqlglot.parse_one("'2023-02-29'")), iso_date(sqlglot.parse_one("'2024-02-29'"))
+(False, True)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlglot import exp
+
+from enclave.errors import QueryRejected
+from enclave.gateway.check.catalog import ValueType
+
+__all__ = ["ARGUMENTS", "DATE_PARTS", "NAMES", "FunctionTypes", "check_arguments", "iso_date"]
+
+_TRUNC_PARTS = {"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "ISOYEAR"}
+_EXTRACT_PARTS = _TRUNC_PARTS | {"DOW", "DAYOFWEEK", "ISODOW", "DOY", "DAYOFYEAR", "YEARWEEK"}
+_STRFTIME = re.compile(r"(?:[^%]|%[YymdjUWVGuwbBaA%])*")
+NAMES = {"num": "a number", "str": "text", "date": "a date", "bool": "a condition", "null": "NULL"}
+DATE_PARTS = (
+    exp.Year,
+    exp.Quarter,
+    exp.Month,
+    exp.Week,
+    exp.WeekOfYear,
+    exp.Day,
+    exp.DayOfWeek,
+    exp.DayOfWeekIso,
+    exp.DayOfYear,
+)
+
+
+_UNARY = frozenset({"this"})
+_BINARY = frozenset({"this", "expression"})
+#: The arguments each typed node may carry: exactly the ones its typing rule inspects.
+#: A node with any other argument set (``FLOOR(x, d)``, ``week(d, mode)``, ``COUNT(a, b)``,
+#: ``CAST(x AS … FORMAT …)``) is refused, so sqlglot or DuckDB can never evaluate an
+#: argument the typer has not checked.
+ARGUMENTS: dict[type[exp.Expr], frozenset[str]] = {
+    exp.Column: frozenset({"this", "table"}),
+    exp.Literal: frozenset({"this", "is_string"}),
+    exp.Null: frozenset(),
+    exp.Boolean: _UNARY,
+    exp.Paren: _UNARY,
+    exp.Not: _UNARY,
+    exp.Neg: _UNARY,
+    exp.Abs: _UNARY,
+    exp.Floor: _UNARY,
+    exp.Ceil: _UNARY,
+    exp.Upper: _UNARY,
+    exp.Lower: _UNARY,
+    exp.Length: _UNARY,
+    exp.Round: frozenset({"this", "decimals"}),
+    exp.In: frozenset({"this", "expressions"}),
+    exp.Between: frozenset({"this", "low", "high"}),
+    exp.Least: frozenset({"this", "expressions", "ignore_nulls"}),
+    exp.Greatest: frozenset({"this", "expressions", "ignore_nulls"}),
+    exp.Coalesce: frozenset({"this", "expressions"}),
+    exp.Case: frozenset({"this", "ifs", "default"}),
+    exp.If: frozenset({"this", "true", "false"}),
+    exp.Cast: frozenset({"this", "to"}),
+    exp.Substring: frozenset({"this", "start", "length"}),
+    exp.Trim: _BINARY,
+    exp.Left: _BINARY,
+    exp.Extract: _BINARY,
+    exp.DateTrunc: frozenset({"this", "unit"}),
+    exp.TimestampTrunc: frozenset({"this", "unit"}),
+    exp.TimeToStr: frozenset({"this", "format"}),
+    exp.Anonymous: frozenset({"this", "expressions"}),
+    exp.Count: frozenset({"this", "big_int"}),
+    exp.PercentileCont: _BINARY,
+    **{part: _UNARY for part in DATE_PARTS},
+}
+
+
+def check_arguments(node: exp.Expr) -> None:
+    """Refuse a node that carries an argument its typing rule does not inspect.
+
+    >>> import sqlglot
+    >>> check_arguments(sqlglot.parse_one("FLOOR(x, 2)", dialect="duckdb"))
+    Traceback (most recent call last):
+    ...
+    enclave.errors.QueryRejected: FLOOR takes only the arguments listed in docs/sql-reference.md (it was given: decimals); remove the extra argument.
+    """
+    allowed = ARGUMENTS.get(type(node))
+    if allowed is None:
+        allowed = _BINARY if isinstance(node, exp.Binary) else _UNARY
+    extra = sorted(
+        k for k, v in node.args.items() if v not in (None, False, []) and k not in allowed
+    )
+    if extra:
+        name = node.sql_name() if isinstance(node, exp.Func) else type(node).__name__.upper()
+        raise QueryRejected(
+            f"{name[:32]} takes only the arguments listed in docs/sql-reference.md (it was "
+            f"given: {', '.join(extra)}); remove the extra argument."
+        )
+
+
+def iso_date(node: exp.Expression) -> bool:
+    if not (isinstance(node, exp.Literal) and node.is_string and len(node.name) == 10):
+        return False
+    try:
+        dt.date.fromisoformat(node.name)
+    except ValueError:
+        return False
+    return True
+
+
+def _int_literal(node: exp.Expression | None, limit: int = 10_000) -> bool:
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        node = node.this
+    return (
+        isinstance(node, exp.Literal)
+        and not node.is_string
+        and node.name.isdigit()
+        and int(node.name) <= limit
+    )
+
+
+def _part(node: exp.Expression | None) -> str:
+    if isinstance(node, (exp.Var, exp.Literal)):
+        return str(node.name).upper()
+    return ""
+
+
+class FunctionTypes:
+    """Mixin for the typer: one method per allowed function (see ``Typer.rules``)."""
+
+    def type(self, node: exp.Expression | None) -> ValueType:
+        raise NotImplementedError
+
+    def want(
+        self, node: exp.Expression, wanted: ValueType, result: ValueType | None = None
+    ) -> ValueType:
+        raise NotImplementedError
+
+    def round_(self, node: exp.Expression) -> ValueType:
+        digits = node.args.get("decimals")
+        if digits is not None and not _int_literal(digits, 10):
+            raise QueryRejected("ROUND's digits must be a literal integer between -10 and 10.")
+        return self.want(node.this, "num")
+
+    def cast(self, node: exp.Expression) -> ValueType:
+        to = node.args.get("to")
+        target = to.this.name if isinstance(to, exp.DataType) else "?"
+        if type(node) is not exp.Cast:
+            raise QueryRejected("TRY_CAST is not allowed; use CAST to DOUBLE or VARCHAR.")
+        if target in ("FLOAT", "REAL"):
+            raise QueryRejected(
+                f"CAST to {target} is not allowed (a 4-byte float fails on large values); "
+                "cast numbers with CAST(x AS DOUBLE)."
+            )
+        if target == "DOUBLE":
+            return self.want(node.this, "num")
+        if target in ("VARCHAR", "TEXT", "CHAR"):
+            self.type(node.this)
+            return "str"
+        if target in ("DATE", "TIMESTAMP"):
+            if isinstance(node.this, exp.Literal):
+                if not iso_date(node.this):
+                    raise QueryRejected("Date literals must be valid dates written 'YYYY-MM-DD'.")
+                return "date"
+            return self.want(node.this, "date")
+        raise QueryRejected(
+            f"CAST to {target} is not allowed (it could fail on some rows); cast numbers with "
+            "CAST(x AS DOUBLE)."
+        )
+
+    def trim(self, node: exp.Expression) -> ValueType:
+        chars = node.expression
+        if chars is not None and not (isinstance(chars, exp.Literal) and chars.is_string):
+            raise QueryRejected("TRIM's characters must be a text literal.")
+        return self.want(node.this, "str")
+
+    def substring(self, node: exp.Expression) -> ValueType:
+        for key in ("start", "length"):
+            arg = node.args.get(key)
+            if arg is not None and not _int_literal(arg):
+                raise QueryRejected(
+                    "substr needs literal integer positions, e.g. substr(icd10, 1, 3)."
+                )
+        return self.want(node.this, "str")
+
+    def left(self, node: exp.Expression) -> ValueType:
+        if not _int_literal(node.expression):
+            raise QueryRejected("left needs a literal integer length, e.g. left(icd10, 3).")
+        return self.want(node.this, "str")
+
+    def trunc(self, node: exp.Expression) -> ValueType:
+        if _part(node.args.get("unit")) not in _TRUNC_PARTS:
+            raise QueryRejected(
+                "date_trunc needs a literal part: 'year', 'quarter', 'month', 'week' or 'day'."
+            )
+        return self.want(node.this, "date")
+
+    def extract(self, node: exp.Expression) -> ValueType:
+        if _part(node.this) not in _EXTRACT_PARTS:
+            raise QueryRejected(
+                "extract needs a literal part: year, quarter, month, week, day, dow, doy, isoyear."
+            )
+        return self.want(node.expression, "date", "num")
+
+    def strftime(self, node: exp.Expression) -> ValueType:
+        fmt = node.args.get("format")
+        if not (isinstance(fmt, exp.Literal) and fmt.is_string and _STRFTIME.fullmatch(fmt.name)):
+            raise QueryRejected(
+                "strftime needs a literal format using %Y %y %m %d %j %U %W %V %G %u %w %b %B %a %A."
+            )
+        return self.want(node.this, "date", "str")
+
+    def anonymous(self, node: exp.Expression) -> ValueType:
+        name = str(node.name).lower()
+        args = node.expressions
+        if name == "date_part" and len(args) == 2 and _part(args[0]) in _EXTRACT_PARTS:
+            return self.want(args[1], "date", "num")
+        if name == "isoyear" and len(args) == 1:
+            return self.want(args[0], "date", "num")
+        raise QueryRejected(f"{name.upper()[:64]} is not allowed here; see docs/sql-reference.md.")

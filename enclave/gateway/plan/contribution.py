@@ -1,0 +1,86 @@
+"""Planning the contribution bounds: groups per person ``g`` and rows per person ``c``.
+
+* ``g`` starts from the policy (``contribution.groups_per_person``; 1 without GROUP BY).
+  It is **1** when every group key is a function of ``persons`` columns only (a person
+  has one ``persons`` row, so one key value: e.g. ``GROUP BY p.region`` or an age band).
+  When every key is public it is also at most the number of key combinations (rows whose
+  key is outside its key set are dropped before bounding, so ``GROUP BY p.sex`` gives
+  ``g ≤ 2``). The bounding SQL enforces ``g`` whatever the data, so these choices only
+  remove bias; they never rest on an assumption about the data for privacy.
+* ``c`` is the policy's (a number, or ``"auto"``); when no aggregate depends on it —
+  only ``COUNT(DISTINCT person)`` — there is no rows bound at all (``NO_ROWS_BOUND``):
+  the sensitivity is ``g`` and the "auto" quantile and its ε share are skipped.
+
+>>> import sqlglot
+>>> from enclave.policy import load_dataset_policy
+>>> from enclave.settings import REPO_POLICIES
+>>> from enclave.gateway.plan.sources import Scope
+>>> ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
+>>> ast = sqlglot.parse_one("SELECT p.region, count(*) FROM claims c JOIN persons p "
+...                         "ON p.person_id = c.person_id GROUP BY p.region", dialect="duckdb")
+>>> groups_bound(ast.args["group"].expressions, [None], Scope.build(ast, ds), ds)
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import sqlglot.expressions as exp
+
+from enclave.gateway.plan.sources import Scope
+from enclave.gateway.values import Aggregate
+from enclave.policy import DatasetPolicy
+
+__all__ = [
+    "NO_ROWS_BOUND",
+    "PERSON_KEYS_NOTE",
+    "PERSON_TABLE",
+    "groups_bound",
+    "person_level",
+    "rows_bound",
+]
+
+#: The table with one row per person (the canonical schema's person register).
+PERSON_TABLE = "persons"
+#: Plan note that says every key is a function of ``persons`` columns (so ``g = 1``).
+PERSON_KEYS_NOTE = "one group per person: every key comes from persons"
+#: Rows bound of a plan that needs none (COUNT(DISTINCT person) only): never reached.
+NO_ROWS_BOUND = 2**31 - 1
+
+
+def groups_bound(
+    group_exprs: Sequence[exp.Expression],
+    key_sets: Sequence[str | None],
+    scope: Scope,
+    ds: DatasetPolicy,
+) -> int:
+    """Groups per person for these GROUP BY expressions (public key set names or None)."""
+    if not group_exprs or person_level(group_exprs, scope):
+        return 1
+    bound = ds.contribution.groups_per_person
+    if all(ks is not None for ks in key_sets):
+        combos = 1
+        for name in key_sets:
+            ks = ds.key_set(name or "")
+            combos *= len(ks.values) if ks is not None else bound
+        bound = min(bound, combos)
+    return max(1, bound)
+
+
+def person_level(group_exprs: Sequence[exp.Expression], scope: Scope) -> bool:
+    """Whether every key reads ``persons`` columns only (one key value per person)."""
+    return bool(group_exprs) and all(scope.expand(g)[1] <= {PERSON_TABLE} for g in group_exprs)
+
+
+def rows_bound(
+    aggregates: Sequence[Aggregate], selection: bool, policy: int | Literal["auto"]
+) -> int | Literal["auto"]:
+    """The plan's rows bound: the policy's, or ``NO_ROWS_BOUND`` when nothing depends on it.
+
+    Key selection counts persons (sensitivity ``g``), so it never needs a rows bound.
+    """
+    if all(a.kind == "count_distinct" for a in aggregates):
+        return NO_ROWS_BOUND
+    return policy

@@ -1,0 +1,196 @@
+"""Choosing a query's ε and δ, and splitting ε across its parts.
+
+ε comes from, in order: ``request.epsilon``; else ``request.half_width`` — the smallest ε
+whose equal split gives every COUNT and SUM a 95% half-width ≤ the target (OpenDP's
+``accuracy_to_(discrete_)laplacian_scale`` with alpha = 0.05; for ``"auto"`` rows bounds
+the worst case ``auto_max_rows`` is assumed; AVG/VARIANCE/STDDEV half-widths depend on the
+data and do not enter); else the default ``min(0.1 × project ε, per-query cap)``.
+It must be at least ``MIN_EPSILON`` = 1e-4, and ``MIN_EPSILON_SHARE`` = 1e-5 for each
+aggregate (see ``choose_epsilon``), and must not exceed
+``ProjectPolicy.max_epsilon_per_query``.
+
+δ per query (private keys only) is ``min(project δ / 10, 1e-6)``.
+
+>>> from enclave.gateway.values import Aggregate
+>>> aggs = [Aggregate("n", "count", None, id="a0"), Aggregate("m", "avg", "__a1", id="a1")]
+>>> split = split_epsilon(1.0, aggs, [], auto=True, auto_share=0.1)
+>>> {k: round(v, 3) for k, v in split.items()}
+{'rows_bound': 0.1, 'a0': 0.45, 'a1.sum': 0.225, 'a1.count': 0.225}
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+from enclave.errors import PolicyViolation, QueryRejected
+from enclave.gateway.plan.pieces import AUTO, Piece, pieces, sensitivity
+from enclave.gateway.values import Aggregate, GroupKey, QueryRequest
+from enclave.noise import scale_for_half_width
+from enclave.policy import ContributionPolicy, ProjectPolicy
+
+__all__ = [
+    "AUTO",
+    "MIN_EPSILON",
+    "MIN_EPSILON_SHARE",
+    "choose_epsilon",
+    "query_delta",
+    "split_epsilon",
+]
+
+
+def query_delta(project: ProjectPolicy, keys: Sequence[GroupKey]) -> float:
+    """δ a query with private keys spends; refuses when the project has δ = 0."""
+    if project.delta <= 0:
+        public = ", ".join(k.alias for k in keys if k.key_set is not None)
+        hint = f" (public here: {public})" if public else ""
+        raise PolicyViolation(
+            "This query groups by a non-public key; the project has δ = 0 — group by one of "
+            "the public keys: region, sex, insurance_category, setting, provider_type, "
+            "date_trunc('week'|'month', visit_date), substr(icd10, 1, 1)" + hint + "."
+        )
+    return min(project.delta / 10.0, 1e-6)
+
+
+def split_epsilon(
+    epsilon: float,
+    aggregates: Sequence[Aggregate],
+    extra: Sequence[Piece],
+    *,
+    auto: bool,
+    auto_share: float,
+) -> dict[str, float]:
+    """ε per piece: auto-bound share first, then equal shares per aggregate (and selection)."""
+    split: dict[str, float] = {}
+    rest = epsilon
+    if auto:
+        split[AUTO] = epsilon * auto_share
+        rest = epsilon - split[AUTO]
+    groups: list[tuple[Piece, ...]] = [pieces(a) for a in aggregates] + [(p,) for p in extra]
+    share = rest / len(groups)
+    for group in groups:
+        total = sum(p.weight for p in group)
+        for p in group:
+            split[p.id] = share * p.weight / total
+    return split
+
+
+def _needed(
+    half_width: float, all_pieces: Sequence[Piece], rows: int, groups: int, n_groups: int
+) -> float:
+    need = 0.0
+    for p in all_pieces:
+        if p.id != p.aggregate or not p.in_sql:  # parts of AVG / VARIANCE / STDDEV, quantiles
+            continue
+        scale = scale_for_half_width(half_width / p.unit_value, discrete=p.discrete)  # in units
+        need = max(need, sensitivity(p, rows=rows, groups=groups) / scale)
+    if need == 0.0:
+        raise QueryRejected(
+            "half_width applies to COUNT and SUM; for AVG, VARIANCE, STDDEV or quantiles "
+            "give epsilon."
+        )
+    return need * n_groups
+
+
+#: the smallest ε one query may spend: below it every answer is noise, and noise scales
+#: leave what OpenDP represents (documented in docs/privacy-model.md)
+MIN_EPSILON = 1e-4
+#: the smallest ε share of each aggregate (and of key selection), after the auto-bound
+#: share: with many aggregates the minimum ε of a query is higher than MIN_EPSILON
+MIN_EPSILON_SHARE = 1e-5
+
+
+def _positive_finite(value: object) -> float | None:
+    """``value`` as a finite positive float, or None (nan, ±inf, ≤ 0, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _shown_up(x: float) -> str:
+    """``x`` rounded *up* to two significant digits (so asking for it passes)."""
+    unit = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return f"{math.ceil(x / unit - 1e-9) * unit:.2g}"
+
+
+def choose_epsilon(
+    request: QueryRequest,
+    project: ProjectPolicy,
+    contrib: ContributionPolicy,
+    all_pieces: Sequence[Piece],
+    groups: int,
+) -> tuple[float, list[str]]:
+    """The query's ε and notes saying where it came from.
+
+    Refused here, in the front half before any budget is reserved, with messages that do
+    not repeat the numbers asked for: ε or half_width that is not a finite positive
+    number; ε below this query's minimum — ``MIN_EPSILON``, and ``MIN_EPSILON_SHARE`` for
+    each aggregate and key selection after the auto-bound share — whether asked for,
+    derived from half_width or the project default; ε above the per-query cap.
+    """
+    notes: list[str] = []
+    auto = contrib.rows_per_person == "auto"
+    shares = len({p.aggregate for p in all_pieces})
+    kept = (1.0 - contrib.auto_epsilon_share) if auto else 1.0
+    floor = max(MIN_EPSILON, MIN_EPSILON_SHARE * shares / kept)
+    minimum = (
+        f"this query's minimum of {_shown_up(floor)} (at least {MIN_EPSILON:g} per query "
+        f"and {MIN_EPSILON_SHARE:g} per aggregate; see docs/privacy-model.md)"
+    )
+    cap = project.max_epsilon_per_query
+    if request.epsilon is not None:
+        asked = _positive_finite(request.epsilon)
+        if asked is None:
+            raise QueryRejected(f"epsilon must be a finite number, at least {minimum}.")
+        if asked < floor:
+            raise QueryRejected(
+                f"epsilon is below {minimum}. Ask for more ε, or use fewer aggregates."
+            )
+        epsilon = asked
+        notes.append("ε as requested")
+    elif request.half_width is not None:
+        width = _positive_finite(request.half_width)
+        if width is None:
+            raise QueryRejected(
+                "half_width must be a finite positive number (the target 95% half-width of "
+                "each COUNT and SUM, in its own units)."
+            )
+        rows = contrib.auto_max_rows if auto else int(contrib.rows_per_person)
+        try:
+            epsilon = _needed(width, all_pieces, rows, groups, shares)
+        except (ZeroDivisionError, OverflowError):  # a half-width too narrow for a double
+            epsilon = math.inf
+        if auto:
+            epsilon /= kept
+            notes.append(f"ε from half_width, worst case {rows} rows per person (auto bound)")
+        else:
+            notes.append("ε from half_width")
+        if not math.isfinite(epsilon) or epsilon > cap * (1 + 1e-12):
+            raise PolicyViolation(
+                f"This half_width needs more ε than this project allows per query (at most "
+                f"{cap:g}); widen half_width, give epsilon, or ask the steward."
+            )
+        if epsilon < floor:
+            raise QueryRejected(
+                f"This half_width is so wide that it needs less ε than {minimum}. Ask for "
+                "a narrower half_width, or give epsilon."
+            )
+    else:
+        epsilon = min(0.1 * project.epsilon, project.max_epsilon_per_query)
+        notes.append("default ε = min(0.1 × project ε, per-query cap)")
+        if epsilon < floor:
+            raise QueryRejected(
+                f"This project's default ε (0.1 × project ε, capped) is below {minimum}. "
+                "Give epsilon."
+            )
+    if epsilon > cap * (1 + 1e-12):
+        raise PolicyViolation(
+            f"Requested ε = {epsilon:.4g} but this project allows at most {cap:g} per query; "
+            "lower epsilon, widen half_width, or ask the steward."
+        )
+    return epsilon, notes

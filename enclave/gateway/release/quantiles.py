@@ -1,0 +1,124 @@
+"""MEDIAN / QUANTILE_CONT, the release half: OpenDP quantiles on each group's histogram.
+
+Per group: the noisy row count ``ñ`` (discrete Laplace, sensitivity ``c``), the DP
+``q``-quantile (the estimate), and two more DP quantiles at ``q ∓ R/ñ₋`` where ``ñ₋`` is
+``ñ`` minus its one-sided error bound and ``R`` the rank error the mechanism exceeds with
+probability ≤ β (``enclave.noise.rank_error``). β = 0.05/3 for each of the three, so by a
+union bound the interval covers the bounded exact quantile with probability ≥ 95%, up to
+the grid (see docs/privacy-model.md and ``sql.quantile`` for the histogram). ``_se`` is the
+interval's half-width / 1.96 (conservative, not the sd of a known distribution).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from enclave.gateway.sql.quantile import grid
+from enclave.gateway.values import Aggregate, Plan
+from enclave.noise import (
+    ALPHA,
+    Z95,
+    Record,
+    half_width,
+    laplace_int,
+    private_quantile,
+    quantile_scale,
+    rank_error,
+)
+
+__all__ = ["release_quantiles"]
+
+BETA = ALPHA / 3  # each of: the noisy count, the lower and the upper quantile
+Key = tuple[Any, ...]
+
+
+def _shifted(q: float, sign: int, n_lo: float, eps: float, k: int, rows: int) -> float | None:
+    """The level ``q ∓ R/ñ₋`` whose own rank error R still fits, or None (use the clamp)."""
+    if n_lo <= 0:
+        return None
+    level = q
+    for _ in range(50):
+        approx = 2.0 * rows * max(level, 1.0 - level) / eps * 1.001  # ≥ OpenDP's scale
+        need = rank_error(approx, k, BETA) / n_lo
+        if abs(level - q) >= need:
+            return level
+        level = q + sign * need * 1.01  # overshoot a little: the fixed point is approached
+        if not 0.0 < level < 1.0:
+            return None
+    return None
+
+
+def release_quantiles(
+    agg: Aggregate,
+    plan: Plan,
+    histogram: Sequence[tuple[Any, ...]],
+    domain: Sequence[Key],
+    rows: int,
+    recorder: Callable[[str], Record],
+    check: Callable[[], None] = lambda: None,
+) -> tuple[dict[Key, tuple[float, float, float, float]], dict[str, Any]]:
+    """Estimate, se, 95% CI per key of ``domain``, and the mechanisms' description."""
+    nk = len(plan.keys)
+    lo, step, k = grid(agg.lower or 0.0, agg.upper or 0.0)
+    cands = list(range(0, 2 * k, 2))
+    by_key: dict[Key, tuple[list[int], list[int]]] = {}
+    for row in histogram:
+        slots, counts = by_key.setdefault(tuple(row[:nk]), ([], []))
+        slots.append(int(row[nk]))
+        counts.append(int(row[nk + 1]))
+    split, a = plan.epsilon_split, agg.id
+    q = float(agg.quantile or 0.5)
+    totals = [sum(by_key.get(key, ([], []))[1]) for key in domain]
+    noisy_n, n_scale = laplace_int(
+        totals, sensitivity=rows, epsilon=split[f"{a}.count"], record=recorder(f"{a}.count")
+    )
+    n_slack = half_width(n_scale, discrete=True, alpha=2 * BETA)
+    est_scale = quantile_scale(cands, q, split[a], rows)
+
+    def value(slot: int) -> float:
+        return min(lo + (slot // 2) * step, agg.upper or lo)
+
+    out: dict[Key, tuple[float, float, float, float]] = {}
+    for key, n_tilde in zip(domain, noisy_n, strict=True):
+        check()  # the request's deadline: per-group quantiles run in Python
+        slots, counts = by_key.get(key, ([], []))
+        data = np.repeat(np.asarray(slots, dtype=np.int64), np.asarray(counts, dtype=np.int64))
+        est = value(
+            private_quantile(
+                data, candidates=cands, alpha=q, scale=est_scale, d_in=rows, record=recorder(a)
+            )
+        )
+        ends = []
+        for sign, piece, clamp in ((-1, "ci_low", lo), (1, "ci_high", agg.upper or lo)):
+            eps = split[f"{a}.{piece}"]
+            level = _shifted(q, sign, n_tilde - n_slack, eps, k, rows)
+            if level is None:
+                ends.append(clamp)
+                continue
+            scale = quantile_scale(cands, level, eps, rows)
+            got = private_quantile(
+                data,
+                candidates=cands,
+                alpha=level,
+                scale=scale,
+                d_in=rows,
+                record=recorder(f"{a}.{piece}"),
+            )
+            ends.append(value(got))
+        low, high = min(ends[0], est), max(ends[1], est)
+        out[key] = (est, (high - low) / 2 / Z95, low, high)
+    mech = {
+        "mechanism": "private_quantile (OpenDP make_private_quantile), per group",
+        "label": agg.alias,
+        "quantile": q,
+        "candidates": f"{k} evenly spaced in [{lo:g}, {agg.upper or lo:g}]",
+        "d_in": rows,
+        "scale": est_scale,
+        "epsilon": split[a],
+        "interval": "DP quantiles at q ∓ rank error / (noisy count lower bound); union bound",
+        "count_scale": n_scale,
+    }
+    return out, mech

@@ -1,0 +1,216 @@
+"""SQL that bounds each person's contribution and computes exact bounded totals per group.
+
+Two strategies, same guarantees (each person: at most ``g`` groups, at most ``c`` rows in
+total, each value clamped):
+
+* ``"preagg"`` (used by the gateway): group the relation by (person, key) first, keeping
+  row counts and sums of clamped values; rank each person's groups by a salted hash and
+  keep the first ``g``; give rows to the kept groups in that order until ``c`` are used
+  (``w = least(n, c - rows already given)``); each group then contributes ``w`` rows and
+  ``w`` times its per-row share ``t`` of each unit sum (``share_sql``: ``w / n`` of the sum,
+  the expected sum of ``w`` rows drawn without replacement, in exact integer units).
+  Without GROUP BY it is simply ``least(n, c)`` per person: no window at all.
+* ``"window"``: rank every row with ``row_number()`` over the person, ordered by a salted
+  hash of the row, after a ``dense_rank()`` choice of groups; keep ranks ≤ c.
+
+Totals are exact integers (``DECIMAL(38, 0)`` sums of integer units, see ``plan.pieces``):
+the same on every engine, in any order, with no float accumulation.
+
+The per-query salt comes from the normalised SQL, so the same query bounds the same way;
+the choice depends only on the person's own rows, which is what DP needs (the salt need
+not be secret).
+
+>>> sql = bounded_sql("SELECT 1", n_keys=0, stats=[("sum", "__a0")], rows=3, groups=1,
+...                   salt="s", key_filters=[])
+>>> "LEAST(__n, 3)" in sql and "DECIMAL(38, 0)" in sql
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, NamedTuple
+
+from enclave.engines.hashing import portable_hash
+from enclave.gateway.plan.pieces import SHARE_UNITS
+
+__all__ = [
+    "SqlStat",
+    "Strategy",
+    "as_stat",
+    "auto_bound_sql",
+    "bounded_sql",
+    "input_ctes",
+    "pre_cols",
+    "pre_indices",
+    "share_sql",
+    "stats_for",
+]
+
+Strategy = Literal["preagg", "window"]
+
+
+class SqlStat(NamedTuple):
+    """One noised total the SQL computes: ``stat`` over relation column ``column``.
+
+    Unit stats (``count_x``, ``nn``, ``sum``, ``sum_sq``) round each row's value to
+    ``grid`` (integer units in ``[lo, hi]``); see ``plan.pieces`` for the share rule.
+    """
+
+    stat: str  # count, count_x, nn, distinct, sum, sum_sq
+    column: str | None
+    grid: float = 1.0
+    lo: int = 0
+    hi: int = 1
+
+
+#: a SqlStat, or a plain (stat, column) pair in tests and examples
+Stat = SqlStat | tuple[str, str | None]
+UNIT_STATS = ("count_x", "nn", "sum", "sum_sq")
+
+
+def as_stat(stat: Stat) -> SqlStat:
+    return stat if isinstance(stat, SqlStat) else SqlStat(*stat)
+
+
+def stats_for(pieces: Sequence[Stat]) -> list[SqlStat]:
+    """The stats in output order (one per noisy piece)."""
+    return [as_stat(p) for p in pieces]
+
+
+def input_ctes(relation: str, key_filters: Sequence[str]) -> str:
+    """The relation and its rows that enter bounding (person known, public keys in set)."""
+    where = " AND ".join(["__pid IS NOT NULL", *key_filters])
+    return f"__rel AS ({relation}), __in AS (SELECT * FROM __rel WHERE {where})"
+
+
+def auto_bound_sql(relation: str, key_filters: Sequence[str], cap: int) -> str:
+    """Histogram of per-person row counts (capped at ``cap``) after filters and joins."""
+    return (
+        f"WITH {input_ctes(relation, key_filters)} SELECT __c, count(*) FROM "
+        f"(SELECT LEAST(count(*), {cap}) AS __c FROM __in GROUP BY __pid) GROUP BY __c"
+    )
+
+
+def _row_units(st: SqlStat) -> str:
+    """One row's value in integer grid units (NULL stays NULL, counted as nothing)."""
+    col = st.column
+    if st.stat == "count_x":
+        return f"CAST({col} AS BIGINT)"
+    if st.stat == "nn":
+        return f"CASE WHEN {col} IS NULL THEN 0 ELSE 1 END"
+    value = f"{col} * {col}" if st.stat == "sum_sq" else str(col)
+    return f"LEAST(GREATEST(CAST(ROUND({value} / {st.grid!r}) AS BIGINT), {st.lo}), {st.hi})"
+
+
+def share_sql(st: SqlStat, i: int) -> str:
+    """A (person, group)'s share ``t`` of unit sum ``__s<i>`` over its ``__n`` rows."""
+    k = SHARE_UNITS
+    t = f"CAST(ROUND(CAST(__s{i} AS DOUBLE) * {k} / __n) AS BIGINT)"
+    return f"LEAST(GREATEST({t}, {st.lo * k}), {st.hi * k})"
+
+
+def pre_cols(stats: Sequence[Stat]) -> list[str]:
+    out = []
+    for i, st in enumerate(stats_for(stats)):
+        if st.stat in UNIT_STATS:
+            out.append(f"COALESCE(sum({_row_units(st)}), 0) AS __s{i}")
+        elif st.stat == "distinct":
+            out.append(f"max({st.column}) AS __s{i}")
+    return out
+
+
+def pre_indices(stats: Sequence[Stat]) -> list[int]:
+    return [i for i, st in enumerate(stats_for(stats)) if st.stat != "count"]
+
+
+def _exact_sum(expr: str) -> str:
+    """An exact integer sum, order-independent on every engine (no float accumulation)."""
+    return f"CAST(COALESCE(sum(CAST({expr} AS DECIMAL(38, 0))), 0) AS DECIMAL(38, 0))"
+
+
+def _final_preagg(stats: Sequence[Stat]) -> list[str]:
+    if not stats:  # quantiles only: their histograms carry the data
+        return ["CAST(count(*) AS BIGINT) AS __rows"]
+    out = []
+    for i, st in enumerate(stats_for(stats)):
+        if st.stat == "count":
+            out.append(f"CAST(sum(__w) AS BIGINT) AS __v{i}")
+        elif st.stat == "distinct":
+            out.append(f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT) AS __v{i}")
+        else:
+            out.append(f"{_exact_sum(f'__w * {share_sql(st, i)}')} AS __v{i}")
+    return out
+
+
+def _final_window(stats: Sequence[Stat]) -> list[str]:
+    if not stats:
+        return ["CAST(count(*) AS BIGINT) AS __rows"]
+    out = []
+    for i, st in enumerate(stats_for(stats)):
+        if st.stat == "count":
+            out.append(f"count(*) AS __v{i}")
+        elif st.stat == "distinct":
+            out.append(f"count(DISTINCT CASE WHEN {st.column} > 0 THEN __pid END) AS __v{i}")
+        else:  # every kept row adds its own units (share K per row)
+            out.append(f"{_exact_sum(f'{_row_units(st)} * {SHARE_UNITS}')} AS __v{i}")
+    return out
+
+
+def bounded_sql(
+    relation: str,
+    *,
+    n_keys: int,
+    stats: Sequence[Stat],
+    rows: int,
+    groups: int,
+    salt: str,
+    key_filters: Sequence[str],
+    strategy: Strategy = "preagg",
+) -> str:
+    """Exact bounded totals: one row per group with keys ``__k*`` then values ``__v*``."""
+    keys = [f"__k{i}" for i in range(n_keys)]
+    key_list = ", ".join(keys)
+    group_hash = portable_hash("__pid", *keys, f"'{salt}'")
+    head = f"WITH {input_ctes(relation, key_filters)}"
+    sel_keys = key_list + ", " if keys else ""
+    group_by = f" GROUP BY {key_list}" if keys else ""
+    if strategy == "window":
+        row_cols = [c for c in ("__pid", *keys) if c] + [
+            st.column for st in stats_for(stats) if st.column and st.column != "1"
+        ]
+        row_hash = portable_hash(*dict.fromkeys(row_cols), f"'{salt}'")
+        return (
+            f"{head}, __gr AS (SELECT *, dense_rank() OVER (PARTITION BY __pid ORDER BY "
+            f"{group_hash}{', ' + key_list if keys else ''}) AS __g FROM __in), "
+            f"__rw AS (SELECT *, row_number() OVER (PARTITION BY __pid ORDER BY {row_hash}) "
+            f"AS __r FROM __gr WHERE __g <= {groups}) "
+            f"SELECT {sel_keys}{', '.join(_final_window(stats))} FROM __rw WHERE __r <= {rows}"
+            f"{group_by}"
+        )
+    pre = ", ".join(["count(*) AS __n", *pre_cols(stats)])
+    by = ", ".join(["__pid", *keys])
+    pk = f"__pk AS (SELECT __pid, {sel_keys}{pre} FROM __in GROUP BY {by})"
+    if keys:
+        # Persons already within both bounds keep every row (w = n): no ranking needed.
+        # Only the others are ranked by the salted hash (a window over a small subset).
+        cols = ", ".join(["__pid", *keys, "__n", *(f"__s{i}" for i in pre_indices(stats))])
+        window = f"PARTITION BY __pid ORDER BY {group_hash}, {key_list}"
+        alloc = (
+            f"__pp AS (SELECT __pid, sum(__n) > {rows} OR count(*) > {groups} "
+            f"AS __over FROM __pk GROUP BY __pid), "
+            f"__big AS (SELECT __pk.* FROM __pk SEMI JOIN (SELECT __pid FROM __pp WHERE __over) "
+            f"AS o USING (__pid)), "
+            f"__rk AS (SELECT *, row_number() OVER (w) AS __g, COALESCE(sum(__n) OVER (w ROWS "
+            f"BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __b FROM __big WINDOW w AS "
+            f"({window})), "
+            f"__al AS (SELECT {cols}, __n AS __w FROM __pk SEMI JOIN (SELECT __pid FROM __pp "
+            f"WHERE NOT __over) AS u USING (__pid) UNION ALL SELECT {cols}, "
+            f"LEAST(__n, GREATEST({rows} - __b, 0)) AS __w FROM __rk WHERE __g <= {groups})"
+        )
+    else:
+        alloc = f"__al AS (SELECT *, LEAST(__n, {rows}) AS __w FROM __pk)"
+    return (
+        f"{head}, {pk}, {alloc} SELECT {sel_keys}{', '.join(_final_preagg(stats))} "
+        f"FROM __al WHERE __w > 0{group_by}"
+    )

@@ -1,0 +1,173 @@
+"""Frozen value types that flow through the gateway's stages.
+
+Every stage has the signature ``stage(state: QueryState, ctx: GatewayContext) -> QueryState``
+and returns ``dataclasses.replace(state, ...)``; nothing is mutated in place.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from enclave.gateway.release.text import INTERVAL_NOTE
+
+if TYPE_CHECKING:
+    import sqlglot.expressions as exp
+
+    from enclave.engines.base import Engine
+    from enclave.policy import DatasetPolicy, ProjectPolicy
+    from enclave.settings import Settings
+
+__all__ = [
+    "AggKind",
+    "Aggregate",
+    "Exact",
+    "GatewayContext",
+    "GroupKey",
+    "Measurement",
+    "Plan",
+    "QueryRequest",
+    "QueryState",
+    "Release",
+]
+
+AggKind = Literal["count", "count_distinct", "sum", "avg", "variance", "stddev", "quantile"]
+
+
+class Exact(NamedTuple):
+    """What ``execute`` read: bounded totals, and per quantile aggregate its histogram."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    histograms: Mapping[str, list[tuple[Any, ...]]] = {}
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """What a researcher asked: SQL, project, and either ε or a target 95% half-width."""
+
+    sql: str
+    project: str
+    user: str
+    epsilon: float | None = None
+    half_width: float | None = None
+    dry_run: bool = False
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    alias: str
+    sql: str  # the key expression over the bounded relation's columns (DuckDB dialect)
+    key_set: str | None = None  # public key set name, or None for a private key
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One SELECT aggregate. ``id`` is its position in the plan (``a0``, ``a1``…): the
+    gateway names its noised pieces after it; ``alias`` is the researcher's label only."""
+
+    alias: str
+    kind: AggKind
+    sql: str | None  # argument expression; None for COUNT(*)
+    lower: float | None = None
+    upper: float | None = None
+    quantile: float | None = None
+    id: str = "a0"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One noise measurement that ran: its piece id and the privacy loss OpenDP's privacy
+    map gives for it at the planned sensitivity."""
+
+    piece: str
+    epsilon: float
+    delta: float = 0.0
+    runs: int = 1  # > 1 only for per-group quantiles of one piece (parallel composition)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What will be computed and how privately. Filled by the ``plan`` stage."""
+
+    relation_sql: str  # FROM/JOIN/WHERE as one SELECT producing rows with a person column
+    person_column: str
+    keys: tuple[GroupKey, ...]
+    aggregates: tuple[Aggregate, ...]
+    rows_per_person: int | Literal["auto"]
+    groups_per_person: int
+    epsilon: float
+    delta: float
+    epsilon_split: Mapping[str, float]
+    output_columns: tuple[str, ...]
+    having_sql: str | None = None
+    order_sql: str | None = None
+    limit: int | None = None
+    notes: tuple[str, ...] = ()
+    join_rows_per_table: int | None = None  # rows per person each joined event table keeps
+
+
+@dataclass(frozen=True)
+class Release:
+    """A differentially private answer: what leaves the enclave."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    epsilon_spent: float
+    delta_spent: float
+    budget_remaining: Mapping[str, Any]
+    bounds: Mapping[str, Any]
+    mechanisms: Mapping[str, Any]
+    composition: str
+    release_id: str
+    cached: bool = False
+    notes: tuple[str, ...] = ()
+    interval_note: str = INTERVAL_NOTE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "rows": [list(r) for r in self.rows],
+            "epsilon_spent": self.epsilon_spent,
+            "delta_spent": self.delta_spent,
+            "budget_remaining": dict(self.budget_remaining),
+            "bounds": dict(self.bounds),
+            "mechanisms": dict(self.mechanisms),
+            "composition": self.composition,
+            "release_id": self.release_id,
+            "cached": self.cached,
+            "notes": list(self.notes),
+            "interval_note": self.interval_note,
+        }
+
+
+@dataclass(frozen=True)
+class QueryState:
+    """The request as it moves through the stages; each stage fills more of it."""
+
+    request: QueryRequest
+    ast: exp.Expression | None = None
+    normalized_sql: str | None = None
+    project: ProjectPolicy | None = None
+    plan: Plan | None = None
+    rewritten_sql: str | None = None
+    exact: Any = None  # engine result (never leaves the gateway)
+    noisy: tuple[tuple[Any, ...], ...] | None = None
+    release: Release | None = None
+    reservation: Any = None
+    measurements: tuple[Measurement, ...] = ()
+    deadline: float = math.inf  # time.monotonic() by which the whole request must be done
+    verdict: Literal["pending", "released", "refused", "cached", "estimated"] = "pending"
+
+
+@dataclass(frozen=True)
+class GatewayContext:
+    settings: Settings
+    dataset: DatasetPolicy
+    projects: Mapping[str, ProjectPolicy]
+    engine: Engine
+    store: Any

@@ -1,0 +1,70 @@
+"""The one-pass "auto" query: its histogram and its totals at any c equal the two-pass ones."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from enclave.gateway.execute import execute
+from enclave.gateway.plan.planner import plan
+from enclave.gateway.sql.auto import histogram, totals_at
+from enclave.gateway.sql.bounded import auto_bound_sql
+from enclave.gateway.sql.rewrite import auto_query, bounded_query, key_filters, rewrite
+from enclave.gateway.sql.stats import piece_stats
+from tests._warehouse import build, context, front
+
+JOIN = "FROM claims c JOIN persons p ON p.person_id = c.person_id"
+QUERIES = [
+    "SELECT count(*) AS n, sum(amount) AS s FROM claims",
+    f"SELECT p.region, count(*) AS n, avg(c.amount) AS a {JOIN} GROUP BY p.region",
+    "SELECT setting, sum(least(amount, 500)) AS s, count(DISTINCT person_id) AS d "
+    "FROM claims GROUP BY setting",
+    "SELECT date_trunc('month', visit_date) AS m, count(*) AS n, stddev(los_days) AS sd "
+    "FROM claims WHERE icd10 IS NOT NULL GROUP BY 1",
+    "SELECT icd10, count(*) AS n FROM claims GROUP BY icd10",
+    f"SELECT p.sex, c.setting, count(*) AS n {JOIN} GROUP BY p.sex, c.setting",
+]
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    d = tmp_path_factory.mktemp("wh")
+    return context(build(d / "w.duckdb", persons=500), d, groups_per_person=2)
+
+
+def _same(a, b):
+    a, b = sorted(a, key=repr), sorted(b, key=repr)
+    assert [len(r) for r in a] == [len(r) for r in b]
+    for x, y in zip(a, b, strict=True):
+        for u, v in zip(x, y, strict=True):
+            if isinstance(u, float) or isinstance(v, float):
+                assert u == pytest.approx(v, rel=1e-9, abs=1e-9)
+            else:
+                assert u == v
+
+
+@pytest.mark.parametrize("sql", QUERIES)
+def test_one_pass_equals_histogram_and_bounded_sql(ctx, sql):
+    state = plan(front(sql, ctx, epsilon=1.0), ctx)
+    p = state.plan
+    assert p.rows_per_person == "auto"
+    cap = ctx.dataset.contribution.auto_max_rows
+    _, both = ctx.engine.execute(auto_query(p, ctx.dataset, "salt"))
+    _, hist = ctx.engine.execute(auto_bound_sql(p.relation_sql, key_filters(p, ctx.dataset), cap))
+    counts, persons = histogram(both, len(p.keys))
+    assert sorted(zip(counts, persons, strict=True)) == sorted(hist)
+    stats = piece_stats(p.aggregates, p.epsilon_split)
+    for c in (1, 2, 3, 7, 40, cap):
+        fixed = dataclasses.replace(p, rows_per_person=c)
+        _, want = ctx.engine.execute(bounded_query(fixed, ctx.dataset, "salt"))
+        _same(totals_at(both, n_keys=len(p.keys), stats=stats, c=c), want)
+
+
+def test_execute_chooses_and_records_the_bound(ctx):
+    state = rewrite(plan(front(QUERIES[1], ctx, epsilon=1.0), ctx), ctx)
+    assert state.plan.rows_per_person == "auto"
+    state = execute(state, ctx)
+    c = state.plan.rows_per_person
+    assert isinstance(c, int) and 1 <= c <= ctx.dataset.contribution.auto_max_rows
+    assert any("auto" in n for n in state.plan.notes)
