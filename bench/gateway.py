@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 
 from enclave.engines.duckdb import DuckDBEngine  # noqa: E402
+from enclave.engines.hashing import query_salt  # noqa: E402
 from enclave.gateway.check.authorise import authorise  # noqa: E402
 from enclave.gateway.check.check_shape import check_shape  # noqa: E402
 from enclave.gateway.check.parse import parse  # noqa: E402
@@ -41,7 +42,7 @@ from enclave.gateway.execute import execute  # noqa: E402
 from enclave.gateway.plan.planner import plan  # noqa: E402
 from enclave.gateway.release.estimates import Noisy  # noqa: E402
 from enclave.gateway.release.noise import _estimates, add_noise  # noqa: E402
-from enclave.gateway.sql.rewrite import bounded_query, query_salt, rewrite  # noqa: E402
+from enclave.gateway.sql.rewrite import bounded_query, rewrite  # noqa: E402
 from enclave.gateway.values import GatewayContext, QueryRequest, QueryState  # noqa: E402
 from enclave.policy import load_dataset_policy, load_project_policies  # noqa: E402
 from enclave.settings import REPO_POLICIES, Settings  # noqa: E402

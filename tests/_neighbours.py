@@ -243,7 +243,7 @@ def open_pair(
     homes: tuple[Settings, Settings], engines: tuple[Any, Any] | None = None
 ) -> Iterator[Pair]:
     """Open both homes (DuckDB, or the given engines) with generous project budgets."""
-    from enclave.gateway import open_context
+    from enclave.service import open_context
 
     a, b = homes
     ctxs = [

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from enclave.errors import UserError
-from enclave.gateway import GatewayContext, QueryRequest, answer, open_context
+from enclave.gateway import GatewayContext, QueryRequest, answer
+from enclave.service import open_context
 from enclave.settings import Settings
 from enclave.store import BudgetLimits
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from enclave.errors import BudgetExhausted, InternalError, UserError
-from enclave.gateway import GatewayContext, QueryRequest, answer, dry_run, open_context
+from enclave.gateway import GatewayContext, QueryRequest, answer, dry_run
+from enclave.service import open_context
 from enclave.settings import Settings
 from enclave.store import BudgetLimits
 from tests.test_gateway_fixtures import EXPECT, FILES, read_fixture

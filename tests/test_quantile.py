@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from enclave.engines.hashing import query_salt
 from enclave.gateway.plan.planner import plan
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.release.quantiles import release_quantiles
 from enclave.gateway.sql.quantile import grid
-from enclave.gateway.sql.rewrite import quantile_queries, query_salt
+from enclave.gateway.sql.rewrite import quantile_queries
 from enclave.gateway.values import Aggregate, Plan
 from tests._warehouse import build, context, front, run
 

@@ -7,10 +7,11 @@ import dataclasses
 import pandas as pd
 import pytest
 
+from enclave.engines.hashing import query_salt
 from enclave.gateway.plan.pieces import exact_values
 from enclave.gateway.plan.planner import plan
 from enclave.gateway.release.dry_run import estimate
-from enclave.gateway.sql.rewrite import bounded_query, query_salt, rewrite
+from enclave.gateway.sql.rewrite import bounded_query, rewrite
 from enclave.gateway.values import QueryState
 from tests._warehouse import build, context, front, run
 

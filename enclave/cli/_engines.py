@@ -45,7 +45,7 @@ def export_cmd(
 def _open(name: str, s: Settings) -> Any:
     from dataclasses import replace
 
-    from enclave.gateway.context import open_engine
+    from enclave.service import open_engine
 
     return open_engine(replace(s, engine=name))
 

@@ -7,7 +7,9 @@ DuckDB's own ``hash()`` has no Spark twin; ``md5`` over the values joined with `
 
 from __future__ import annotations
 
-__all__ = ["portable_hash"]
+import hashlib
+
+__all__ = ["portable_hash", "query_salt"]
 
 
 def portable_hash(*sql_exprs: str) -> str:
@@ -18,3 +20,8 @@ def portable_hash(*sql_exprs: str) -> str:
     """
     parts = ", ".join(f"CAST({e} AS VARCHAR)" for e in sql_exprs)
     return f"md5(concat_ws('|', {parts}))"
+
+
+def query_salt(normalized_sql: str) -> str:
+    """Per-query salt for the hash that picks rows and groups (hex, from the SQL)."""
+    return hashlib.sha256(b"enclave-bounds\0" + normalized_sql.encode()).hexdigest()[:16]

@@ -1,6 +1,5 @@
 """The query gateway (see ``pipeline`` for the stages and their order)."""
 
-from enclave.gateway.context import open_context, open_engine
 from enclave.gateway.pipeline import BACK, FRONT, answer, dry_run
 from enclave.gateway.release.text import INTERVAL_NOTE, describe_bounds
 from enclave.gateway.values import GatewayContext, QueryRequest, QueryState, Release
@@ -16,6 +15,4 @@ __all__ = [
     "answer",
     "describe_bounds",
     "dry_run",
-    "open_context",
-    "open_engine",
 ]

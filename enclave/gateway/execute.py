@@ -14,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from enclave.engines.hashing import query_salt
 from enclave.errors import InternalError
 from enclave.gateway.deadline import remaining
 from enclave.gateway.plan.pieces import AUTO, plan_pieces
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.sql.auto import histogram, totals_at
-from enclave.gateway.sql.rewrite import choose_rows_bound, quantile_queries, query_salt
+from enclave.gateway.sql.rewrite import choose_rows_bound, quantile_queries
 from enclave.gateway.sql.stats import piece_stats
 from enclave.gateway.values import Exact, GatewayContext, QueryState
 

@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from enclave.gateway.release.text import INTERVAL_NOTE
-
 if TYPE_CHECKING:
     import sqlglot.expressions as exp
 
@@ -22,6 +20,7 @@ if TYPE_CHECKING:
     from enclave.settings import Settings
 
 __all__ = [
+    "INTERVAL_NOTE",
     "AggKind",
     "Aggregate",
     "Exact",
@@ -109,6 +108,13 @@ class Plan:
     limit: int | None = None
     notes: tuple[str, ...] = ()
     join_rows_per_table: int | None = None  # rows per person each joined event table keeps
+
+
+#: One short line every release carries: what its intervals do and do not cover.
+INTERVAL_NOTE = (
+    "95% intervals cover the noise added for privacy, not the bias from the contribution "
+    "bounds applied (rows and groups per person, value clamps: see bounds)."
+)
 
 
 @dataclass(frozen=True)

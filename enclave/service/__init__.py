@@ -9,8 +9,9 @@ open the warehouse themselves.
 'Service'
 """
 
+from enclave.service._context import open_context, open_engine
 from enclave.service._core import Service
 from enclave.service._indicators import backfill_indicators, release_indicators
 from enclave.service._ingest import load_extract
 
-__all__ = ["Service", "backfill_indicators", "load_extract", "release_indicators"]
+__all__ = ["Service", "backfill_indicators", "load_extract", "open_context", "open_engine", "release_indicators"]

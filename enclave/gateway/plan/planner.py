@@ -13,6 +13,7 @@ import dataclasses
 
 import sqlglot.expressions as exp
 
+from enclave.engines.hashing import query_salt
 from enclave.errors import InternalError, QueryRejected
 from enclave.gateway.plan.aggregates import parse_aggregate
 from enclave.gateway.plan.contribution import (
@@ -27,7 +28,6 @@ from enclave.gateway.plan.keys import key_set_for, key_sql
 from enclave.gateway.plan.pieces import Piece, pieces, selection_piece
 from enclave.gateway.plan.sources import Scope
 from enclave.gateway.plan.total import guard, guard_conjuncts
-from enclave.gateway.sql.rewrite import query_salt
 from enclave.gateway.values import Aggregate, GatewayContext, GroupKey, Plan, QueryState
 from enclave.policy import DatasetPolicy
 

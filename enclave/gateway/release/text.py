@@ -10,13 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["INTERVAL_NOTE", "describe_bounds"]
+from enclave.gateway.values import INTERVAL_NOTE
 
-#: One short line every release carries: what its intervals do and do not cover.
-INTERVAL_NOTE = (
-    "95% intervals cover the noise added for privacy, not the bias from the contribution "
-    "bounds applied (rows and groups per person, value clamps: see bounds)."
-)
+__all__ = ["INTERVAL_NOTE", "describe_bounds"]
 
 
 def describe_bounds(bounds: Mapping[str, Any]) -> str:

@@ -10,11 +10,11 @@ into the plan) and keeps the totals at that bound. No query runs here.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from enclave.engines.hashing import query_salt
 from enclave.errors import InternalError
 from enclave.gateway.plan.pieces import AUTO
 from enclave.gateway.sql.auto import auto_totals_sql
@@ -32,17 +32,11 @@ __all__ = [
     "choose_rows_bound",
     "key_filters",
     "quantile_queries",
-    "query_salt",
     "rewrite",
 ]
 
 #: Measured faster than row_number() ranking (docs/privacy-model.md, bench/gateway.py).
 STRATEGY: Strategy = "preagg"
-
-
-def query_salt(normalized_sql: str) -> str:
-    """Per-query salt for the hash that picks rows and groups (hex, from the SQL)."""
-    return hashlib.sha256(b"enclave-bounds\0" + normalized_sql.encode()).hexdigest()[:16]
 
 
 def _literal(v: str | int) -> str:

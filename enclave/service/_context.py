@@ -1,4 +1,8 @@
-"""Build a ``GatewayContext`` from ``Settings``: policies, engine and metadata store."""
+"""Build a ``GatewayContext`` from ``Settings``: policies, a concrete engine and the store.
+
+This is where concrete engines are chosen, so it sits above the gateway: the gateway itself
+depends only on the ``Engine`` protocol and the store it is given.
+"""
 
 from __future__ import annotations
 
