@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enclave.store._service_limits import RateCounter
+from enclave.api._rate import RateCounter
 
 
 def test_two_workers_share_the_count_within_one_batch(tmp_path):

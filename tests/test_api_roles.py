@@ -83,10 +83,7 @@ def _token_id(server) -> str:
 
 
 def _review(server) -> str:
-    from enclave.store import _service_reviews
-
-    row = _service_reviews.submit_review(
-        _svc(server).tables,
+    row = _svc(server).store.reviews.submit(
         project="demo",
         requester=RESEARCHER,
         cache_key=uuid.uuid4().hex,

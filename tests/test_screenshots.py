@@ -132,7 +132,7 @@ def _statuses(env: Env) -> dict[str, str]:
 
     svc = Service.open(env.settings)
     try:
-        return {r.id: r.status for r in svc.store.projects()}
+        return {r.id: r.status for r in svc.store.projects.all()}
     finally:
         svc.close()
 

@@ -149,7 +149,7 @@ def test_project_lifecycle(store):
         store.set_project_status("nope", "active", steward="st")
     with pytest.raises(UserError):
         store.set_project_status("flu", "archived", steward="st")
-    assert [p.id for p in store.projects()] == ["flu"]
+    assert [p.id for p in store.projects.all()] == ["flu"]
 
 
 def test_memberships(store):

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from enclave.api import _public, _queries, _steward
 from enclave.api._errors import install_error_handlers
 from enclave.api._limits import BodyLimit
+from enclave.api._rate import RateLimit
 from enclave.service import Service
 from enclave.settings import Settings
 
@@ -49,7 +50,8 @@ def create_app(
             "Send `Authorization: Bearer <token>`; refusals are problem JSON."
         ),
     )
-    app.state.service = Service(settings, rate_limit_per_minute=rate_limit_per_minute)
+    app.state.service = Service(settings)
+    app.state.rate = RateLimit(settings.home / "rate-limits.sqlite", rate_limit_per_minute)
     install_error_handlers(app)
     app.include_router(_public.router)
     app.include_router(_queries.router)

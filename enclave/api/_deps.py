@@ -12,11 +12,23 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from enclave.api._rate import RateLimit
 from enclave.errors import Unauthorized
 from enclave.service import Service
 from enclave.service._steward import require_steward
 
-__all__ = ["Bearer", "Caller", "Steward", "Svc", "authorised", "caller", "service", "steward"]
+__all__ = [
+    "Bearer",
+    "Caller",
+    "Rate",
+    "Steward",
+    "Svc",
+    "authorised",
+    "caller",
+    "rate_limit",
+    "service",
+    "steward",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token issued by a steward.")
 
@@ -30,10 +42,18 @@ Svc = Annotated[Service, Depends(service)]
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def authorised(svc: Service, creds: HTTPAuthorizationCredentials | None) -> Any:
+async def rate_limit(request: Request) -> RateLimit:
+    limit: RateLimit = request.app.state.rate
+    return limit
+
+
+Rate = Annotated[RateLimit, Depends(rate_limit)]
+
+
+def authorised(svc: Service, rate: RateLimit, creds: HTTPAuthorizationCredentials | None) -> Any:
     """The principal behind ``Authorization: Bearer <token>``; 401 without a valid one.
 
-    Counts the request against the token's rate limit. Blocking (store reads, and argon2
+    Counts the request against the token's ``rate`` limit. Blocking (store reads, and argon2
     the first time a worker sees a token): call it from a worker thread.
     """
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
@@ -41,12 +61,12 @@ def authorised(svc: Service, creds: HTTPAuthorizationCredentials | None) -> Any:
             "Send your API token as 'Authorization: Bearer <token>' (ask your steward for one)."
         )
     principal = svc.authenticate(creds.credentials)
-    svc.check_rate(principal)
+    rate.check(principal.token_id)
     return principal
 
 
-async def caller(svc: Svc, creds: Bearer) -> Any:
-    return await run_in_threadpool(authorised, svc, creds)
+async def caller(svc: Svc, rate: Rate, creds: Bearer) -> Any:
+    return await run_in_threadpool(authorised, svc, rate, creds)
 
 
 Caller = Annotated[Any, Depends(caller)]

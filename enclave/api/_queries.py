@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from enclave.api._deps import Bearer, Caller, Svc, authorised
+from enclave.api._deps import Bearer, Caller, Rate, Svc, authorised
 from enclave.api._models import QueryBody
 
 __all__ = ["router"]
@@ -20,18 +20,18 @@ def _ask(body: QueryBody) -> dict[str, Any]:
     return {"epsilon": body.epsilon, "half_width": body.half_width}
 
 
-def _answer(svc: Any, creds: Any, body: QueryBody) -> dict[str, Any]:
-    who = authorised(svc, creds)
+def _answer(svc: Any, rate: Any, creds: Any, body: QueryBody) -> dict[str, Any]:
+    who = authorised(svc, rate, creds)
     return svc.query(who, body.sql, body.project, **_ask(body))
 
 
 @router.post("/queries", summary="Answer a query with a differentially private release")
-async def post_query(body: QueryBody, svc: Svc, creds: Bearer) -> JSONResponse:
+async def post_query(body: QueryBody, svc: Svc, rate: Rate, creds: Bearer) -> JSONResponse:
     """Same JSON as ``enclave query --json``: ``columns``, ``rows`` (each aggregate with
     ``_se``, ``_ci_low``, ``_ci_high``), ``epsilon_spent``, ``budget_remaining``, bounds,
     mechanisms. Asking the same query again returns the stored release at no cost."""
     # One trip to a worker thread for the token check, the rate count and the answer.
-    return JSONResponse(await run_in_threadpool(_answer, svc, creds, body))
+    return JSONResponse(await run_in_threadpool(_answer, svc, rate, creds, body))
 
 
 @router.post("/queries/cost", summary="Dry run: ε and expected 95% half-width, no spending")

@@ -28,7 +28,6 @@ from enclave.store._types import COMPOSITION, AuditRecord, from_delta_units, fro
 if TYPE_CHECKING:
     from enclave.policy import DatasetPolicy, ProjectPolicy
     from enclave.settings import Settings
-    from enclave.store._service_db import ServiceTables
 
 __all__ = ["CeilingMixin", "DatasetBudget", "ProjectShare", "check_policy_files"]
 
@@ -80,7 +79,7 @@ class DatasetBudget:
 
 
 def _audit_refusal(
-    tables: ServiceTables,
+    store: Any,
     *,
     actor: str,
     action: str,
@@ -91,7 +90,7 @@ def _audit_refusal(
     """Audit a refused action with what it asked for (its own transaction: nothing else
     was written)."""
     record = AuditRecord(
-        time=tables.now(),
+        time=store.now(),
         request_id=uuid.uuid4().hex,
         actor=actor,
         project=project,
@@ -102,17 +101,17 @@ def _audit_refusal(
         error_type=type(exc).__name__,
         detail="past the dataset's privacy ceiling",
     )
-    tables.store.audit(record)
+    store.audit(record)
 
 
 def check_policy_files(
-    dataset: DatasetPolicy, tables: ServiceTables, files: Mapping[str, ProjectPolicy]
+    dataset: DatasetPolicy, store: Any, files: Mapping[str, ProjectPolicy]
 ) -> None:
     """Refuse (PolicyViolation, audited) project policy files that pass the ceiling."""
     ceiling = dataset.privacy
     if ceiling.max_total_epsilon is None and ceiling.max_total_delta is None:
         return
-    losses = _loss.project_losses(_loss.file_budgets(files), _loss.read_state(tables))
+    losses = _loss.project_losses(_loss.file_budgets(files), _loss.read_state(store))
     mine = {p: loss for p, loss in losses.items() if p in files}
     others = _loss.total(losses) - _loss.total(mine)
     asked = _loss.total(mine)
@@ -120,7 +119,7 @@ def check_policy_files(
         _loss.refuse_past_ceiling(ceiling, dataset.name, others, asked, "the project policy files")
     except PolicyViolation as exc:
         _audit_refusal(
-            tables, actor="policy-files", action="policy_load", project=None, asked=asked, exc=exc
+            store, actor="policy-files", action="policy_load", project=None, asked=asked, exc=exc
         )
         raise
 
@@ -137,7 +136,7 @@ class CeilingMixin(StewardMixin):
 
     def _losses(self) -> dict[str, _loss.Loss]:
         return _loss.project_losses(
-            _loss.file_budgets(self.file_projects), _loss.read_state(self.tables)
+            _loss.file_budgets(self.file_projects), _loss.read_state(self.store)
         )
 
     def _refuse_if_past(
@@ -160,7 +159,7 @@ class CeilingMixin(StewardMixin):
             _loss.refuse_past_ceiling(ceiling, self.dataset.name, counted, asked, what)
         except PolicyViolation as exc:
             who = {"actor": principal.user, "action": action, "project": project}
-            _audit_refusal(self.tables, **who, asked=asked, exc=exc)
+            _audit_refusal(self.store, **who, asked=asked, exc=exc)
             raise
 
     def approve_project(
@@ -218,7 +217,7 @@ class CeilingMixin(StewardMixin):
             for year, eps in share["epsilon_by_year"].items():
                 by_year[year] = round(by_year.get(year, 0.0) + eps, 9)
         files = self._unchecked_files()
-        losses = _loss.project_losses(_loss.file_budgets(files), _loss.read_state(self.tables))
+        losses = _loss.project_losses(_loss.file_budgets(files), _loss.read_state(self.store))
         shares = tuple(
             ProjectShare(
                 project=pid,

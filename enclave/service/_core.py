@@ -13,21 +13,19 @@ import functools
 import hashlib
 import json
 import threading
-import time
 from typing import Any
 
-from enclave.errors import Forbidden, NotFound, RateLimited, UserError
+from enclave.errors import Forbidden, NotFound, UserError
 from enclave.gateway import GatewayContext, QueryRequest, QueryState, answer
 from enclave.gateway import dry_run as cost_of
 from enclave.policy import DatasetPolicy, ProjectPolicy, load_dataset_policy, load_project_policies
 from enclave.service import _fast
 from enclave.service._ceiling import CeilingMixin, check_policy_files
-from enclave.service._projects import merge_project
+from enclave.service._projects import effective_policy
 from enclave.service._steward import StewardMixin
 from enclave.service._wiring import LazyEngine, StoreView
 from enclave.settings import Settings
-from enclave.store import _service_limits, _service_projects, _service_reviews, open_store
-from enclave.store._service_db import ServiceTables
+from enclave.store import ProjectState, open_store
 
 __all__ = ["Service"]
 
@@ -37,19 +35,14 @@ class Service(CeilingMixin, StewardMixin):
 
     Args:
         settings: where the enclave lives.
-        rate_limit_per_minute: requests per token per minute (None: unlimited), counted
-            in a small SQLite file next to the store so every worker shares the count.
     """
 
-    def __init__(self, settings: Settings, *, rate_limit_per_minute: int | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.rate_limit_per_minute = rate_limit_per_minute
         self.engine = LazyEngine(settings)
         self._store: Any = None
-        self._tables: ServiceTables | None = None
         self._dataset: DatasetPolicy | None = None
         self._file_projects: dict[str, ProjectPolicy] | None = None
-        self._rates: _service_limits.RateCounter | None = None
         self._lock = threading.Lock()
         self.memo = _fast.Memo()
 
@@ -72,13 +65,6 @@ class Service(CeilingMixin, StewardMixin):
         return self._store
 
     @property
-    def tables(self) -> ServiceTables:
-        if self._tables is None:
-            tables = ServiceTables(self.store)
-            self._tables = tables
-        return self._tables
-
-    @property
     def dataset(self) -> DatasetPolicy:
         if self._dataset is None:
             self._dataset = load_dataset_policy(self.settings.policies_dir / "dataset.toml")
@@ -88,21 +74,16 @@ class Service(CeilingMixin, StewardMixin):
     def file_projects(self) -> dict[str, ProjectPolicy]:
         if self._file_projects is None:
             found = load_project_policies(self.settings.policies_dir / "projects", self.dataset)
-            check_policy_files(self.dataset, self.tables, found)  # the dataset's ceiling
+            check_policy_files(self.dataset, self.store, found)  # the dataset's ceiling
             self._file_projects = dict(found)
         return self._file_projects
 
     def project_policy(self, project: str) -> ProjectPolicy | None:
         """The effective policy of one project (files + store), None if not queryable."""
-        record, rules, members = _service_projects.project_state(self.tables, project)
-        return self._merge(project, record, rules, members)
+        return self._policy_of(project, self.store.projects.state(project))
 
-    def _merge(
-        self, project: str, record: Any, rules: dict[str, Any] | None, members: list[str]
-    ) -> ProjectPolicy | None:
-        status = None if record is None else record.status
-        base = self.file_projects.get(project)
-        return merge_project(project, base, status=status, rules=rules, members=members)
+    def _policy_of(self, project: str, state: ProjectState) -> ProjectPolicy | None:
+        return effective_policy(project, self.file_projects.get(project), state)
 
     def context(self, project: str | None = None) -> GatewayContext:
         """The gateway's context: one project (or all of them) as currently approved."""
@@ -113,7 +94,7 @@ class Service(CeilingMixin, StewardMixin):
             dataset=self.dataset,
             projects=projects,
             engine=self.engine,  # type: ignore[arg-type]
-            store=StoreView(self.store, self.tables),
+            store=StoreView(self.store),
         )
 
     @property
@@ -121,27 +102,13 @@ class Service(CeilingMixin, StewardMixin):
         return self.context()
 
     def project_ids(self) -> list[str]:
-        ids = set(self.file_projects) | {r.id for r in self.store.projects()}
+        ids = set(self.file_projects) | {r.id for r in self.store.projects.all()}
         return sorted(ids)
 
     # -- who is asking ---------------------------------------------------------------
     def authenticate(self, token: str) -> Any:
         """The principal behind a bearer token (raises Unauthorized)."""
         return self.store.authenticate(token)
-
-    def check_rate(self, principal: Any) -> None:
-        """Count one request for the principal's token; RateLimited over the limit."""
-        limit = self.rate_limit_per_minute
-        if not limit:
-            return
-        if self._rates is None:
-            self._rates = _service_limits.RateCounter(self.settings.home / "rate-limits.sqlite")
-        hits = self._rates.hit(principal.token_id, now=time.time(), window_s=60)
-        if hits > limit:
-            raise RateLimited(
-                f"This token made more than {limit} requests in a minute; wait a minute and "
-                "retry, or ask the steward for a higher limit."
-            )
 
     def projects_of(self, principal: Any) -> list[str]:
         """Projects the principal is a member of (stewards: every project)."""
@@ -204,8 +171,8 @@ class Service(CeilingMixin, StewardMixin):
         memo_key = _fast.memo_key(request)
         known = self.memo.get(memo_key)
         if known is not None and not dry_run and principal.role == "researcher":
-            merge = functools.partial(self._merge, project)
-            hit = _fast.answer_cached(self.tables, request, known, merge)
+            policy_of = functools.partial(self._policy_of, project)
+            hit = _fast.answer_cached(self.store, request, known, policy_of)
             if hit is not None:
                 return hit
         policy = self.require_member(principal, project)
@@ -263,8 +230,7 @@ class Service(CeilingMixin, StewardMixin):
         assert state.plan is not None
         if policy.review_epsilon is None or state.plan.epsilon <= policy.review_epsilon:
             raise UserError("This query needs no review in this project; run it directly.")
-        return _service_reviews.submit_review(
-            self.tables,
+        return self.store.reviews.submit(
             project=project,
             requester=principal.user,
             cache_key=cache_key(state),

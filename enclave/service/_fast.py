@@ -24,8 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from enclave.gateway import QueryRequest, Release
-from enclave.store import BudgetStatus, _service_projects
-from enclave.store._service_db import ServiceTables
+from enclave.store import BudgetStatus, ProjectState
 
 __all__ = ["Memo", "answer_cached", "fingerprint", "keys_of", "memo_key"]
 
@@ -68,30 +67,30 @@ def keys_of(view: Any) -> tuple[str, str] | None:
 
 
 def answer_cached(
-    tables: ServiceTables,
+    store: Any,
     request: QueryRequest,
     known: Known,
-    policy_of: Callable[[Any, Any, list[str]], Any],
+    policy_of: Callable[[ProjectState], Any],
 ) -> dict[str, Any] | None:
     """The stored release for ``known``, audited; None when the fast path does not apply.
 
-    ``policy_of(record, rules, members)`` merges the project's state into its policy.
+    ``policy_of(state)`` is the project's effective policy given its state in the store.
     """
     from enclave.store import AuditRecord
 
     key, digest, expected = known
 
-    def usable(policy: Any) -> bool:
-        return (
+    def usable(state: ProjectState) -> Any:
+        policy = policy_of(state)
+        ok = (
             policy is not None
             and policy.status == "active"
             and request.user in policy.members
             and fingerprint(policy) == expected
         )
+        return policy if ok else None
 
-    found = _service_projects.cached_for_member(
-        tables, request.project, key, request.user, policy_of, usable
-    )
+    found = store.projects.cached_for_member(request.project, key, request.user, usable)
     if found is None:
         return None
     stored, status = found
@@ -102,7 +101,7 @@ def answer_cached(
         delta_spent=0.0,
         budget_remaining={f.name: getattr(status, f.name) for f in _STATUS_FIELDS},
     )
-    tables.store.audit(
+    store.audit(
         AuditRecord.now(
             request_id=request.request_id,
             actor=request.user,

@@ -30,7 +30,6 @@ from enclave.store._types import to_delta_units, to_micro_eps
 
 if TYPE_CHECKING:
     from enclave.policy import PrivacyCeiling, ProjectPolicy
-    from enclave.store._service_db import ServiceTables
 
 __all__ = [
     "ZERO",
@@ -111,21 +110,15 @@ def file_budgets(files: Mapping[str, ProjectPolicy]) -> dict[str, Budget]:
     return {pid: budget_of(p.epsilon, p.delta) for pid, p in files.items()}
 
 
-def read_state(tables: ServiceTables) -> _State:
+def read_state(store: Any) -> _State:
     """Statuses, approval rules, project top-ups and spending, in one read transaction."""
+    statuses, rules, topups, spent = store.ledger.loss_rows()
 
-    def run(tx: Any, mine: Any) -> _State:
-        statuses = {str(r[0]): str(r[1]) for r in tx.all("project_all")}
-        rules = {}
-        for pid, body in mine.all("policy_all"):
-            rules[str(pid)] = rules_budget(json.loads(body))
+    def budgets(sums: Mapping[str, tuple[int, int]]) -> dict[str, Budget]:
+        return {p: Budget(e, d) for p, (e, d) in sums.items()}
 
-        def sums(name: str) -> dict[str, Budget]:
-            return {str(p): Budget(int(e), int(d)) for p, e, d in mine.all(name)}
-
-        return _State(statuses, rules, sums("ceiling_topups"), sums("ceiling_spent"))
-
-    return tables.run(run, write=False)
+    granted = {p: rules_budget(json.loads(body)) for p, body in rules.items()}
+    return _State(statuses, granted, budgets(topups), budgets(spent))
 
 
 def project_losses(files: Mapping[str, Budget], state: _State) -> dict[str, Loss]:

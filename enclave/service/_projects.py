@@ -6,8 +6,10 @@ steward, and the rules a steward set when approving an application (which replac
 file's rules for that project). Only ``active`` projects with rules can be queried.
 
 >>> from enclave.policy import ProjectPolicy
+>>> from enclave.store import ProjectRecord, ProjectState
 >>> base = ProjectPolicy("p", "P", ("a",), (("persons", ("*",)),), epsilon=1.0)
->>> merged = merge_project("p", base, status="suspended", rules=None, members=["b"])
+>>> record = ProjectRecord("p", "suspended", "P", "", (), None, None, "", "")
+>>> merged = effective_policy("p", base, ProjectState(record, None, ("b",)))
 >>> merged.status, merged.members
 ('suspended', ('a', 'b'))
 """
@@ -21,8 +23,9 @@ from typing import Any
 
 from enclave.errors import NotFound, UserError
 from enclave.policy import DatasetPolicy, ProjectPolicy
+from enclave.store import ProjectState
 
-__all__ = ["merge_project", "policy_from_rules", "validate_rules"]
+__all__ = ["effective_policy", "policy_from_rules", "validate_rules"]
 
 _RULE_KEYS = frozenset(
     {
@@ -61,18 +64,18 @@ def _opt(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def merge_project(
-    project: str,
-    base: ProjectPolicy | None,
-    *,
-    status: str | None,
-    rules: Mapping[str, Any] | None,
-    members: Iterable[str],
+def effective_policy(
+    project: str, base: ProjectPolicy | None, state: ProjectState
 ) -> ProjectPolicy | None:
-    """The effective policy of one project, or None when it cannot be queried (yet)."""
+    """The effective policy of one project, or None when it cannot be queried (yet).
+
+    ``base`` is the project's policy file (None if it has none), ``state`` what the store
+    holds: its status, the rules a steward set (which replace the file's) and members.
+    """
+    status = None if state.record is None else state.record.status
     if status in ("pending", "rejected"):
         return None
-    extra = tuple(members)
+    rules, extra = state.rules, state.members
     if rules is not None:
         file_members = base.members if base is not None else ()
         policy = policy_from_rules(project, rules, (*file_members, *extra))

@@ -22,11 +22,9 @@ from enclave.service._validate import (
     review_status,
     validate_id,
 )
-from enclave.store import _service_projects, _service_reviews
 
 if TYPE_CHECKING:
     from enclave.policy import DatasetPolicy, ProjectPolicy
-    from enclave.store._service_db import ServiceTables
 
 __all__ = ["StewardMixin", "require_steward"]
 
@@ -37,14 +35,10 @@ def require_steward(principal: Any) -> None:
 
 
 class StewardMixin:
-    """Steward actions of ``Service`` (relies on its store, tables and policies)."""
+    """Steward actions of ``Service`` (relies on its store and policies)."""
 
     @property
     def store(self) -> Any:  # pragma: no cover - provided by Service
-        raise NotImplementedError
-
-    @property
-    def tables(self) -> ServiceTables:  # pragma: no cover
         raise NotImplementedError
 
     @property
@@ -143,9 +137,7 @@ class StewardMixin:
                 "Add the researcher (`enclave user add`) and make them a member first."
             )
         why = reason.strip() if reason and reason.strip() else None
-        record = _service_projects.approve_project(
-            self.tables, project, clean, steward=principal.user, reason=why
-        )
+        record = self.store.projects.approve(project, clean, steward=principal.user, reason=why)
         return _record_json(record)
 
     def _has_member(self, project: str, applicant: str | None) -> bool:
@@ -172,9 +164,9 @@ class StewardMixin:
     def list_projects(self, principal: Any) -> list[dict[str, Any]]:
         """Stewards see every project; researchers their own and their applications."""
         if principal.role == "steward":
-            ids = set(self.file_projects) | {r.id for r in self.store.projects()}
+            ids = set(self.file_projects) | {r.id for r in self.store.projects.all()}
         elif principal.role == "researcher":
-            mine = {r.id for r in self.store.projects() if r.applicant == principal.user}
+            mine = {r.id for r in self.store.projects.all() if r.applicant == principal.user}
             ids = set(self.projects_of(principal)) | mine
         else:
             raise Forbidden("The public role may only read published releases.")
@@ -292,17 +284,17 @@ class StewardMixin:
     def list_reviews(self, principal: Any, status: str | None = None) -> list[dict[str, Any]]:
         review_status(status)
         if principal.role == "steward":
-            return _service_reviews.reviews(self.tables, status=status)
+            return self.store.reviews.list(status=status)
         if principal.role == "researcher":
-            return _service_reviews.reviews(self.tables, status=status, requester=principal.user)
+            return self.store.reviews.list(status=status, requester=principal.user)
         raise Forbidden("The public role may only read published releases.")
 
     def decide_review(
         self, principal: Any, review_id: str, *, approve: bool, reason: str | None = None
     ) -> dict[str, Any]:
         require_steward(principal)
-        return _service_reviews.decide_review(
-            self.tables, review_id, approve=approve, steward=principal.user, reason=reason
+        return self.store.reviews.decide(
+            review_id, approve=approve, steward=principal.user, reason=reason
         )
 
     def audit_export(self, principal: Any) -> list[dict[str, Any]]:

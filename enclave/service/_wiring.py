@@ -3,8 +3,8 @@
 ``LazyEngine`` opens the warehouse only when a query really has to run, so cached
 releases, dry runs without ``auto`` bounds and steward actions never touch it.
 ``StoreView`` is the store the gateway sees: the metadata store plus the review queue
-(``approved_for_review``), which the pipeline asks before running a query above the
-project's review threshold.
+(``approved_for_review``, from ``store.reviews``), which the pipeline asks before running
+a query above the project's review threshold.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from enclave.store import _service_reviews
-
 if TYPE_CHECKING:
     from enclave.engines.base import Engine
     from enclave.settings import Settings
-    from enclave.store._service_db import ServiceTables
 
 __all__ = ["LazyEngine", "StoreView"]
 
@@ -42,7 +39,7 @@ class LazyEngine:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    from enclave.service._context import open_engine
+                    from enclave.gateway import open_engine
 
                     self._engine = open_engine(self._settings)
         return self._engine
@@ -67,16 +64,15 @@ class LazyEngine:
 class StoreView:
     """The metadata store plus the service's review queue, as the gateway sees it."""
 
-    def __init__(self, store: Any, tables: ServiceTables) -> None:
+    def __init__(self, store: Any) -> None:
         self._store = store
-        self._tables = tables
         #: The release-cache key and SQL hash the gateway used for this request (one
         #: view per request), so the service can answer the same text from the cache.
         self.seen_key: str | None = None
         self.seen_hash: str | None = None
 
     def approved_for_review(self, project: str, cache_key: str) -> bool:
-        return _service_reviews.approved_for_review(self._tables, project, cache_key)
+        return bool(self._store.reviews.approved(project, cache_key))
 
     def cached_release(self, project: str, cache_key: str) -> Any:
         self.seen_key = cache_key

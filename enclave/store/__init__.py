@@ -15,6 +15,7 @@ ingest manifests, users, tokens, project lifecycle and memberships.
 (0.6, {'rows': [[1]]}, True)
 """
 
+from enclave.store._projects import ProjectState
 from enclave.store._store import Store, open_store
 from enclave.store._types import (
     COMPOSITION,
@@ -35,6 +36,7 @@ __all__ = [
     "BudgetStatus",
     "Principal",
     "ProjectRecord",
+    "ProjectState",
     "Reservation",
     "Store",
     "open_store",

@@ -108,6 +108,28 @@ DDL: tuple[str, ...] = (
         user_id TEXT NOT NULL REFERENCES users (id),
         created TEXT NOT NULL,
         PRIMARY KEY (project, user_id))""",
+    # The rules a steward set when approving a project (the policy files are the base).
+    """CREATE TABLE IF NOT EXISTS service_project_policies (
+        project TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        steward TEXT NOT NULL,
+        updated TEXT NOT NULL)""",
+    # Queries above a project's review threshold, waiting for (or given) a steward's word.
+    """CREATE TABLE IF NOT EXISTS service_reviews (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        cache_key TEXT NOT NULL,
+        sql TEXT NOT NULL,
+        epsilon DOUBLE PRECISION,
+        half_width DOUBLE PRECISION,
+        plan_epsilon DOUBLE PRECISION NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+        steward TEXT,
+        reason TEXT,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS service_reviews_key ON service_reviews (project, cache_key)",
 )
 
 _AUDIT_COLS = (
@@ -215,4 +237,46 @@ SQL: dict[str, str] = {
     "member_delete": "DELETE FROM memberships WHERE project = ? AND user_id = ?",
     "members_of": "SELECT user_id FROM memberships WHERE project = ? ORDER BY user_id",
     "projects_of": "SELECT project FROM memberships WHERE user_id = ? ORDER BY project",
+    # approval rules and reviews
+    "policy_put": (
+        "INSERT INTO service_project_policies (project, body, steward, updated)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (project) DO UPDATE SET body = excluded.body,"
+        " steward = excluded.steward, updated = excluded.updated"
+    ),
+    "policy_get": "SELECT body FROM service_project_policies WHERE project = ?",
+    "policy_all": "SELECT project, body FROM service_project_policies ORDER BY project",
+    # Per-project totals for the dataset-wide ceiling (service/_ceiling.py).
+    "ceiling_topups": (
+        "SELECT project, COALESCE(SUM(epsilon_micro), 0), COALESCE(SUM(delta_units), 0)"
+        " FROM budget_topups WHERE member IS NULL GROUP BY project"
+    ),
+    "ceiling_spent": (
+        "SELECT project, COALESCE(SUM(epsilon_micro), 0), COALESCE(SUM(delta_units), 0)"
+        " FROM budget_ledger WHERE status IN ('reserved', 'committed') GROUP BY project"
+    ),
+    "review_insert": (
+        "INSERT INTO service_reviews (id, project, requester, cache_key, sql, epsilon,"
+        " half_width, plan_epsilon, status, steward, reason, created, updated)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, ?)"
+    ),
+    "review_get": (
+        "SELECT id, project, requester, cache_key, sql, epsilon, half_width, plan_epsilon,"
+        " status, steward, reason, created, updated FROM service_reviews WHERE id = ?"
+    ),
+    "review_list": (
+        "SELECT id, project, requester, cache_key, sql, epsilon, half_width, plan_epsilon,"
+        " status, steward, reason, created, updated FROM service_reviews"
+        " ORDER BY created, id"
+    ),
+    "review_open": (
+        "SELECT id, status FROM service_reviews WHERE project = ? AND cache_key = ?"
+        " AND status IN ('pending', 'approved') ORDER BY created"
+    ),
+    "review_decide": (
+        "UPDATE service_reviews SET status = ?, steward = ?, reason = ?, updated = ?"
+        " WHERE id = ? AND status = 'pending'"
+    ),
+    "review_approved": (
+        "SELECT 1 FROM service_reviews WHERE project = ? AND cache_key = ? AND status = 'approved'"
+    ),
 }

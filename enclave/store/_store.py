@@ -1,68 +1,70 @@
-"""``Store``: the one interface to the metadata store, whatever database is behind it.
+"""``Store``: the metadata store, whatever database is behind it, as five repositories.
 
-Every public method is one database transaction (see ``_db.Database.transaction``); the
-SQL lives in ``_schema``; what differs between databases lives in a dialect.
+``accounts`` (users, tokens), ``projects`` (lifecycle, approval rules, members),
+``reviews`` (the review queue), ``ledger`` (budgets, release cache) and ``audit_log``
+(the hash-chained log, ingest manifests) share one ``Base``: one database, one clock,
+one audit anchor. Every public method is one database transaction (see
+``_db.Database.transaction``); all tables and statements are in ``_schema``; what
+differs between databases lives in a dialect. The methods on ``Store`` itself are the
+short names callers use (``store.projects.all()`` lists the projects); each hands over to
+its repository.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import uuid
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from enclave.errors import UserError
 from enclave.settings import Settings
-from enclave.store import _audit, _ledger
+from enclave.store import _audit
+from enclave.store._audit_log import AuditLog
+from enclave.store._base import Base, Clock, utc
+from enclave.store._budget import Ledger
 from enclave.store._db import Database, Dialect, Tx
 from enclave.store._postgres import PostgresDialect
+from enclave.store._projects import Projects
+from enclave.store._reviews import Reviews
 from enclave.store._schema import DDL, SCHEMA_VERSION
 from enclave.store._sqlite import SQLiteDialect
-from enclave.store._store_accounts import AccountMethods
 from enclave.store._types import (
     AuditRecord,
     AuditVerification,
     BudgetLimits,
     BudgetStatus,
+    Principal,
+    ProjectRecord,
     Reservation,
 )
+from enclave.store._users import Accounts
 
 __all__ = ["Store", "open_store"]
 
-Clock = Callable[[], dt.datetime]
 
-
-def _utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class Store(AccountMethods):
-    """Budget ledger, release cache, audit chain, ingest manifests, accounts.
+class Store:
+    """Budget ledger, release cache, audit chain, ingest manifests, accounts, projects.
 
     Args:
-        dialect: how to reach the database (``SQLiteDialect`` today).
+        dialect: how to reach the database (SQLite or PostgreSQL).
         anchor: file that mirrors the audit head (None where a file cannot be shared,
             e.g. several hosts on PostgreSQL).
         clock: returns the current UTC time (tests pass a fake one).
     """
 
-    def __init__(self, dialect: Dialect, *, anchor: Path | None, clock: Clock = _utc) -> None:
-        self._db = Database(dialect)
-        self._anchor = anchor
-        self._clock = clock
-        self._db.transaction(self._create_schema)
+    def __init__(self, dialect: Dialect, *, anchor: Path | None, clock: Clock = utc) -> None:
+        base = Base(Database(dialect), anchor, clock)
+        self._base, self._db = base, base.db
+        self.accounts = Accounts(base)
+        self.projects = Projects(base)
+        self.reviews = Reviews(base)
+        self.ledger = Ledger(base)
+        self.audit_log = AuditLog(base)
+        self._db.transaction(lambda tx: _create_schema(tx, base))
 
-    def _create_schema(self, tx: Tx) -> None:
-        for statement in (*self._db.dialect.ddl_prelude, *DDL):
-            tx.raw(statement)
-        tx.execute("meta_put", ("schema_version", str(SCHEMA_VERSION)))
-        _audit.init(tx, self._anchor)
-
-    def _now(self) -> str:
-        return self._clock().astimezone(dt.UTC).isoformat(timespec="microseconds")
+    def now(self) -> str:
+        """The store clock's time, as audit records write it."""
+        return self._base.now()
 
     def close(self) -> None:
         self._db.close()
@@ -73,146 +75,101 @@ class Store(AccountMethods):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- budget ---------------------------------------------------------------------
-    def reserve(
-        self,
-        *,
-        project: str,
-        user: str,
-        epsilon: float,
-        delta: float,
-        request_id: str,
-        sql_hash: str,
-        limits: BudgetLimits,
-    ) -> Reservation:
-        """Hold ε and δ for one request, or raise ``BudgetExhausted``; audited."""
-        return self._db.transaction(
-            lambda tx: _ledger.reserve(
-                tx,
-                project=project,
-                user=user,
-                epsilon=epsilon,
-                delta=delta,
-                request_id=request_id,
-                sql_hash=sql_hash,
-                limits=limits,
-                now=self._now(),
-                anchor=self._anchor,
-            )
-        )
+    # -- ledger -------------------------------------------------------------------------
+    def reserve(self, **ask: Any) -> Reservation:
+        """``Ledger.reserve``: hold ε and δ for one request, or raise ``BudgetExhausted``."""
+        return self.ledger.reserve(**ask)
 
     def commit(self, reservation: Reservation, *, cache_key: str, release: dict[str, Any]) -> None:
-        """Make the charge final and store the release; after this the answer may leave."""
-        self._db.transaction(
-            lambda tx: _ledger.commit(
-                tx, reservation, cache_key, release, self._now(), self._anchor
-            )
-        )
+        self.ledger.commit(reservation, cache_key=cache_key, release=release)
 
     def cancel(self, reservation: Reservation, *, error_type: str) -> None:
-        """Refund a reservation for which no noisy value was ever computed; audited."""
-        self._db.transaction(
-            lambda tx: _ledger.cancel(tx, reservation, error_type, self._now(), self._anchor)
-        )
+        self.ledger.cancel(reservation, error_type=error_type)
 
     def cached_release(self, project: str, cache_key: str) -> dict[str, Any] | None:
-        return self._db.transaction(
-            lambda tx: _ledger.cached_release(tx, project, cache_key), write=False
-        )
+        return self.ledger.cached_release(project, cache_key)
 
     def budget(self, project: str, limits: BudgetLimits, user: str | None = None) -> BudgetStatus:
-        return self._db.transaction(
-            lambda tx: _ledger.budget(tx, project, limits, user), write=False
-        )
+        return self.ledger.budget(project, limits, user)
 
-    def top_up(
-        self,
-        project: str,
-        *,
-        epsilon: float,
-        delta: float = 0.0,
-        reason: str,
-        steward: str,
-        member: str | None = None,
-    ) -> None:
-        """Add ε/δ to a project's total and each member's cap (or one ``member``'s cap)."""
-        self._db.transaction(
-            lambda tx: _ledger.top_up(
-                tx,
-                project,
-                epsilon=epsilon,
-                delta=delta,
-                reason=reason,
-                steward=steward,
-                member=member,
-                now=self._now(),
-                anchor=self._anchor,
-            )
-        )
+    def top_up(self, project: str, **grant: Any) -> None:
+        """``Ledger.top_up``: add ε/δ to a project (or one member's cap)."""
+        self.ledger.top_up(project, **grant)
 
-    # -- audit ----------------------------------------------------------------------
+    # -- audit log ----------------------------------------------------------------------
     def audit(self, record: AuditRecord) -> int:
-        """Append one record to the chain; return its sequence number."""
-        return self._db.transaction(lambda tx: _audit.append(tx, record, self._anchor))
-
-    def _audit_in(
-        self,
-        tx: Tx,
-        *,
-        actor: str,
-        action: str,
-        project: str | None = None,
-        detail: str | None = None,
-    ) -> int:
-        record = AuditRecord(
-            time=self._now(),
-            request_id=uuid.uuid4().hex,
-            actor=actor,
-            project=project,
-            action=action,
-            verdict="applied",
-            detail=detail,
-        )
-        return _audit.append(tx, record, self._anchor)
+        return self.audit_log.append(record)
 
     def verify_audit(self) -> AuditVerification:
-        return self._db.transaction(lambda tx: _audit.verify(tx, self._anchor), write=False)
+        return self.audit_log.verify()
 
     def export_audit(self) -> Iterator[dict[str, Any]]:
-        """Every record in order, with ``seq``, ``prev_hash`` and ``hash``.
+        return self.audit_log.export()
 
-        Read page by page, each page in its own short read transaction; the log only
-        grows at its end, so the pages join up (records appended meanwhile are included).
-        """
-        after = 0
-        while True:
-            page = self._db.transaction(partial(_audit.export_page, after=after), write=False)
-            yield from page
-            if not page:
-                return
-            after = page[-1]["seq"]
-
-    # -- ingest manifests -----------------------------------------------------------
     def record_manifest(self, manifest: dict[str, Any]) -> None:
-        """Keep an ingest manifest (counts and reasons only, never values); audited."""
-        try:
-            body = json.dumps(manifest, sort_keys=True, default=str)
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"The manifest is not JSON ({type(exc).__name__}).") from None
-        mid = uuid.uuid4().hex
-
-        def run(tx: Tx) -> None:
-            seq = self._audit_in(tx, actor="ingest", action="ingest", detail=f"manifest {mid}")
-            tx.execute("manifest_insert", (mid, seq, self._now(), body))
-
-        self._db.transaction(run)
+        self.audit_log.record_manifest(manifest)
 
     def manifests(self) -> list[dict[str, Any]]:
-        rows = self._db.transaction(lambda tx: tx.all("manifest_all"), write=False)
-        return [json.loads(r[0]) for r in rows]
+        return self.audit_log.manifests()
+
+    # -- accounts -----------------------------------------------------------------------
+    def add_user(self, user: str, role: str, *, actor: str = "system") -> None:
+        self.accounts.add_user(user, role, actor=actor)
+
+    def user(self, user: str) -> dict[str, Any] | None:
+        return self.accounts.user(user)
+
+    def users(self) -> list[dict[str, Any]]:
+        return self.accounts.users()
+
+    def issue_token(
+        self, user: str, ttl: dt.timedelta | None = None, *, actor: str = "system"
+    ) -> str:
+        return self.accounts.issue_token(user, ttl, actor=actor)
+
+    def authenticate(self, token: str) -> Principal:
+        return self.accounts.authenticate(token)
+
+    def revoke_token(self, token_id: str, *, actor: str = "system") -> None:
+        self.accounts.revoke_token(token_id, actor=actor)
+
+    def tokens(self, user: str) -> list[dict[str, Any]]:
+        return self.accounts.tokens(user)
+
+    # -- projects -----------------------------------------------------------------------
+    def apply_project(self, project: str, **application: Any) -> ProjectRecord:
+        """``Projects.apply``: an application (or a steward's direct creation)."""
+        return self.projects.apply(project, **application)
+
+    def set_project_status(
+        self, project: str, status: str, *, steward: str, reason: str | None = None
+    ) -> ProjectRecord:
+        return self.projects.set_status(project, status, steward=steward, reason=reason)
+
+    def project(self, project: str) -> ProjectRecord | None:
+        return self.projects.get(project)
+
+    def add_member(self, project: str, user: str, *, steward: str) -> None:
+        self.projects.add_member(project, user, steward=steward)
+
+    def remove_member(self, project: str, user: str, *, steward: str) -> None:
+        self.projects.remove_member(project, user, steward=steward)
+
+    def members(self, project: str) -> list[str]:
+        return self.projects.members(project)
+
+    def memberships(self, user: str) -> list[str]:
+        return self.projects.memberships(user)
 
 
-def open_store(settings: Settings, *, clock: Clock = _utc) -> Store:
+def _create_schema(tx: Tx, base: Base) -> None:
+    for statement in (*base.db.dialect.ddl_prelude, *DDL):
+        tx.raw(statement)
+    tx.execute("meta_put", ("schema_version", str(SCHEMA_VERSION)))
+    _audit.init(tx, base.anchor)
+
+
+def open_store(settings: Settings, *, clock: Clock = utc) -> Store:
     """Open (creating if needed) the metadata store that ``settings`` names.
 
     ``settings.store_url`` (``postgresql://…``) selects PostgreSQL, shared by several

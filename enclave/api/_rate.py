@@ -1,4 +1,5 @@
-"""Per-token rate limits, shared by every worker process through one small SQLite file.
+"""Per-token rate limits of the HTTP API, shared by every worker process through one
+small SQLite file.
 
 A fixed window per token. Each worker counts locally and adds its hits to the shared
 counter (one short write transaction with the store's helper) on the first request of a
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from enclave.errors import RateLimited
 from enclave.store._db import Database, Tx, compile_sql
 from enclave.store._sqlite import SQLiteDialect
 
-__all__ = ["RateCounter", "window_of"]
+__all__ = ["RateCounter", "RateLimit", "window_of"]
 
 _DDL = """CREATE TABLE IF NOT EXISTS service_rate (
     token_id TEXT NOT NULL,
@@ -96,3 +99,32 @@ class RateCounter:
 
     def close(self) -> None:
         self._db.close()
+
+
+class RateLimit:
+    """At most ``per_minute`` requests per token per minute (None: unlimited), counted in
+    ``path`` (opened on first use) so every worker shares the count."""
+
+    def __init__(self, path: Path, per_minute: int | None) -> None:
+        self.per_minute = per_minute
+        self._path = path
+        self._counter: RateCounter | None = None
+        self._lock = threading.Lock()
+
+    def check(self, token_id: str) -> None:
+        """Count one request for ``token_id``; RateLimited over the limit."""
+        limit = self.per_minute
+        if not limit:
+            return
+        with self._lock:
+            if self._counter is None:
+                self._counter = RateCounter(self._path)
+        if self._counter.hit(token_id, now=time.time(), window_s=60) > limit:
+            raise RateLimited(
+                f"This token made more than {limit} requests in a minute; wait a minute and "
+                "retry, or ask the steward for a higher limit."
+            )
+
+    def close(self) -> None:
+        if self._counter is not None:
+            self._counter.close()
