@@ -39,7 +39,7 @@ class LazyEngine:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    from enclave.gateway import open_engine
+                    from enclave.service._context import open_engine
 
                     self._engine = open_engine(self._settings)
         return self._engine
