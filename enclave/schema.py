@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DDL", "PROTECTED_TABLES", "PUBLIC_TABLES", "SETTINGS", "TABLES"]
+__all__ = ["DDL", "PUBLIC_TABLES", "SETTINGS", "TABLES"]
 
 SETTINGS = ("outpatient", "inpatient", "emergency", "pharmacy")
 
@@ -50,7 +50,6 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 
-PROTECTED_TABLES = ("persons", "claims", "diagnoses", "prescriptions")
 PUBLIC_TABLES = ("providers",)
 
 DDL = tuple(

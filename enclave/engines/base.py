@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["Engine", "Result"]
-
-
-class Result(Protocol):
-    columns: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
+__all__ = ["Engine"]
 
 
 class Engine(Protocol):

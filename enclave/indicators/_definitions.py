@@ -63,7 +63,6 @@ class Indicator:
     key_column: str = "region"
     key_set: str = "regions"
     period_key_set: str = "weeks"
-    value_column: str = "value"
 
     @property
     def scale_bound(self) -> float:

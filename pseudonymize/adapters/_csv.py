@@ -35,11 +35,10 @@ LN = "rowid + 2"
 
 @dataclass(frozen=True)
 class CsvFile:
-    """What was read: the file name, its header and the number of data lines."""
+    """What was read: the file name, its path and the number of data lines."""
 
     name: str
     path: Path
-    header: tuple[str, ...]
     rows_read: int
 
 
@@ -144,7 +143,7 @@ def stage_csv(
     rows_read, quoted = (int(row[0]), int(row[1])) if row else (0, 0)
     if quoted:
         _reparse_quoted(con, table, header, columns, exprs, rules)
-    return CsvFile(path.name, path, header, rows_read)
+    return CsvFile(path.name, path, rows_read)
 
 
 def read_csv_lines(
