@@ -118,23 +118,12 @@ def ingest_with(
         hashes: Future[dict[str, str]] = pool.submit(hash_files, files)
         with building(con, warehouse, ingest_id, fresh=fresh) as build:
             ctx = _context(settings, ring, fmt, step, build.add)
-            staged: StageResult = ADAPTERS[fmt](con, source, ctx)
-            if not any(f.rows_loaded for f in staged.files if f.table == "claims"):
-                raise IngestError(
-                    "The extract has no valid claim rows; nothing was loaded. "
-                    "Check the files against the documented format (docs/ingest.md)."
-                )
+            staged = _require_claims(ADAPTERS[fmt](con, source, ctx))
             added, totals = build.added, build.totals()
         step("loaded warehouse")
         qpath = write_quarantine(con, settings.quarantine_dir, ingest_id)
         digests = hashes.result()
-    reports = tuple(
-        FileReport(
-            f.name, f.table, digests.get(f.name, ""), f.rows_read, f.rows_loaded,
-            f.rows_quarantined, added.get(f.table, 0) if f.table else 0, f.reasons, f.role,
-        )
-        for f in staged.files
-    )  # fmt: skip
+    reports = _reports(staged, digests, added)
     manifest = Manifest(
         ingest_id=ingest_id,
         format=fmt,
@@ -153,6 +142,28 @@ def ingest_with(
     )  # fmt: skip
     manifest.write(settings.home / "manifests")
     return manifest
+
+
+def _require_claims(staged: StageResult) -> StageResult:
+    if not any(f.rows_loaded for f in staged.files if f.table == "claims"):
+        raise IngestError(
+            "The extract has no valid claim rows; nothing was loaded. "
+            "Check the files against the documented format (docs/ingest.md)."
+        )
+    return staged
+
+
+def _reports(
+    staged: StageResult, digests: dict[str, str], added: dict[str, int]
+) -> tuple[FileReport, ...]:
+    """One report per source file: its hash and its rows read, loaded, quarantined, new."""
+    return tuple(
+        FileReport(
+            f.name, f.table, digests.get(f.name, ""), f.rows_read, f.rows_loaded,
+            f.rows_quarantined, added.get(f.table, 0) if f.table else 0, f.reasons, f.role,
+        )
+        for f in staged.files
+    )  # fmt: skip
 
 
 def ingest(
