@@ -1,12 +1,15 @@
-"""Request bodies of the HTTP API (pydantic, unknown fields refused).
+"""Request bodies of the HTTP API (pydantic, unknown fields refused), and the documented
+shape of a release (``ReleaseOut``, the 200 response of ``POST /v1/queries``).
 
 >>> QueryBody(sql="SELECT COUNT(*) FROM persons", project="demo", epsilon=0.5).epsilon
 0.5
+>>> "interval_note" in ReleaseOut.model_json_schema()["required"]
+True
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,6 +19,7 @@ __all__ = [
     "DecisionBody",
     "MemberBody",
     "QueryBody",
+    "ReleaseOut",
     "TokenBody",
     "TopUpBody",
     "UserBody",
@@ -94,3 +98,37 @@ class TopUpBody(_Body):
     delta: float = Field(default=0.0, ge=0, lt=1e-3)
     reason: str = Field(min_length=1, max_length=1000)
     member: str | None = Field(default=None, pattern=_ID)
+
+
+class ReleaseOut(BaseModel):
+    """A differentially private release: what ``POST /v1/queries`` answers (same JSON as
+    ``enclave query --json``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    columns: list[str] = Field(
+        description="Output columns; each aggregate x also has x_se, x_ci_low, x_ci_high."
+    )
+    rows: list[list[Any]] = Field(description="Noisy rows, in the order of `columns`.")
+    epsilon_spent: float = Field(description="ε charged for this release (0 when cached).")
+    delta_spent: float = Field(description="δ charged (private keys only; 0 when cached).")
+    budget_remaining: dict[str, Any] = Field(
+        description="The project's and the member's budget left after this release."
+    )
+    bounds: dict[str, Any] = Field(
+        description="Contribution bounds applied: rows and groups per person, value clamps, "
+        "grids, public and private keys."
+    )
+    mechanisms: dict[str, Any] = Field(
+        description="Each noised piece: mechanism, scale, sensitivity and its ε share."
+    )
+    composition: str = Field(description="How this release's ε and δ add to the budget.")
+    release_id: str = Field(description="Identifier of the stored release.")
+    cached: bool = Field(description="True when the same query was answered before (no cost).")
+    notes: list[str] = Field(
+        description="What the release withheld or adjusted (e.g. averages over counts near 0)."
+    )
+    interval_note: str = Field(
+        description="95% intervals cover the noise added for privacy, not the bias from the "
+        "contribution bounds (see bounds)."
+    )

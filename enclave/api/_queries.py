@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from enclave.api._deps import Bearer, Caller, Rate, Svc, authorised
-from enclave.api._models import QueryBody
+from enclave.api._models import QueryBody, ReleaseOut
 
 __all__ = ["router"]
 
@@ -25,11 +25,16 @@ def _answer(svc: Any, rate: Any, creds: Any, body: QueryBody) -> dict[str, Any]:
     return svc.query(who, body.sql, body.project, **_ask(body))
 
 
-@router.post("/queries", summary="Answer a query with a differentially private release")
+@router.post(
+    "/queries",
+    summary="Answer a query with a differentially private release",
+    responses={200: {"model": ReleaseOut, "description": "The release"}},
+)
 async def post_query(body: QueryBody, svc: Svc, rate: Rate, creds: Bearer) -> JSONResponse:
     """Same JSON as ``enclave query --json``: ``columns``, ``rows`` (each aggregate with
     ``_se``, ``_ci_low``, ``_ci_high``), ``epsilon_spent``, ``budget_remaining``, bounds,
-    mechanisms. Asking the same query again returns the stored release at no cost."""
+    mechanisms, ``notes`` and ``interval_note`` (``ReleaseOut``). Asking the same query
+    again returns the stored release at no cost."""
     # One trip to a worker thread for the token check, the rate count and the answer.
     return JSONResponse(await run_in_threadpool(_answer, svc, rate, creds, body))
 
