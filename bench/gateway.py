@@ -43,7 +43,7 @@ from enclave.gateway.plan.planner import plan  # noqa: E402
 from enclave.gateway.release.estimates import Noisy  # noqa: E402
 from enclave.gateway.release.noise import _estimates, add_noise  # noqa: E402
 from enclave.gateway.sql.rewrite import bounded_query, rewrite  # noqa: E402
-from enclave.gateway.values import GatewayContext, QueryRequest, QueryState  # noqa: E402
+from enclave.gateway.values import GatewayContext, QueryRequest, Requested  # noqa: E402
 from enclave.policy import load_dataset_policy, load_project_policies  # noqa: E402
 from enclave.settings import REPO_POLICIES, Settings  # noqa: E402
 
@@ -80,14 +80,16 @@ WORKLOAD: dict[str, str] = {
 }
 
 
-def _front(sql: str, ctx: GatewayContext) -> QueryState:
-    state = QueryState(QueryRequest(sql, "demo", ctx.projects["demo"].members[0], epsilon=1.0))
+def _front(sql: str, ctx: GatewayContext) -> Requested:
+    state = Requested(
+        request=QueryRequest(sql, "demo", ctx.projects["demo"].members[0], epsilon=1.0)
+    )
     for stage in (parse, authorise, check_shape):
         state = stage(state, ctx)
     return state
 
 
-def gateway(sql: str, ctx: GatewayContext) -> QueryState:
+def gateway(sql: str, ctx: GatewayContext) -> Requested:
     state = _front(sql, ctx)
     for stage in (plan, rewrite, execute, add_noise):
         state = stage(state, ctx)
@@ -147,7 +149,7 @@ def _rel(est: Any, true: float) -> float | None:
     return abs(float(est) - true) / abs(true)
 
 
-def _first_agg_errors(state: QueryState, truth: dict[Any, float]) -> list[float]:
+def _first_agg_errors(state: Requested, truth: dict[Any, float]) -> list[float]:
     assert state.plan is not None and state.release is not None
     nk = len([k for k in state.plan.keys])
     alias = state.plan.aggregates[0].alias
@@ -160,7 +162,7 @@ def _first_agg_errors(state: QueryState, truth: dict[Any, float]) -> list[float]
     return errs
 
 
-def _bias(state: QueryState, ctx: GatewayContext, truth: dict[Any, float]) -> float | None:
+def _bias(state: Requested, ctx: GatewayContext, truth: dict[Any, float]) -> float | None:
     """Median relative error of the noise-free bounded answer (first aggregate)."""
     plan_, exact = state.plan, state.exact
     assert plan_ is not None and exact is not None

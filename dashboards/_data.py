@@ -22,7 +22,7 @@ __all__ = [
     "as_csv",
     "as_parquet",
     "budget",
-    "estimate",
+    "dry_run",
     "indicator_titles",
     "interval_line",
     "monitor_rows",
@@ -90,7 +90,7 @@ def _ask(epsilon: float | None, half_width: float | None) -> dict[str, float | N
     return {"epsilon": epsilon, "half_width": None if epsilon is not None else half_width}
 
 
-def estimate(
+def dry_run(
     svc: Any,
     principal: Any,
     sql: str,

@@ -171,7 +171,7 @@ class Client:
         self.last_release = {k: v for k, v in data.items() if k not in ("rows",)}
         return to_frame(data)
 
-    def cost_json(
+    def dry_run_json(
         self,
         sql: str,
         project: str | None = None,
@@ -181,9 +181,9 @@ class Client:
     ) -> dict[str, Any]:
         """What the query would cost (ε) and its expected 95% half-width; spends nothing."""
         body = self._ask(sql, project, epsilon, half_width)
-        return dict(self.request("POST", "/v1/queries/cost", body))
+        return dict(self.request("POST", "/v1/queries/dry-run", body))
 
-    cost = cost_json
+    dry_run = dry_run_json
 
     def budget(self, project: str | None = None) -> dict[str, Any]:
         """Total, spent and remaining ε/δ of a project (yours, if you are in one)."""

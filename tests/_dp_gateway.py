@@ -2,11 +2,12 @@
 
 ``with_persons`` copies a warehouse and adds people with many rows and extreme values (the
 neighbour: one person added; a "broken" neighbour adds more than one). ``Releases`` runs
-the ``FRONT`` stages once and then the ``BACK`` stages (rewrite → execute → add_noise) once
+the ``FRONT`` stages once and then the ``BACK`` stages (rewrite → execute → choose_bound →
+read_histograms → add_noise) once
 per draw, exactly as ``pipeline.answer`` does between reserving and committing the budget.
 The engine is wrapped by ``CachedEngine``: the same generated SQL on the same read-only
 warehouse returns the same exact rows, so it runs once and every draw re-does only what is
-random — the "auto" bound (a DP quantile inside ``execute``) and the noise (``add_noise``).
+random — the "auto" bound (the DP quantile of ``choose_bound``) and the noise (``add_noise``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from enclave.gateway import GatewayContext, QueryRequest, QueryState, Release
+from enclave.gateway import GatewayContext, QueryRequest, Release
 from enclave.gateway.pipeline import BACK, FRONT
+from enclave.gateway.values import Requested
 from tests._warehouse import context
 
 __all__ = [
@@ -129,7 +131,7 @@ class Releases:
 
     def __init__(self, sql: str, ctx: GatewayContext, epsilon: float) -> None:
         user = ctx.projects["demo"].members[0]
-        state = QueryState(QueryRequest(sql, "demo", user, epsilon=epsilon))
+        state = Requested(request=QueryRequest(sql, "demo", user, epsilon=epsilon))
         for stage in FRONT:
             state = stage(state, ctx)
         self.state, self.ctx = state, ctx

@@ -214,9 +214,9 @@ def gateway(settings: Any, **contribution: Any) -> Any:
 
 def stages(ctx: Any, sql: str, epsilon: float = 1.0, upto: int = 2) -> Any:
     """The state after the front half and the first ``upto`` back stages (2: executed)."""
-    from enclave.gateway import BACK, FRONT, QueryRequest, QueryState
+    from enclave.gateway import BACK, FRONT, QueryRequest, Requested
 
-    state = QueryState(QueryRequest(sql, "demo", "researcher@demo", epsilon=epsilon))
+    state = Requested(request=QueryRequest(sql, "demo", "researcher@demo", epsilon=epsilon))
     for stage in (*FRONT, *BACK[:upto]):
         state = stage(state, ctx)
     return state

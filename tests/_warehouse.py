@@ -94,22 +94,20 @@ def front(sql: str, ctx, project: str = "demo", **request):
     from enclave.gateway.check.authorise import authorise
     from enclave.gateway.check.check_shape import check_shape
     from enclave.gateway.check.parse import parse
-    from enclave.gateway.values import QueryRequest, QueryState
+    from enclave.gateway.values import QueryRequest, Requested
 
     user = ctx.projects[project].members[0] if ctx.projects[project].members else "u"
-    state = QueryState(QueryRequest(sql, project, user, **request))
+    state = Requested(request=QueryRequest(sql, project, user, **request))
     for stage in (parse, authorise, check_shape):
         state = stage(state, ctx)
     return state
 
 
 def run(state, ctx):
-    """plan → rewrite → execute → add_noise."""
-    from enclave.gateway.execute import execute
+    """plan, then the whole back half (``pipeline.BACK``)."""
+    from enclave.gateway.pipeline import BACK
     from enclave.gateway.plan.planner import plan
-    from enclave.gateway.release.noise import add_noise
-    from enclave.gateway.sql.rewrite import rewrite
 
-    for stage in (plan, rewrite, execute, add_noise):
+    for stage in (plan, *BACK):
         state = stage(state, ctx)
     return state

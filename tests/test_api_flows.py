@@ -289,7 +289,7 @@ def test_dry_run_spends_nothing_and_accuracy_first_charges_what_it_said(server):
     with server.client(RESEARCHER) as http:
         before = http.get("/v1/projects/demo/budget").json()["epsilon_spent"]
         cost = http.post(
-            "/v1/queries/cost", json={"sql": sql, "project": "demo", "half_width": 5000}
+            "/v1/queries/dry-run", json={"sql": sql, "project": "demo", "half_width": 5000}
         )
         assert cost.status_code == 200
         est = cost.json()
@@ -392,7 +392,7 @@ def test_openapi_lists_contract_endpoints(server):
         paths = http.get("/openapi.json").json()["paths"]
     for path in (
         "/v1/queries",
-        "/v1/queries/cost",
+        "/v1/queries/dry-run",
         "/v1/projects/{project}/budget",
         "/v1/releases/public",
         "/healthz",

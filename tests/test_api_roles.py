@@ -124,7 +124,7 @@ CASES = {
     "public releases": Case("GET", "/v1/releases/public", None, ALL),
     "me": Case("GET", "/v1/me", None, SIGNED_IN),
     "query": Case("POST", "/v1/queries", Q, {RESEARCHER: 200}),
-    "cost": Case("POST", "/v1/queries/cost", Q, {RESEARCHER: 200}),
+    "dry_run": Case("POST", "/v1/queries/dry-run", Q, {RESEARCHER: 200}),
     "budget": Case("GET", "/v1/projects/demo/budget", None, {RESEARCHER: 200, STEWARD: 200}),
     "projects": Case("GET", "/v1/projects", None, {RESEARCHER: 200, OUTSIDER: 200, STEWARD: 200}),
     "project": Case("GET", "/v1/projects/demo", None, {RESEARCHER: 200, STEWARD: 200}),

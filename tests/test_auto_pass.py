@@ -8,6 +8,7 @@ import pytest
 
 from enclave.gateway.execute import execute
 from enclave.gateway.plan.planner import plan
+from enclave.gateway.release.bound import choose_bound
 from enclave.gateway.sql.auto import histogram, totals_at
 from enclave.gateway.sql.bounded import auto_bound_sql
 from enclave.gateway.sql.rewrite import auto_query, bounded_query, key_filters, rewrite
@@ -61,10 +62,10 @@ def test_one_pass_equals_histogram_and_bounded_sql(ctx, sql):
         _same(totals_at(both, n_keys=len(p.keys), stats=stats, c=c), want)
 
 
-def test_execute_chooses_and_records_the_bound(ctx):
+def test_choose_bound_chooses_and_records_the_bound(ctx):
     state = rewrite(plan(front(QUERIES[1], ctx, epsilon=1.0), ctx), ctx)
     assert state.plan.rows_per_person == "auto"
-    state = execute(state, ctx)
+    state = choose_bound(execute(state, ctx), ctx)
     c = state.plan.rows_per_person
     assert isinstance(c, int) and 1 <= c <= ctx.dataset.contribution.auto_max_rows
     assert any("auto" in n for n in state.plan.notes)

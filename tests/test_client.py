@@ -61,7 +61,7 @@ def test_project_inferred_cost_and_budget(server):
     with Client(server.url, server.tokens[RESEARCHER]) as c:
         assert c.me()["projects"] == ["demo"]
         before = c.budget()["epsilon_spent"]
-        est = c.cost("SELECT COUNT(*) AS n FROM persons", half_width=5000)
+        est = c.dry_run("SELECT COUNT(*) AS n FROM persons", half_width=5000)
         assert est["epsilon"] > 0 and "n" in est["half_widths"]
         assert c.budget("demo")["epsilon_spent"] == before
         df = c.query("SELECT COUNT(*) AS n FROM persons", half_width=5000)

@@ -25,7 +25,7 @@ import pytest
 
 from enclave.errors import EnclaveError, PolicyViolation, QueryRejected
 from enclave.gateway.sql.bounded import auto_bound_sql
-from enclave.gateway.values import QueryRequest, QueryState
+from enclave.gateway.values import QueryRequest, Requested
 from enclave.gateway.pipeline import FRONT
 from enclave.gateway.sql.rewrite import key_filters, rewrite
 from tests import _spark_env
@@ -114,12 +114,12 @@ def engines(spark_session, spark_warehouse):
     duck.engine.close()
 
 
-def _front(sql: str, headers: dict[str, str], ctx) -> QueryState:
+def _front(sql: str, headers: dict[str, str], ctx) -> Requested:
     project = headers.get("project", "demo")
     policy = ctx.projects.get(project)
     user = headers.get("user") or (policy.members[0] if policy and policy.members else "u")
     eps = min(1.0, policy.max_epsilon_per_query) if policy else 1.0
-    state = QueryState(QueryRequest(sql, project, user, epsilon=eps))
+    state = Requested(request=QueryRequest(sql, project, user, epsilon=eps))
     for stage in FRONT:
         state = stage(state, ctx)
     return state

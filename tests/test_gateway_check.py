@@ -16,7 +16,7 @@ from enclave.gateway.check.authorise import authorise
 from enclave.gateway.check.check_shape import check_shape
 from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
-from enclave.gateway.values import GatewayContext, QueryState
+from enclave.gateway.values import GatewayContext, Requested
 from enclave.schema import DDL
 from tests.test_gateway_fixtures import FILES, read_fixture
 
@@ -34,7 +34,7 @@ def ctx() -> GatewayContext:
     return dataclasses.replace(base, engine=_Untouchable(), store=_Untouchable())
 
 
-def front(sql: str, ctx: GatewayContext, project: str = "demo") -> QueryState:
+def front(sql: str, ctx: GatewayContext, project: str = "demo") -> Requested:
     state = request_state(sql, project)
     for stage in (parse, authorise, check_shape):
         state = stage(state, ctx)

@@ -16,7 +16,7 @@ from enclave.gateway.check.authorise import authorise
 from enclave.gateway.check.check_shape import check_shape
 from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
-from enclave.gateway.values import GatewayContext, QueryState
+from enclave.gateway.values import GatewayContext, Requested
 from enclave.schema import DDL
 from tests.test_gateway_check import _ADVERSARIAL
 
@@ -40,7 +40,7 @@ def _db() -> duckdb.DuckDBPyConnection:
 DB = _db()
 
 
-def front_or_user_error(sql: str) -> QueryState | None:
+def front_or_user_error(sql: str) -> Requested | None:
     """Run the front half; return the state, or None after a UserError. Anything else fails."""
     started = time.perf_counter()
     try:

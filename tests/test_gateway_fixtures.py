@@ -19,7 +19,7 @@ from enclave.gateway.check.check_shape import check_shape
 from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
 from enclave.gateway.plan.planner import plan
-from enclave.gateway.values import GatewayContext, QueryState
+from enclave.gateway.values import GatewayContext, Requested
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gateway"
 FILES = sorted(FIXTURES.glob("*/*.sql"))
@@ -42,7 +42,7 @@ def read_fixture(path: Path) -> tuple[dict[str, str], str]:
 
 def front(
     sql: str, ctx: GatewayContext, project: str = "demo", user: str | None = None
-) -> QueryState:
+) -> Requested:
     state = request_state(sql, project, user)
     for stage in (parse, authorise, check_shape):
         state = stage(state, ctx)

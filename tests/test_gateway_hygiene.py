@@ -25,7 +25,7 @@ from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
 from enclave.gateway.plan.epsilon import MIN_EPSILON, MIN_EPSILON_SHARE
 from enclave.gateway.plan.planner import plan
-from enclave.gateway.values import GatewayContext, QueryState
+from enclave.gateway.values import GatewayContext, Requested
 from enclave.settings import Settings
 
 COUNT = "SELECT setting, COUNT(*) AS n FROM claims GROUP BY setting"
@@ -36,7 +36,7 @@ def ctx() -> GatewayContext:
     return example_context()
 
 
-def _front(sql: str, ctx: GatewayContext, **request: object) -> QueryState:
+def _front(sql: str, ctx: GatewayContext, **request: object) -> Requested:
     state = request_state(sql)
     state = dataclasses.replace(state, request=dataclasses.replace(state.request, **request))
     for stage in (parse, authorise, check_shape, plan):
@@ -336,7 +336,7 @@ def test_cli_refuses_hygiene_cases_with_exit_2_and_a_typed_error(
     assert ok.returncode == 0, ok.stderr[-500:]
     assert json.loads(ok.stdout)["epsilon"] == pytest.approx(0.1)
     with open_store(settings) as store:
-        records = [r for r in store.export_audit() if r["action"] in ("query", "estimate")]
+        records = [r for r in store.export_audit() if r["action"] in ("query", "dry_run")]
     assert [r["verdict"] for r in records] == ["refused"] * len(cases) + ["estimated"]
     assert [r["error_type"] for r in records[:-1]] == [c[2] for c in cases]
     assert all(r["epsilon"] == 0 for r in records)

@@ -61,19 +61,19 @@ def test_key_forms_do_not_depend_on_one_person(sql: str, pair_first: Pair) -> No
 
 def test_add_noise_releases_the_canonical_form_of_a_key(pair_first: Pair) -> None:
     """Whatever form the engine hands back (``-0.0`` first met), the release shows ``0.0``."""
-    from enclave.gateway.execute import execute
-    from enclave.gateway.pipeline import FRONT
+    import dataclasses
+
+    from enclave.gateway.pipeline import BACK, FRONT
     from enclave.gateway.release.noise import add_noise
-    from enclave.gateway.sql.rewrite import rewrite
-    from enclave.gateway.values import Exact, QueryState
+    from enclave.gateway.values import Exact, Requested
 
     ctx = pair_first.with_
     request = QueryRequest(sql=QUERIES[0], project="demo", user="researcher@demo", epsilon=0.7)
-    state = QueryState(request=request)
-    for stage in (*FRONT, rewrite, execute):
+    state: Any = Requested(request=request)
+    for stage in (*FRONT, *BACK[:-1]):
         state = stage(state, ctx)
     exact = state.exact
     rows = [(-0.0, *r[1:]) if r[0] == 0 else r for r in exact.rows]
-    state = state.__class__(**{**state.__dict__, "exact": Exact(exact.columns, rows, {})})
+    state = dataclasses.replace(state, exact=Exact(exact.columns, rows, {}))
     released = add_noise(state, ctx).release
     assert [repr(r[0]) for r in released.rows] == ["0.0"]

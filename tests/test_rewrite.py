@@ -10,9 +10,9 @@ import pytest
 from enclave.engines.hashing import query_salt
 from enclave.gateway.plan.pieces import exact_values
 from enclave.gateway.plan.planner import plan
-from enclave.gateway.release.dry_run import estimate
+from enclave.gateway.release.dry_run import dry_run_of
 from enclave.gateway.sql.rewrite import bounded_query, rewrite
-from enclave.gateway.values import QueryState
+from enclave.gateway.values import Requested
 from tests._warehouse import build, context, front, run
 
 C, G = 3, 2
@@ -220,10 +220,10 @@ def test_estimate_runs_nothing(ctx):
 
     c2 = dataclasses.replace(ctx, engine=NoEngine())
     state = plan(front("SELECT count(*) AS n, sum(amount) AS s FROM claims", c2, epsilon=0.5), c2)
-    est = estimate(state, c2)
+    est = dry_run_of(state, c2)
     assert est.epsilon == 0.5 and set(est.half_widths) == {"n", "s"}
     assert est.to_json()["half_widths"]["n"] > 0
-    assert isinstance(state, QueryState)
+    assert isinstance(state, Requested)
 
 
 PERSON_KEYS = [

@@ -48,7 +48,7 @@ with query_tab:
     if est_col.button("Estimate cost", key="estimate"):
         st.session_state.pop("estimate_out", None)
         with _ui.guard("The estimate"):
-            st.session_state["estimate_out"] = _data.estimate(
+            st.session_state["estimate_out"] = _data.dry_run(
                 svc, principal, sql, project, epsilon=epsilon, half_width=half_width
             )
     if run_col.button("Run", type="primary", key="run"):

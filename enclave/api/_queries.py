@@ -39,11 +39,11 @@ async def post_query(body: QueryBody, svc: Svc, rate: Rate, creds: Bearer) -> JS
     return JSONResponse(await run_in_threadpool(_answer, svc, rate, creds, body))
 
 
-@router.post("/queries/cost", summary="Dry run: ε and expected 95% half-width, no spending")
-def post_cost(body: QueryBody, svc: Svc, who: Caller) -> dict[str, Any]:
+@router.post("/queries/dry-run", summary="Dry run: ε and expected 95% half-width, no spending")
+def post_dry_run(body: QueryBody, svc: Svc, who: Caller) -> dict[str, Any]:
     """What the query would cost and how accurate each aggregate would be; nothing is
     run against the data and nothing is charged. Give ``half_width`` to see the ε needed."""
-    return svc.cost(who, body.sql, body.project, **_ask(body))
+    return svc.dry_run(who, body.sql, body.project, **_ask(body))
 
 
 @router.get("/projects/{project}/budget", summary="Total, spent and remaining budget")

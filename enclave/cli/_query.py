@@ -65,7 +65,7 @@ def query(
 
             client = Client(url, token)
             data = (
-                client.cost_json(text, project=project, epsilon=epsilon, half_width=half_width)
+                client.dry_run_json(text, project=project, epsilon=epsilon, half_width=half_width)
                 if dry_run
                 else client.query_json(
                     text, project=project, epsilon=epsilon, half_width=half_width

@@ -2,7 +2,7 @@
 
 The engine's own timeout covers only the SQL it runs; Python-side work (per-group
 quantiles, noise, post-processing) would otherwise be unbounded. ``answer`` sets
-``QueryState.deadline`` to ``Settings.query_timeout_s`` from the start of the request;
+``Requested.deadline`` to ``Settings.query_timeout_s`` from the start of the request;
 the pipeline checks it between stages, the engine gets only what is left, and long
 Python loops check it as they go. Running out is refused with one message that names the
 configured limit only — nothing about how far the request got.

@@ -1,21 +1,25 @@
 """Frozen value types that flow through the gateway's stages.
 
-Every stage has the signature ``stage(state: QueryState, ctx: GatewayContext) -> QueryState``
-and returns ``dataclasses.replace(state, ...)``; nothing is mutated in place.
+Every stage has the signature ``stage(state, ctx) -> next state``, each state a frozen type
+that adds what its stage computed (``Requested → Parsed → Authorised → Checked → Planned →
+Rewritten → Executed → Bounded → Histogrammed → Noised``), so a stage cannot run on the
+wrong input; ``advance`` builds the next value; nothing is mutated in place.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     import sqlglot.expressions as exp
 
     from enclave.engines.base import Engine
+    from enclave.gateway.ports import GatewayStore
     from enclave.policy import DatasetPolicy, ProjectPolicy
     from enclave.settings import Settings
 
@@ -23,14 +27,24 @@ __all__ = [
     "INTERVAL_NOTE",
     "AggKind",
     "Aggregate",
+    "Authorised",
+    "Bounded",
+    "Checked",
     "Exact",
+    "Executed",
     "GatewayContext",
     "GroupKey",
+    "Histogrammed",
     "Measurement",
+    "Noised",
+    "Parsed",
     "Plan",
+    "Planned",
     "QueryRequest",
-    "QueryState",
     "Release",
+    "Requested",
+    "Rewritten",
+    "advance",
 ]
 
 AggKind = Literal["count", "count_distinct", "sum", "avg", "variance", "stddev", "quantile"]
@@ -53,7 +67,6 @@ class QueryRequest:
     user: str
     epsilon: float | None = None
     half_width: float | None = None
-    dry_run: bool = False
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -151,29 +164,97 @@ class Release:
         }
 
 
-@dataclass(frozen=True)
-class QueryState:
-    """The request as it moves through the stages; each stage fills more of it."""
+@dataclass(frozen=True, kw_only=True)
+class Requested:
+    """A request on its way in: what was asked, and by when it must be answered."""
 
     request: QueryRequest
-    ast: exp.Expression | None = None
-    normalized_sql: str | None = None
-    project: ProjectPolicy | None = None
-    plan: Plan | None = None
-    rewritten_sql: str | None = None
-    exact: Any = None  # engine result (never leaves the gateway)
-    noisy: tuple[tuple[Any, ...], ...] | None = None
-    release: Release | None = None
-    reservation: Any = None
-    measurements: tuple[Measurement, ...] = ()
     deadline: float = math.inf  # time.monotonic() by which the whole request must be done
-    verdict: Literal["pending", "released", "refused", "cached", "estimated"] = "pending"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parsed(Requested):
+    """One SELECT (sqlglot tree, DuckDB dialect) and its canonical text."""
+
+    ast: exp.Select
+    normalized_sql: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Authorised(Parsed):
+    """The project's policy: the member may read every table and column named."""
+
+    project: ProjectPolicy
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checked(Authorised):
+    """The checked, normalised tree: a shape the planner can make private."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Planned(Checked):
+    """What will be computed, with which bounds, and each noised piece's ε."""
+
+    plan: Plan
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rewritten(Planned):
+    """The bounded SQL (or the one-pass "auto" SQL) the engine will run."""
+
+    rewritten_sql: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Executed(Rewritten):
+    """The engine's exact answer to ``rewritten_sql`` (never leaves the gateway)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bounded(Executed):
+    """Exact bounded totals at a numeric rows bound (chosen privately for "auto")."""
+
+    exact: Exact
+    measurements: tuple[Measurement, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Histogrammed(Bounded):
+    """Bounded totals plus each quantile aggregate's bounded value histogram."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Noised(Histogrammed):
+    """The differentially private release, and the measurements that made it."""
+
+    release: Release
+
+
+S = TypeVar("S", bound=Requested)
+
+
+def advance(state: Requested, kind: type[S], **changes: Any) -> S:
+    """The next stage's value: every field of ``state`` carried over, plus ``changes``.
+
+    >>> r = Requested(request=QueryRequest("SELECT 1", "demo", "u"))
+    >>> advance(r, Requested, deadline=5.0).deadline
+    5.0
+    """
+    carried = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    carried.update(changes)
+    return kind(**carried)
 
 
 @dataclass(frozen=True)
 class GatewayContext:
+    """What a request runs against: settings, policies, and the two ports."""
+
     settings: Settings
     dataset: DatasetPolicy
     projects: Mapping[str, ProjectPolicy]
     engine: Engine
-    store: Any
+    store: GatewayStore

@@ -14,4 +14,11 @@ from enclave.service._core import Service
 from enclave.service._indicators import backfill_indicators, release_indicators
 from enclave.service._ingest import load_extract
 
-__all__ = ["Service", "backfill_indicators", "load_extract", "open_context", "open_engine", "release_indicators"]
+__all__ = [
+    "Service",
+    "backfill_indicators",
+    "load_extract",
+    "open_context",
+    "open_engine",
+    "release_indicators",
+]

@@ -16,14 +16,16 @@ import threading
 from typing import Any
 
 from enclave.errors import Forbidden, NotFound, UserError
-from enclave.gateway import GatewayContext, QueryRequest, QueryState, answer
-from enclave.gateway import dry_run as cost_of
+from enclave.gateway import GatewayContext, QueryRequest
+from enclave.gateway import dry_run as gateway_dry_run
+from enclave.gateway.pipeline import answer_request, front
+from enclave.gateway.release.cached import cache_key
 from enclave.policy import DatasetPolicy, ProjectPolicy, load_dataset_policy, load_project_policies
 from enclave.service import _fast
 from enclave.service._ceiling import CeilingMixin, check_policy_files
 from enclave.service._projects import effective_policy
 from enclave.service._steward import StewardMixin
-from enclave.service._wiring import LazyEngine, StoreView
+from enclave.service._wiring import LazyEngine
 from enclave.settings import Settings
 from enclave.store import ProjectState, open_store
 
@@ -94,7 +96,7 @@ class Service(CeilingMixin, StewardMixin):
             dataset=self.dataset,
             projects=projects,
             engine=self.engine,  # type: ignore[arg-type]
-            store=StoreView(self.store),
+            store=self.store,
         )
 
     @property
@@ -163,7 +165,7 @@ class Service(CeilingMixin, StewardMixin):
         half_width: float | None = None,
         dry_run: bool = False,
     ) -> dict[str, Any]:
-        """Answer (or cost, with ``dry_run``) one query as JSON-ready data."""
+        """Answer (or dry-run, with ``dry_run``) one query as JSON-ready data."""
         project = self._pick_project(principal, project)
         request = QueryRequest(
             sql=sql, project=project, user=principal.user, epsilon=epsilon, half_width=half_width
@@ -177,15 +179,12 @@ class Service(CeilingMixin, StewardMixin):
                 return hit
         policy = self.require_member(principal, project)
         if dry_run:
-            return cost_of(request, self.context(project))
-        ctx = self.context(project)
-        release = answer(request, ctx).to_json()
-        found = _fast.keys_of(ctx.store)
-        if found is not None:
-            self.memo.put(memo_key, (*found, _fast.fingerprint(policy)))
-        return release
+            return gateway_dry_run(request, self.context(project))
+        got = answer_request(request, self.context(project))
+        self.memo.put(memo_key, (got.cache_key, got.sql_hash, _fast.fingerprint(policy)))
+        return got.release.to_json()
 
-    def cost(self, principal: Any, sql: str, project: str | None, **ask: Any) -> dict[str, Any]:
+    def dry_run(self, principal: Any, sql: str, project: str | None, **ask: Any) -> dict[str, Any]:
         """ε a query would cost and its expected 95% half-width per aggregate; no spending."""
         return self.query(principal, sql, project, dry_run=True, **ask)
 
@@ -216,24 +215,18 @@ class Service(CeilingMixin, StewardMixin):
         half_width: float | None = None,
     ) -> dict[str, Any]:
         """Queue a query above the project's review threshold for a steward's approval."""
-        from enclave.gateway.pipeline import FRONT, cache_key
-
         project = self._pick_project(principal, project)
         policy = self.require_member(principal, project)
         request = QueryRequest(
             sql=sql, project=project, user=principal.user, epsilon=epsilon, half_width=half_width
         )
-        ctx = self.context(project)
-        state = QueryState(request=request)
-        for stage in FRONT:
-            state = stage(state, ctx)
-        assert state.plan is not None
+        state = front(request, self.context(project))
         if policy.review_epsilon is None or state.plan.epsilon <= policy.review_epsilon:
             raise UserError("This query needs no review in this project; run it directly.")
         return self.store.reviews.submit(
             project=project,
             requester=principal.user,
-            cache_key=cache_key(state),
+            cache_key=cache_key(request, state.normalized_sql),
             sql=sql,
             epsilon=epsilon,
             half_width=half_width,

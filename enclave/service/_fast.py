@@ -23,12 +23,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from enclave.gateway import QueryRequest, Release
+from enclave.gateway import QueryRequest
+from enclave.gateway.release.cached import audit_record, from_cache
 from enclave.store import BudgetStatus, ProjectState
 
-__all__ = ["Memo", "answer_cached", "fingerprint", "keys_of", "memo_key"]
+__all__ = ["Memo", "answer_cached", "fingerprint", "memo_key"]
 
-_RELEASE_FIELDS = tuple(f.name for f in dataclasses.fields(Release))
 _STATUS_FIELDS = dataclasses.fields(BudgetStatus)
 Known = tuple[str, str, str]  # cache key, SQL hash, policy fingerprint
 
@@ -60,12 +60,6 @@ def fingerprint(policy: Any) -> str:
     return hashlib.sha256(repr(policy).encode()).hexdigest()
 
 
-def keys_of(view: Any) -> tuple[str, str] | None:
-    """The cache key and SQL hash the gateway used, as seen by the request's store view."""
-    key, digest = getattr(view, "seen_key", None), getattr(view, "seen_hash", None)
-    return None if key is None or digest is None else (key, digest)
-
-
 def answer_cached(
     store: Any,
     request: QueryRequest,
@@ -76,8 +70,6 @@ def answer_cached(
 
     ``policy_of(state)`` is the project's effective policy given its state in the store.
     """
-    from enclave.store import AuditRecord
-
     key, digest, expected = known
 
     def usable(state: ProjectState) -> Any:
@@ -94,24 +86,6 @@ def answer_cached(
     if found is None:
         return None
     stored, status = found
-    out = {k: stored[k] for k in _RELEASE_FIELDS if k in stored}
-    out.update(
-        cached=True,
-        epsilon_spent=0.0,
-        delta_spent=0.0,
-        budget_remaining={f.name: getattr(status, f.name) for f in _STATUS_FIELDS},
-    )
-    store.audit(
-        AuditRecord.now(
-            request_id=request.request_id,
-            actor=request.user,
-            project=request.project,
-            action="query",
-            sql_hash=digest,
-            verdict="cached",
-            epsilon=0.0,
-            delta=0.0,
-            error_type=None,
-        )
-    )
-    return out
+    remaining = {f.name: getattr(status, f.name) for f in _STATUS_FIELDS}
+    store.audit(audit_record(request, action="query", digest=digest, verdict="cached"))
+    return from_cache(stored, remaining).to_json()

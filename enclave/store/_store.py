@@ -89,6 +89,10 @@ class Store:
     def cached_release(self, project: str, cache_key: str) -> dict[str, Any] | None:
         return self.ledger.cached_release(project, cache_key)
 
+    def approved_for_review(self, project: str, cache_key: str) -> bool:
+        """Whether a steward approved this exact query (the gateway's review check)."""
+        return bool(self.reviews.approved(project, cache_key))
+
     def budget(self, project: str, limits: BudgetLimits, user: str | None = None) -> BudgetStatus:
         return self.ledger.budget(project, limits, user)
 

@@ -15,19 +15,17 @@ Column *roles* (identifier, join, …) are checked later, by ``check_shape``.
 
 from __future__ import annotations
 
-import dataclasses
-
-from enclave.errors import InternalError, PolicyViolation, QueryRejected
+from enclave.errors import PolicyViolation, QueryRejected
 from enclave.gateway.check.catalog import Catalog
 from enclave.gateway.check.rules.allowed_columns import allowed_columns
 from enclave.gateway.check.rules.allowed_tables import allowed_tables, no_shadowing
-from enclave.gateway.values import GatewayContext, QueryState
+from enclave.gateway.values import Authorised, GatewayContext, Parsed, advance
 from enclave.policy import ProjectPolicy
 
 __all__ = ["authorise"]
 
 
-def _project(state: QueryState, ctx: GatewayContext) -> ProjectPolicy:
+def _project(state: Parsed, ctx: GatewayContext) -> ProjectPolicy:
     req = state.request
     project = ctx.projects.get(req.project)
     if project is None:
@@ -45,15 +43,13 @@ def _project(state: QueryState, ctx: GatewayContext) -> ProjectPolicy:
     return project
 
 
-def authorise(state: QueryState, ctx: GatewayContext) -> QueryState:
+def authorise(state: Parsed, ctx: GatewayContext) -> Authorised:
     """Fill ``state.project``; refuse unknown projects, non-members, tables and columns.
 
     Raises:
         PolicyViolation: project, membership, table or column not allowed.
         QueryRejected: a WITH name hides a table, or a name is ambiguous.
     """
-    if state.ast is None:
-        raise InternalError("authorise needs a parsed tree")
     project = _project(state, ctx)
     cat = Catalog(ctx.dataset, project)
     try:
@@ -62,4 +58,4 @@ def authorise(state: QueryState, ctx: GatewayContext) -> QueryState:
         allowed_columns(state.ast, cat)
     except RecursionError:
         raise QueryRejected("The query is nested too deeply; simplify it.") from None
-    return dataclasses.replace(state, project=project)
+    return advance(state, Authorised, project=project)

@@ -49,13 +49,12 @@ Guarantees to the back half (beyond the shared contract), stated literally:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from enclave.errors import InternalError, QueryRejected
+from enclave.errors import QueryRejected
 from enclave.gateway.check.canonical import canonical, to_sql
 from enclave.gateway.check.catalog import Catalog
 from enclave.gateway.check.rules.allowed_columns import allowed_columns
@@ -72,7 +71,7 @@ from enclave.gateway.check.rules.post_aggregation import post_aggregation
 from enclave.gateway.check.rules.promote_numbers import promote_numbers
 from enclave.gateway.check.rules.require_aggregate import require_aggregate
 from enclave.gateway.check.rules.total_expressions import total_expressions
-from enclave.gateway.values import GatewayContext, QueryState
+from enclave.gateway.values import Authorised, Checked, GatewayContext, advance
 
 __all__ = ["RULES", "check_shape"]
 
@@ -105,15 +104,13 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def check_shape(state: QueryState, ctx: GatewayContext) -> QueryState:
+def check_shape(state: Authorised, ctx: GatewayContext) -> Checked:
     """Check and normalise the tree; fill ``state.ast`` and ``state.normalized_sql``.
 
     Raises:
         QueryRejected: the shape, a function or an expression is not allowed.
         PolicyViolation: a column is used against its role.
     """
-    if state.ast is None or state.project is None or not isinstance(state.ast, exp.Select):
-        raise InternalError("check_shape needs a parsed, authorised SELECT")
     cat = Catalog(ctx.dataset, state.project)
     select: exp.Select = state.ast.copy()
     try:
@@ -125,4 +122,4 @@ def check_shape(state: QueryState, ctx: GatewayContext) -> QueryState:
         raise QueryRejected("The query is nested too deeply; simplify it.") from None
     except SqlglotError:
         raise QueryRejected("The query could not be analysed; simplify it.") from None
-    return dataclasses.replace(state, ast=select, normalized_sql=normalized)
+    return advance(state, Checked, ast=select, normalized_sql=normalized)

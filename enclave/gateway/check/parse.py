@@ -15,8 +15,6 @@ say so and name a line and column, never the text.
 
 from __future__ import annotations
 
-import dataclasses
-
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -33,7 +31,7 @@ from enclave.gateway.check.rules.require_single_select import (
     require_single_select_tokens,
     syntax_error,
 )
-from enclave.gateway.values import GatewayContext, QueryState
+from enclave.gateway.values import GatewayContext, Parsed, Requested, advance
 
 __all__ = ["parse"]
 
@@ -84,7 +82,7 @@ def _tree(sql: str, tokens: list[Token]) -> exp.Expr | None:
     return statements[0] if len(statements) == 1 else None
 
 
-def parse(state: QueryState, ctx: GatewayContext) -> QueryState:
+def parse(state: Requested, ctx: GatewayContext) -> Parsed:
     """Parse ``state.request.sql`` into ``state.ast`` and ``state.normalized_sql``.
 
     Raises:
@@ -111,4 +109,4 @@ def parse(state: QueryState, ctx: GatewayContext) -> QueryState:
         normalized = to_sql(canonical(select))
     except RecursionError:
         raise QueryRejected(_TOO_DEEP) from None
-    return dataclasses.replace(state, ast=select, normalized_sql=normalized)
+    return advance(state, Parsed, ast=select, normalized_sql=normalized)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from enclave.gateway.values import GatewayContext, QueryRequest, QueryState
+from enclave.gateway.values import GatewayContext, QueryRequest, Requested
 from enclave.policy import load_dataset_policy, load_project_policies
 from enclave.settings import REPO_POLICIES
 
@@ -33,7 +33,7 @@ def example_context(policies: Path = POLICIES) -> GatewayContext:
     )
 
 
-def request_state(sql: str, project: str = "demo", user: str | None = None) -> QueryState:
+def request_state(sql: str, project: str = "demo", user: str | None = None) -> Requested:
     """A fresh state for ``sql`` asked by a member of ``project``."""
     member = user if user is not None else _MEMBERS.get(project, "researcher@demo")
-    return QueryState(request=QueryRequest(sql=sql, project=project, user=member))
+    return Requested(request=QueryRequest(sql=sql, project=project, user=member))

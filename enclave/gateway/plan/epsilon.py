@@ -118,6 +118,64 @@ def _shown_up(x: float) -> str:
     return f"{math.ceil(x / unit - 1e-9) * unit:.2g}"
 
 
+def _asked(epsilon: float, floor: float, minimum: str) -> float:
+    asked = _positive_finite(epsilon)
+    if asked is None:
+        raise QueryRejected(f"epsilon must be a finite number, at least {minimum}.")
+    if asked < floor:
+        raise QueryRejected(f"epsilon is below {minimum}. Ask for more ε, or use fewer aggregates.")
+    return asked
+
+
+def _from_half_width(
+    half_width: float,
+    all_pieces: Sequence[Piece],
+    contrib: ContributionPolicy,
+    groups: int,
+    limits: tuple[float, float, str],
+) -> tuple[float, str]:
+    """The ε a half-width needs (worst case for "auto" bounds) and the note saying so."""
+    cap, floor, minimum = limits
+    width = _positive_finite(half_width)
+    if width is None:
+        raise QueryRejected(
+            "half_width must be a finite positive number (the target 95% half-width of "
+            "each COUNT and SUM, in its own units)."
+        )
+    auto = contrib.rows_per_person == "auto"
+    rows = contrib.auto_max_rows if auto else int(contrib.rows_per_person)
+    try:
+        epsilon = _needed(width, all_pieces, rows, groups, len({p.aggregate for p in all_pieces}))
+    except (ZeroDivisionError, OverflowError):  # a half-width too narrow for a double
+        epsilon = math.inf
+    note = "ε from half_width"
+    if auto:
+        epsilon /= 1.0 - contrib.auto_epsilon_share
+        note = f"ε from half_width, worst case {rows} rows per person (auto bound)"
+    if not math.isfinite(epsilon) or epsilon > cap * (1 + 1e-12):
+        raise PolicyViolation(
+            f"This half_width needs more ε than this project allows per query (at most "
+            f"{cap:g}); widen half_width, give epsilon, or ask the steward."
+        )
+    if epsilon < floor:
+        raise QueryRejected(
+            f"This half_width is so wide that it needs less ε than {minimum}. Ask for "
+            "a narrower half_width, or give epsilon."
+        )
+    return epsilon, note
+
+
+def _floor(all_pieces: Sequence[Piece], contrib: ContributionPolicy) -> tuple[float, str]:
+    """This query's minimum ε and how a message states it."""
+    kept = (1.0 - contrib.auto_epsilon_share) if contrib.rows_per_person == "auto" else 1.0
+    floor = max(MIN_EPSILON, MIN_EPSILON_SHARE * len({p.aggregate for p in all_pieces}) / kept)
+    minimum = (
+        f"this query's minimum of {_shown_up(floor)} (at least {MIN_EPSILON:g} per query "
+        f"and {MIN_EPSILON_SHARE:g} per aggregate; see docs/privacy-model.md)"
+    )
+    return floor, minimum
+
+
 def choose_epsilon(
     request: QueryRequest,
     project: ProjectPolicy,
@@ -133,56 +191,16 @@ def choose_epsilon(
     each aggregate and key selection after the auto-bound share — whether asked for,
     derived from half_width or the project default; ε above the per-query cap.
     """
-    notes: list[str] = []
-    auto = contrib.rows_per_person == "auto"
-    shares = len({p.aggregate for p in all_pieces})
-    kept = (1.0 - contrib.auto_epsilon_share) if auto else 1.0
-    floor = max(MIN_EPSILON, MIN_EPSILON_SHARE * shares / kept)
-    minimum = (
-        f"this query's minimum of {_shown_up(floor)} (at least {MIN_EPSILON:g} per query "
-        f"and {MIN_EPSILON_SHARE:g} per aggregate; see docs/privacy-model.md)"
-    )
+    floor, minimum = _floor(all_pieces, contrib)
     cap = project.max_epsilon_per_query
     if request.epsilon is not None:
-        asked = _positive_finite(request.epsilon)
-        if asked is None:
-            raise QueryRejected(f"epsilon must be a finite number, at least {minimum}.")
-        if asked < floor:
-            raise QueryRejected(
-                f"epsilon is below {minimum}. Ask for more ε, or use fewer aggregates."
-            )
-        epsilon = asked
-        notes.append("ε as requested")
+        epsilon, note = _asked(request.epsilon, floor, minimum), "ε as requested"
     elif request.half_width is not None:
-        width = _positive_finite(request.half_width)
-        if width is None:
-            raise QueryRejected(
-                "half_width must be a finite positive number (the target 95% half-width of "
-                "each COUNT and SUM, in its own units)."
-            )
-        rows = contrib.auto_max_rows if auto else int(contrib.rows_per_person)
-        try:
-            epsilon = _needed(width, all_pieces, rows, groups, shares)
-        except (ZeroDivisionError, OverflowError):  # a half-width too narrow for a double
-            epsilon = math.inf
-        if auto:
-            epsilon /= kept
-            notes.append(f"ε from half_width, worst case {rows} rows per person (auto bound)")
-        else:
-            notes.append("ε from half_width")
-        if not math.isfinite(epsilon) or epsilon > cap * (1 + 1e-12):
-            raise PolicyViolation(
-                f"This half_width needs more ε than this project allows per query (at most "
-                f"{cap:g}); widen half_width, give epsilon, or ask the steward."
-            )
-        if epsilon < floor:
-            raise QueryRejected(
-                f"This half_width is so wide that it needs less ε than {minimum}. Ask for "
-                "a narrower half_width, or give epsilon."
-            )
+        limits = (cap, floor, minimum)
+        epsilon, note = _from_half_width(request.half_width, all_pieces, contrib, groups, limits)
     else:
         epsilon = min(0.1 * project.epsilon, project.max_epsilon_per_query)
-        notes.append("default ε = min(0.1 × project ε, per-query cap)")
+        note = "default ε = min(0.1 × project ε, per-query cap)"
         if epsilon < floor:
             raise QueryRejected(
                 f"This project's default ε (0.1 × project ε, capped) is below {minimum}. "
@@ -193,4 +211,4 @@ def choose_epsilon(
             f"Requested ε = {epsilon:.4g} but this project allows at most {cap:g} per query; "
             "lower epsilon, widen half_width, or ask the steward."
         )
-    return epsilon, notes
+    return epsilon, [note]

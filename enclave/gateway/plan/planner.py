@@ -10,11 +10,12 @@ the project) and δ (private keys only), and the ε split (see ``plan.pieces``).
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import sqlglot.expressions as exp
 
 from enclave.engines.hashing import query_salt
-from enclave.errors import InternalError, QueryRejected
+from enclave.errors import QueryRejected
 from enclave.gateway.plan.aggregates import parse_aggregate
 from enclave.gateway.plan.contribution import (
     PERSON_KEYS_NOTE,
@@ -28,7 +29,15 @@ from enclave.gateway.plan.keys import key_set_for, key_sql
 from enclave.gateway.plan.pieces import Piece, pieces, selection_piece
 from enclave.gateway.plan.sources import Scope
 from enclave.gateway.plan.total import guard, guard_conjuncts
-from enclave.gateway.values import Aggregate, GatewayContext, GroupKey, Plan, QueryState
+from enclave.gateway.values import (
+    Aggregate,
+    Checked,
+    GatewayContext,
+    GroupKey,
+    Plan,
+    Planned,
+    advance,
+)
 from enclave.policy import DatasetPolicy
 
 __all__ = ["plan"]
@@ -83,29 +92,31 @@ def _limit_quantile_work(
         )
 
 
-def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
-    """Fill ``state.plan``; refuse with QueryRejected / PolicyViolation when impossible."""
-    if state.ast is None or state.project is None:
-        raise InternalError("plan needs a parsed, authorised query")
-    if not isinstance(state.ast, exp.Select):
-        raise QueryRejected("Only a single SELECT can be answered.")
-    ds, project = ctx.dataset, state.project
-    ast = state.ast.copy()
-    scope = Scope.build(ast, ds)
-    person = scope.person_sql()
+@dataclass(frozen=True)
+class _Items:
+    """The SELECT list split into group keys and aggregates, with the relation's columns."""
 
-    group_exprs = _items(ast)
-    group_text = [g.sql(dialect="duckdb") for g in group_exprs]
-    keys: list[GroupKey] = []
-    cols: list[str] = [f"{person} AS __pid"]
+    keys: list[GroupKey]
+    aggregates: list[Aggregate]
+    columns: list[str]
+    outputs: list[str]
+
+
+def _keys(group_exprs: list[exp.Expression], scope: Scope, ds: DatasetPolicy) -> _Items:
+    items = _Items([], [], [f"{scope.person_sql()} AS __pid"], [])
     for i, g in enumerate(group_exprs):
         ks = key_set_for(g, scope, ds)
-        keys.append(GroupKey(f"__k{i}", f"__k{i}", ks.name if ks else None))
-        cols.append(f"{key_sql(guard(g), ks)} AS __k{i}")
-    groups = groups_bound(group_exprs, [k.key_set for k in keys], scope, ds)
+        items.keys.append(GroupKey(f"__k{i}", f"__k{i}", ks.name if ks else None))
+        items.columns.append(f"{key_sql(guard(g), ks)} AS __k{i}")
+    return items
 
-    aggregates: list[Aggregate] = []
-    outputs: list[str] = []
+
+def _items_of(
+    ast: exp.Select, group_exprs: list[exp.Expression], scope: Scope, ds: DatasetPolicy
+) -> _Items:
+    """Keys (named by their output alias) and aggregates (``a<j>``) of the SELECT list."""
+    items = _keys(group_exprs, scope, ds)
+    group_text = [g.sql(dialect="duckdb") for g in group_exprs]
     key_names: dict[int, str] = {}
     for item in ast.expressions:
         inner = item.this if isinstance(item, exp.Alias) else item
@@ -118,21 +129,46 @@ def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
                     "aggregate it."
                 )
             key_names[group_text.index(text)] = name
-            outputs.append(name)
+            items.outputs.append(name)
             continue
-        j = len(aggregates)
+        j = len(items.aggregates)
         agg, arg_sql = parse_aggregate(inner, name, f"__a{j}", scope)
-        agg = dataclasses.replace(agg, id=f"a{j}")
         if arg_sql is not None:
-            cols.append(f"{arg_sql} AS __a{j}")
-        aggregates.append(agg)
-        outputs += [name, f"{name}_se", f"{name}_ci_low", f"{name}_ci_high"]
-    if not aggregates:
+            items.columns.append(f"{arg_sql} AS __a{j}")
+        items.aggregates.append(dataclasses.replace(agg, id=f"a{j}"))
+        items.outputs.extend([name, f"{name}_se", f"{name}_ci_low", f"{name}_ci_high"])
+    if not items.aggregates:
         raise QueryRejected("Select at least one aggregate (COUNT, SUM, AVG, ...).")
-    if len(set(outputs)) != len(outputs):
+    if len(set(items.outputs)) != len(items.outputs):
         raise QueryRejected("Output column names must be distinct; add aliases with AS.")
-    keys = [dataclasses.replace(k, alias=key_names.get(i, k.alias)) for i, k in enumerate(keys)]
+    keys = [
+        dataclasses.replace(k, alias=key_names.get(i, k.alias)) for i, k in enumerate(items.keys)
+    ]
+    return dataclasses.replace(items, keys=keys)
 
+
+def _relation(
+    ast: exp.Select, columns: list[str], ds: DatasetPolicy, salt: str
+) -> tuple[str, int | None]:
+    """FROM/JOIN/WHERE as one SELECT of the relation's columns, guarded and join-bounded."""
+    relation = ast.copy()
+    relation.set("expressions", [exp.maybe_parse(c, dialect="duckdb") for c in columns])
+    for arg in ("group", "having", "order", "limit", "offset"):
+        relation.set(arg, None)
+    _guard_conditions(relation)
+    fanout = bound_join_fanout(relation, ds, salt)
+    return relation.sql(dialect="duckdb"), fanout
+
+
+def plan(state: Checked, ctx: GatewayContext) -> Planned:
+    """The plan of a checked query; refuse with QueryRejected / PolicyViolation when impossible."""
+    ds, project = ctx.dataset, state.project
+    ast = state.ast.copy()
+    scope = Scope.build(ast, ds)
+    group_exprs = _items(ast)
+    items = _items_of(ast, group_exprs, scope, ds)
+    keys, aggregates = items.keys, items.aggregates
+    groups = groups_bound(group_exprs, [k.key_set for k in keys], scope, ds)
     private = any(k.key_set is None for k in keys)
     delta = query_delta(project, keys) if private else 0.0
     # private keys: always their own selection draw, so released values stay independent
@@ -146,19 +182,13 @@ def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
     split = split_epsilon(
         epsilon, aggregates, extra, auto=rows == "auto", auto_share=contrib.auto_epsilon_share
     )
-
-    relation = ast.copy()
-    relation.set("expressions", [exp.maybe_parse(c, dialect="duckdb") for c in cols])
-    for arg in ("group", "having", "order", "limit", "offset"):
-        relation.set(arg, None)
-    _guard_conditions(relation)
-    fanout = bound_join_fanout(relation, ds, query_salt(state.normalized_sql or ""))
+    relation_sql, fanout = _relation(ast, items.columns, ds, query_salt(state.normalized_sql))
     if fanout is not None:
         notes.append(f"joined event tables: at most {fanout} rows per person each")
     _limit_quantile_work(aggregates, keys, ds)
     limit = ast.args.get("limit")
     new_plan = Plan(
-        relation_sql=relation.sql(dialect="duckdb"),
+        relation_sql=relation_sql,
         person_column="__pid",
         keys=tuple(keys),
         aggregates=tuple(aggregates),
@@ -167,11 +197,11 @@ def plan(state: QueryState, ctx: GatewayContext) -> QueryState:
         epsilon=epsilon,
         delta=delta,
         epsilon_split=split,
-        output_columns=tuple(outputs),
+        output_columns=tuple(items.outputs),
         having_sql=_having_sql(ast.args.get("having")),
         order_sql=_order_sql(ast.args.get("order")),
         limit=int(limit.expression.name) if limit is not None else None,
         notes=tuple(notes),
         join_rows_per_table=fanout,
     )
-    return dataclasses.replace(state, plan=new_plan)
+    return advance(state, Planned, plan=new_plan)

@@ -1,4 +1,4 @@
-"""Dry run: the ε a query would cost and the expected 95% half-width of each aggregate.
+"""The dry run: the ε a query would cost and the expected 95% half-width of each aggregate.
 
 Nothing is executed. With an ``"auto"`` rows bound the half-widths are computed for the
 worst case (``auto_max_rows`` rows per person) and say so; the real bound is usually far
@@ -13,17 +13,16 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from enclave.errors import InternalError
 from enclave.gateway.plan.contribution import NO_ROWS_BOUND
 from enclave.gateway.plan.pieces import COMPOSITION, plan_pieces, sensitivity
-from enclave.gateway.values import GatewayContext, QueryState
+from enclave.gateway.values import GatewayContext, Planned
 from enclave.noise import half_width
 
-__all__ = ["Estimate", "estimate"]
+__all__ = ["DryRun", "dry_run_of"]
 
 
 @dataclass(frozen=True)
-class Estimate:
+class DryRun:
     """What a query would cost and how accurate it would be."""
 
     epsilon: float
@@ -44,11 +43,9 @@ class Estimate:
         return out
 
 
-def estimate(state: QueryState, ctx: GatewayContext) -> Estimate:
+def dry_run_of(state: Planned, ctx: GatewayContext) -> DryRun:
     """ε, δ and expected 95% half-widths of a planned query; runs nothing."""
     plan = state.plan
-    if plan is None:
-        raise InternalError("estimate needs a plan")
     auto = plan.rows_per_person == "auto"
     rows = ctx.dataset.contribution.auto_max_rows if auto else int(plan.rows_per_person)
     widths: dict[str, float] = {}
@@ -64,7 +61,7 @@ def estimate(state: QueryState, ctx: GatewayContext) -> Estimate:
             f"rows per person is chosen privately when the query runs; half-widths assume "
             f"the worst case of {rows} rows per person"
         )
-    return Estimate(
+    return DryRun(
         epsilon=plan.epsilon,
         delta=plan.delta,
         epsilon_split=dict(plan.epsilon_split),

@@ -10,7 +10,6 @@ ORDER BY / LIMIT run on these noisy rows only (``postprocess``).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
@@ -20,7 +19,6 @@ from typing import Any
 
 from enclave.errors import InternalError, QueryRejected
 from enclave.gateway.deadline import check_deadline
-from enclave.gateway.plan.contribution import NO_ROWS_BOUND
 from enclave.gateway.plan.pieces import (
     AUTO,
     COMPOSITION,
@@ -29,17 +27,20 @@ from enclave.gateway.plan.pieces import (
     plan_pieces,
     sensitivity,
 )
+from enclave.gateway.release.assemble import (
+    auto_mechanism,
+    piece_columns,
+    release_bounds,
+    released_rows,
+    withheld_notes,
+)
 from enclave.gateway.release.estimates import (
     Noisy,
-    avg_estimate,
-    count_estimate,
-    spread_estimate,
-    sum_estimate,
 )
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.release.postprocess import postprocess
 from enclave.gateway.release.quantiles import release_quantiles
-from enclave.gateway.values import GatewayContext, Plan, QueryState, Release
+from enclave.gateway.values import GatewayContext, Histogrammed, Noised, Plan, Release, advance
 from enclave.noise import (
     discrete_laplace_std,
     half_width,
@@ -70,37 +71,6 @@ def public_domain(plan: Plan, ds: DatasetPolicy) -> list[Key] | None:
     if size > ds.limits.max_private_groups:
         raise QueryRejected("Too many public key combinations; group by fewer keys.")
     return [tuple(t) for t in itertools.product(*sets)]
-
-
-def _withheld_notes(
-    plan: Plan, rows: Sequence[tuple[Any, ...]], mechanisms: dict[str, Any]
-) -> tuple[str, ...]:
-    """Say where an average was withheld because its noisy count may be zero."""
-    notes = []
-    for a in plan.aggregates:
-        if a.kind != "avg" or a.alias not in plan.output_columns:
-            continue
-        at = plan.output_columns.index(a.alias)  # rows are laid out as output_columns
-        withheld = sum(1 for r in rows if r[at] is None)
-        if withheld:
-            count = mechanisms.get(f"{a.id}.count", {})
-            se = discrete_laplace_std(count.get("scale") or 0.0)
-            notes.append(
-                f"{a.alias}: withheld (NULL, interval = value bounds) in {withheld} of "
-                f"{len(rows)} groups where the noisy count behind the average is not clearly "
-                f"above zero (that count's SE ≈ {se:.3g}); ask with more ε or a wider group."
-            )
-    return tuple(notes)
-
-
-def _columns(plan: Plan) -> dict[str, list[str]]:
-    """Each released aggregate column and the ids of the pieces it is computed from."""
-    out: dict[str, list[str]] = {a.alias: [] for a in plan.aggregates}
-    by_id = {a.id: a.alias for a in plan.aggregates}
-    for p in plan_pieces(plan.aggregates, plan.epsilon_split):
-        if p.aggregate in by_id:
-            out[by_id[p.aggregate]].append(p.id)
-    return out
 
 
 def _canonical(key: Any) -> Any:
@@ -176,131 +146,82 @@ def _select(
     return {names[n]: float(v) for n, v in kept.items()}, mech
 
 
-def _estimates(
-    plan: Plan, by_piece: dict[str, Noisy], quantiles: dict[str, tuple[Any, ...]] | None = None
-) -> dict[str, tuple[Any, ...]]:
-    out: dict[str, tuple[Any, ...]] = {}
-    for a in plan.aggregates:
-        lo, hi = a.lower or 0.0, a.upper or 0.0
-        if a.kind == "quantile":
-            out[a.alias] = (quantiles or {}).get(a.id, (None, (hi - lo) / 2, lo, hi))
-        elif a.kind in ("count", "count_distinct"):
-            out[a.alias] = count_estimate(by_piece[a.id])
-        elif a.kind == "sum":
-            out[a.alias] = sum_estimate(by_piece[a.id], lo, hi)
-        elif a.kind == "avg":
-            out[a.alias] = avg_estimate(by_piece[f"{a.id}.sum"], by_piece[f"{a.id}.count"], lo, hi)
-        else:
-            n, s, q = (by_piece[f"{a.id}.{p}"] for p in ("count", "sum", "sum_sq"))
-            out[a.alias] = spread_estimate(n, s, q, lo, hi, stddev=a.kind == "stddev")
-    return out
+def _exact_table(state: Histogrammed) -> dict[Key, list[int]]:
+    nk = len(state.plan.keys)
+    return {
+        tuple(_canonical(v) for v in row[:nk]): [_exact_int(v) for v in row[nk:]]
+        for row in state.exact.rows
+    }
 
 
-def add_noise(state: QueryState, ctx: GatewayContext) -> QueryState:
-    """Fill ``state.release`` and ``state.measurements`` (ε/δ spent are set by the pipeline)."""
-    plan, exact = state.plan, state.exact
-    if plan is None or exact is None or not isinstance(plan.rows_per_person, int):
-        raise InternalError("add_noise needs a bounded plan and exact totals")
-    rows_bound = plan.rows_per_person
-    nk = len(plan.keys)
-    losses = Losses(state.measurements)
+def _noised_totals(
+    state: Histogrammed, ctx: GatewayContext, losses: Losses
+) -> tuple[list[Key], dict[str, list[Noisy]], dict[str, Any]]:
+    """The released keys, every Laplace piece's noisy totals per key, their mechanisms."""
+    plan, rows = state.plan, int(state.plan.rows_per_person)
     pieces = [p for p in plan_pieces(plan.aggregates, plan.epsilon_split) if p.in_sql]
-    table: dict[Key, list[int]] = {}
-    for exact_row in exact[1]:
-        table[tuple(_canonical(v) for v in exact_row[:nk])] = [
-            _exact_int(v) for v in exact_row[nk:]
-        ]
+    table = _exact_table(state)
     domain = public_domain(plan, ctx.dataset)
     mechanisms: dict[str, Any] = {}
     if domain is None:
-        sel_index = next(i for i, p in enumerate(pieces) if p.id == SELECTION)
-        preset, mechanisms[SELECTION] = _select(
-            table, sel_index, pieces[sel_index], plan, rows_bound, losses
-        )
+        at = next(i for i, p in enumerate(pieces) if p.id == SELECTION)
+        preset, mechanisms[SELECTION] = _select(table, at, pieces[at], plan, rows, losses)
         domain = list(preset)
     zeros = [0] * len(pieces)
-    noisy_cols: list[list[Noisy]] = []
+    noisy: dict[str, list[Noisy]] = {}
     for i, piece in enumerate(pieces):
         if piece.id == SELECTION:  # released keys only: its noisy counts are not shown
-            noisy_cols.append([])
             continue
         values = [table.get(k, zeros)[i] for k in domain]
-        noisy_cols.append(_noisy(values, piece, plan, rows_bound, losses))
-        mechanisms[piece.id] = _mechanism(piece, noisy_cols[-1], plan, rows_bound)
-    quantiles: dict[str, dict[Key, tuple[Any, ...]]] = {}
+        noisy[piece.id] = _noisy(values, piece, plan, rows, losses)
+        mechanisms[piece.id] = _mechanism(piece, noisy[piece.id], plan, rows)
+    return domain, noisy, mechanisms
+
+
+def _noised_quantiles(
+    state: Histogrammed, ctx: GatewayContext, domain: list[Key], losses: Losses
+) -> tuple[dict[str, dict[Key, tuple[Any, ...]]], dict[str, Any]]:
+    plan, out, mechanisms = state.plan, {}, {}
+    limit = ctx.settings.query_timeout_s if ctx.settings is not None else math.inf
     for a in plan.aggregates:
-        if a.kind == "quantile":
-            hist = getattr(exact, "histograms", {}).get(a.id, [])
-            quantiles[a.id], mechanisms[a.id] = release_quantiles(
-                a,
-                plan,
-                hist,
-                domain,
-                rows_bound,
-                losses.recorder,
-                check=lambda: check_deadline(state.deadline, ctx.settings.query_timeout_s),
-            )
+        if a.kind != "quantile":
+            continue
+        out[a.id], mechanisms[a.id] = release_quantiles(
+            a,
+            plan,
+            state.exact.histograms.get(a.id, []),
+            domain,
+            int(plan.rows_per_person),
+            losses.recorder,
+            check=lambda: check_deadline(state.deadline, limit),
+        )
+    return out, mechanisms
+
+
+def add_noise(state: Histogrammed, ctx: GatewayContext) -> Noised:
+    """The release: noise on every piece, estimates and intervals, post-processing."""
+    plan = state.plan
+    losses = Losses(state.measurements)
+    domain, noisy, mechanisms = _noised_totals(state, ctx, losses)
+    quantiles, quantile_mechanisms = _noised_quantiles(state, ctx, domain, losses)
+    mechanisms.update(quantile_mechanisms)
     if AUTO in plan.epsilon_split:
-        mechanisms[AUTO] = {
-            "mechanism": "private_quantile (OpenDP make_private_quantile)",
-            "label": "rows per person (auto bound)",
-            "quantile": ctx.dataset.contribution.auto_quantile,
-            "candidates": f"1..{ctx.dataset.contribution.auto_max_rows}",
-            "epsilon": plan.epsilon_split[AUTO],
-        }
-    key_pos = {k.alias: i for i, k in enumerate(plan.keys)}
-    released: list[tuple[Any, ...]] = []
-    for j, key in enumerate(domain):
-        by_piece = {p.id: noisy_cols[i][j] for i, p in enumerate(pieces) if p.id != SELECTION}
-        est = _estimates(plan, by_piece, {a: q[key] for a, q in quantiles.items()})
-        row: list[Any] = []
-        for col in plan.output_columns:
-            if col in key_pos:
-                row.append(key[key_pos[col]])
-            elif col in est:
-                row.extend(est[col])
-        released.append(tuple(row))
-    notes = _withheld_notes(plan, released, mechanisms)
-    final = postprocess(plan, released)
-    bounds = {
-        "rows_per_person": None if rows_bound == NO_ROWS_BOUND else rows_bound,
-        "rows_per_person_source": (
-            "none needed (only COUNT(DISTINCT person))"
-            if rows_bound == NO_ROWS_BOUND
-            else "auto (DP quantile)"
-            if AUTO in plan.epsilon_split
-            else "policy"
-        ),
-        "groups_per_person": plan.groups_per_person,
-        "clamps": {
-            a.alias: [a.lower, a.upper]
-            for a in plan.aggregates
-            if a.kind not in ("count", "count_distinct")
-        },
-        "quantile_grids": {
-            a.alias: mechanisms[a.id]["candidates"] for a in plan.aggregates if a.kind == "quantile"
-        },
-        "join_rows_per_table": plan.join_rows_per_table,
-        "grids": {p.label: p.grid for p in pieces if p.unit_value != 1.0},
-        "public_keys": {k.alias: k.key_set for k in plan.keys if k.key_set},
-        "private_keys": [k.alias for k in plan.keys if k.key_set is None],
-    }
+        mechanisms[AUTO] = auto_mechanism(plan, ctx.dataset)
+    released = released_rows(plan, domain, noisy, quantiles)
     release = Release(
         columns=plan.output_columns,
-        rows=tuple(final),
+        rows=tuple(postprocess(plan, released)),
         epsilon_spent=plan.epsilon,
         delta_spent=plan.delta,
         budget_remaining={},
-        bounds=bounds,
+        bounds=release_bounds(plan, mechanisms),
         mechanisms={
             "epsilon_split": dict(plan.epsilon_split),
-            "columns": _columns(plan),
+            "columns": piece_columns(plan),
             **mechanisms,
         },
         composition=COMPOSITION,
         release_id=uuid.uuid4().hex,
-        notes=notes,
+        notes=withheld_notes(plan, released, mechanisms),
     )
-    return dataclasses.replace(
-        state, noisy=tuple(final), release=release, measurements=losses.measurements()
-    )
+    return advance(state, Noised, release=release, measurements=losses.measurements())

@@ -12,6 +12,7 @@ interval's half-width / 1.96 (conservative, not the sd of a known distribution).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,58 @@ def _shifted(q: float, sign: int, n_lo: float, eps: float, k: int, rows: int) ->
     return None
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """The candidates of one quantile aggregate (even slots) and how a slot reads back."""
+
+    agg: Aggregate
+    rows: int
+
+    @property
+    def shape(self) -> tuple[float, float, int]:
+        return grid(self.agg.lower or 0.0, self.agg.upper or 0.0)
+
+    @property
+    def candidates(self) -> list[int]:
+        return list(range(0, 2 * self.shape[2], 2))
+
+    def value(self, slot: int) -> float:
+        lo, step, _ = self.shape
+        return min(lo + (slot // 2) * step, self.agg.upper or lo)
+
+
+def _by_key(
+    histogram: Sequence[tuple[Any, ...]], nk: int
+) -> dict[Key, tuple[list[int], list[int]]]:
+    out: dict[Key, tuple[list[int], list[int]]] = {}
+    for row in histogram:
+        slots, counts = out.setdefault(tuple(row[:nk]), ([], []))
+        slots.append(int(row[nk]))
+        counts.append(int(row[nk + 1]))
+    return out
+
+
+def _interval_end(
+    g: _Grid, data: np.ndarray, sign: int, n_lower: float, split: Any, recorder: Any
+) -> float:
+    """One end of the 95% interval: a DP quantile at q ∓ R/ñ₋, or the clamp."""
+    a, q, piece = g.agg.id, float(g.agg.quantile or 0.5), "ci_low" if sign < 0 else "ci_high"
+    eps = split[f"{a}.{piece}"]
+    level = _shifted(q, sign, n_lower, eps, g.shape[2], g.rows)
+    if level is None:
+        return g.shape[0] if sign < 0 else (g.agg.upper or g.shape[0])
+    scale = quantile_scale(g.candidates, level, eps, g.rows)
+    got = private_quantile(
+        data,
+        candidates=g.candidates,
+        alpha=level,
+        scale=scale,
+        d_in=g.rows,
+        record=recorder(f"{a}.{piece}"),
+    )
+    return g.value(got)
+
+
 def release_quantiles(
     agg: Aggregate,
     plan: Plan,
@@ -61,55 +114,30 @@ def release_quantiles(
     check: Callable[[], None] = lambda: None,
 ) -> tuple[dict[Key, tuple[float, float, float, float]], dict[str, Any]]:
     """Estimate, se, 95% CI per key of ``domain``, and the mechanisms' description."""
-    nk = len(plan.keys)
-    lo, step, k = grid(agg.lower or 0.0, agg.upper or 0.0)
-    cands = list(range(0, 2 * k, 2))
-    by_key: dict[Key, tuple[list[int], list[int]]] = {}
-    for row in histogram:
-        slots, counts = by_key.setdefault(tuple(row[:nk]), ([], []))
-        slots.append(int(row[nk]))
-        counts.append(int(row[nk + 1]))
-    split, a = plan.epsilon_split, agg.id
+    g, split, a = _Grid(agg, rows), plan.epsilon_split, agg.id
     q = float(agg.quantile or 0.5)
+    by_key = _by_key(histogram, len(plan.keys))
     totals = [sum(by_key.get(key, ([], []))[1]) for key in domain]
     noisy_n, n_scale = laplace_int(
         totals, sensitivity=rows, epsilon=split[f"{a}.count"], record=recorder(f"{a}.count")
     )
     n_slack = half_width(n_scale, discrete=True, alpha=2 * BETA)
-    est_scale = quantile_scale(cands, q, split[a], rows)
-
-    def value(slot: int) -> float:
-        return min(lo + (slot // 2) * step, agg.upper or lo)
-
+    est_scale = quantile_scale(g.candidates, q, split[a], rows)
     out: dict[Key, tuple[float, float, float, float]] = {}
     for key, n_tilde in zip(domain, noisy_n, strict=True):
         check()  # the request's deadline: per-group quantiles run in Python
         slots, counts = by_key.get(key, ([], []))
         data = np.repeat(np.asarray(slots, dtype=np.int64), np.asarray(counts, dtype=np.int64))
-        est = value(
-            private_quantile(
-                data, candidates=cands, alpha=q, scale=est_scale, d_in=rows, record=recorder(a)
-            )
+        got = private_quantile(
+            data, candidates=g.candidates, alpha=q, scale=est_scale, d_in=rows, record=recorder(a)
         )
-        ends = []
-        for sign, piece, clamp in ((-1, "ci_low", lo), (1, "ci_high", agg.upper or lo)):
-            eps = split[f"{a}.{piece}"]
-            level = _shifted(q, sign, n_tilde - n_slack, eps, k, rows)
-            if level is None:
-                ends.append(clamp)
-                continue
-            scale = quantile_scale(cands, level, eps, rows)
-            got = private_quantile(
-                data,
-                candidates=cands,
-                alpha=level,
-                scale=scale,
-                d_in=rows,
-                record=recorder(f"{a}.{piece}"),
-            )
-            ends.append(value(got))
+        est = g.value(got)
+        ends = [
+            _interval_end(g, data, sign, n_tilde - n_slack, split, recorder) for sign in (-1, 1)
+        ]
         low, high = min(ends[0], est), max(ends[1], est)
         out[key] = (est, (high - low) / 2 / Z95, low, high)
+    lo, _, k = g.shape
     mech = {
         "mechanism": "private_quantile (OpenDP make_private_quantile), per group",
         "label": agg.alias,

@@ -2,34 +2,27 @@
 
 With ``rows_per_person = "auto"`` the SQL is the one-pass query of ``sql.auto``: it
 returns the histogram of per-person row counts (after filters and joins) and the bounded
-totals for every possible bound; ``execute`` lets OpenDP's ``make_private_quantile`` choose
-the bound among 1..auto_max_rows with the planned auto share of ε (a DP release, written
-into the plan) and keeps the totals at that bound. No query runs here.
+totals for every possible bound; the ``choose_bound`` stage lets OpenDP's
+``make_private_quantile`` choose the bound among 1..auto_max_rows with the planned auto share
+of ε (a DP release, written into the plan) and keeps the totals at that bound. No query
+runs here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
-
-import numpy as np
-
 from enclave.engines.hashing import query_salt
 from enclave.errors import InternalError
-from enclave.gateway.plan.pieces import AUTO
 from enclave.gateway.sql.auto import auto_totals_sql
 from enclave.gateway.sql.bounded import Strategy, bounded_sql, input_ctes
 from enclave.gateway.sql.quantile import quantile_sql
 from enclave.gateway.sql.stats import piece_stats
-from enclave.gateway.values import GatewayContext, Plan, QueryState
-from enclave.noise import Record, private_quantile, quantile_candidates
+from enclave.gateway.values import GatewayContext, Plan, Planned, Rewritten, advance
 from enclave.policy import DatasetPolicy
 
 __all__ = [
     "STRATEGY",
     "auto_query",
     "bounded_query",
-    "choose_rows_bound",
     "key_filters",
     "quantile_queries",
     "rewrite",
@@ -104,35 +97,11 @@ def auto_query(plan: Plan, ds: DatasetPolicy, salt: str) -> str:
     )
 
 
-def choose_rows_bound(
-    counts: Sequence[int],
-    persons: Sequence[int],
-    plan: Plan,
-    ds: DatasetPolicy,
-    record: Record | None = None,
-) -> int:
-    """DP quantile (OpenDP) of per-person row counts, given as a histogram, in 1..cap."""
-    contrib = ds.contribution
-    values = np.repeat(np.asarray(counts, dtype=np.int32), np.asarray(persons, dtype=np.int64))
-    return private_quantile(
-        values,
-        candidates=quantile_candidates(contrib.auto_max_rows),
-        alpha=contrib.auto_quantile,
-        epsilon=plan.epsilon_split[AUTO],
-        record=record,
-    )
-
-
-def rewrite(state: QueryState, ctx: GatewayContext) -> QueryState:
-    """Fill ``state.rewritten_sql``: the bounded totals, or the one-pass "auto" query.
-
-    With ``"auto"`` the bound is chosen by ``execute`` from the histogram that the same
-    query returns (``sql.auto``); the plan keeps ``"auto"`` until then.
-    """
+def rewrite(state: Planned, ctx: GatewayContext) -> Rewritten:
+    """The bounded totals SQL, or the one-pass "auto" query (its bound is chosen later, by
+    ``release.bound.choose_bound``, from the histogram the same query returns)."""
     plan = state.plan
-    if plan is None or state.normalized_sql is None:
-        raise InternalError("rewrite needs a plan")
     salt = query_salt(state.normalized_sql)
     if plan.rows_per_person == "auto":
-        return dataclasses.replace(state, rewritten_sql=auto_query(plan, ctx.dataset, salt))
-    return dataclasses.replace(state, rewritten_sql=bounded_query(plan, ctx.dataset, salt))
+        return advance(state, Rewritten, rewritten_sql=auto_query(plan, ctx.dataset, salt))
+    return advance(state, Rewritten, rewritten_sql=bounded_query(plan, ctx.dataset, salt))

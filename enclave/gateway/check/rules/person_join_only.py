@@ -20,6 +20,8 @@ enclave.errors.QueryRejected: Join diagnoses to the query on the person column..
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlglot import exp
 
 from enclave.errors import QueryRejected
@@ -89,9 +91,44 @@ def _join_kind(join: exp.Join) -> None:
         )
 
 
-def person_join_only(select: exp.Select, cat: Catalog) -> exp.Select:
-    """Refuse cross/self joins, non-person joins of protected tables and public-only queries."""
-    scope = list(sources(select, {}).values())
+def _joins_right(
+    part: exp.Expression, src_alias: str, tp: Any, here: dict[str, str], cat: Catalog
+) -> bool:
+    """Whether one AND-ed ON part joins ``src`` as the rules require."""
+    pair = _col_eq(part)
+    if pair is None:
+        return False
+    aliases = {str(pair[0].table), str(pair[1].table)}
+    if src_alias not in aliases or len(aliases) != 2:
+        return False
+    other = cat.table(here[(aliases - {src_alias}).pop()])
+    mine = pair[0] if str(pair[0].table) == src_alias else pair[1]
+    theirs = pair[1] if mine is pair[0] else pair[0]
+    if not tp.protected:
+        col = tp.column(mine.name)
+        return col is not None and col.role == "join"
+    return (
+        other is not None
+        and other.protected
+        and mine.name == tp.person_column
+        and theirs.name == other.person_column
+    )
+
+
+def _refuse_join(tp: Any, src_alias: str, first_alias: str, first: Any) -> QueryRejected:
+    if tp.protected:
+        return QueryRejected(
+            f"Join {tp.name} to the query on the person column, e.g. ON "
+            f"{first_alias}.{first.person_column} = {src_alias}.{tp.person_column}."
+        )
+    keys = ", ".join(c.name for c in tp.columns if c.role == "join") or "none"
+    return QueryRejected(
+        f"Join {tp.name} as a lookup on its key ({keys}), e.g. ON c.provider_id = "
+        f"{src_alias}.provider_id: each row then matches at most one {tp.name} row."
+    )
+
+
+def _first_table(scope: list[Any], cat: Catalog) -> Any:
     if not scope or scope[0].table is None:
         raise QueryRejected("The query needs FROM <table>.")
     protected = [t.name for t in cat.dataset.tables if t.protected]
@@ -103,7 +140,14 @@ def person_join_only(select: exp.Select, cat: Catalog) -> exp.Select:
             + "); public tables can only be joined to them. For the public lists "
             "themselves, use the published code lists."
         )
-    seen = {scope[0].alias: scope[0].table}
+    return first
+
+
+def person_join_only(select: exp.Select, cat: Catalog) -> exp.Select:
+    """Refuse cross/self joins, non-person joins of protected tables and public-only queries."""
+    scope = list(sources(select, {}).values())
+    first = _first_table(scope, cat)
+    seen: dict[str, str] = {scope[0].alias: scope[0].table or ""}
     for join, src in zip(select.args.get("joins") or (), scope[1:], strict=True):
         _join_kind(join)
         tp = cat.table(src.table or "")
@@ -120,37 +164,7 @@ def person_join_only(select: exp.Select, cat: Catalog) -> exp.Select:
                     "A JOIN's ON may only use the tables joined so far; reorder the joins."
                 )
         seen[src.alias] = src.table or ""
-        here = {a: t for a, t in seen.items()}
-        ok = False
-        for part in conjuncts(join.args["on"]):
-            pair = _col_eq(part)
-            if pair is None:
-                continue
-            aliases = {str(pair[0].table), str(pair[1].table)}
-            if src.alias not in aliases or len(aliases) != 2:
-                continue
-            other = cat.table(here[(aliases - {src.alias}).pop()])
-            mine = pair[0] if str(pair[0].table) == src.alias else pair[1]
-            theirs = pair[1] if mine is pair[0] else pair[0]
-            if not tp.protected:
-                col = tp.column(mine.name)
-                ok = ok or (col is not None and col.role == "join")
-            elif (
-                other is not None
-                and other.protected
-                and mine.name == tp.person_column
-                and theirs.name == other.person_column
-            ):
-                ok = True
-        if not ok:
-            if tp.protected:
-                raise QueryRejected(
-                    f"Join {tp.name} to the query on the person column, e.g. ON "
-                    f"{scope[0].alias}.{first.person_column} = {src.alias}.{tp.person_column}."
-                )
-            keys = ", ".join(c.name for c in tp.columns if c.role == "join") or "none"
-            raise QueryRejected(
-                f"Join {tp.name} as a lookup on its key ({keys}), e.g. ON c.provider_id = "
-                f"{src.alias}.provider_id: each row then matches at most one {tp.name} row."
-            )
+        here = dict(seen)
+        if not any(_joins_right(p, src.alias, tp, here, cat) for p in conjuncts(join.args["on"])):
+            raise _refuse_join(tp, src.alias, scope[0].alias, first)
     return select
