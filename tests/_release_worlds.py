@@ -212,12 +212,14 @@ def gateway(settings: Any, **contribution: Any) -> Any:
     return dataclasses.replace(ctx, dataset=ds, projects=projects)
 
 
-def stages(ctx: Any, sql: str, epsilon: float = 1.0, upto: int = 2) -> Any:
-    """The state after the front half and the first ``upto`` back stages (2: executed)."""
+def stages(ctx: Any, sql: str, epsilon: float = 1.0, upto: int | None = None) -> Any:
+    """The state after the front half and the first ``upto`` back stages (default: every
+    back stage but the noise, so the state holds the exact bounded totals)."""
     from enclave.gateway import BACK, FRONT, QueryRequest, Requested
 
     state = Requested(request=QueryRequest(sql, "demo", "researcher@demo", epsilon=epsilon))
-    for stage in (*FRONT, *BACK[:upto]):
+    back = BACK[:-1] if upto is None else BACK[:upto]
+    for stage in (*FRONT, *back):
         state = stage(state, ctx)
     return state
 
