@@ -321,11 +321,6 @@ def test_averages_of_groups_with_data_are_estimates(world: Any) -> None:
             assert lo < value < hi and (low, high) != (lo, hi), "AVG pinned at the clamp"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="COUNT and SUM intervals are clipped at 0 at both ends: a noisy total far "
-    "below 0 gets the interval [0, 0] with a non-zero SE",
-)
 def test_no_zero_width_count_or_sum_interval(world: Any) -> None:
     sql = HONEST[0]
     for release in _draws(world, sql, 1.0, 30):

@@ -44,9 +44,27 @@ class Noisy:
         return half_width(self.scale, discrete=self.discrete, alpha=alpha) * self.unit
 
 
+def _feasible(
+    low: float, high: float, half: float, floor: float, ceil: float
+) -> tuple[float, float]:
+    """``[low, high]`` kept to ``[floor, ceil]``; when that leaves a point or nothing (the
+    interval missed the feasible range: its 5% tail), the honest answer is the half-width
+    next to the bound, never a zero-width interval."""
+    a, b = min(ceil, max(floor, low)), min(ceil, max(floor, high))
+    if a < b:
+        return a, b
+    return (floor, floor + half) if high <= floor else (ceil - half, ceil)
+
+
 def count_estimate(n: Noisy) -> Estimate4:
+    """COUNT: the noisy count rounded and kept ≥ 0; so is its interval.
+
+    >>> count_estimate(Noisy(-9.0, 2.0, 6.0, True))
+    (0, 2.0, 0.0, 6.0)
+    """
     est = max(0, round(n.value))
-    return est, n.std, max(0.0, n.value - n.half), max(0.0, n.value + n.half)
+    low, high = _feasible(n.value - n.half, n.value + n.half, n.half, 0.0, math.inf)
+    return est, n.std, low, high
 
 
 def sum_estimate(s: Noisy, lo: float = -math.inf, hi: float = math.inf) -> Estimate4:
@@ -54,12 +72,14 @@ def sum_estimate(s: Noisy, lo: float = -math.inf, hi: float = math.inf) -> Estim
 
     >>> sum_estimate(Noisy(-3.0, 2.0, 6.0, True), 0.0, 10.0)
     (0.0, 2.0, 0.0, 3.0)
+    >>> sum_estimate(Noisy(-30.0, 2.0, 6.0, True), 0.0, 10.0)
+    (0.0, 2.0, 0.0, 6.0)
     """
-    low, high = s.value - s.half, s.value + s.half
     floor = 0.0 if lo >= 0 else -math.inf
     ceil = 0.0 if hi <= 0 else math.inf
     est = min(ceil, max(floor, s.value))
-    return est, s.std, min(ceil, max(floor, low)), min(ceil, max(floor, high))
+    low, high = _feasible(s.value - s.half, s.value + s.half, s.half, floor, ceil)
+    return est, s.std, low, high
 
 
 def _ratio_range(num: tuple[float, float], den: tuple[float, float]) -> tuple[float, float] | None:
