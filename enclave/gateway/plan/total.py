@@ -20,27 +20,17 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from enclave.gateway.check.kinds import COMPARISONS, LEAVES, LOGIC, TESTS
+
 __all__ = ["cannot_fail", "guard", "guard_conjuncts"]
 
 _TOTAL_NODES = (
     exp.Column,
     exp.Identifier,
-    exp.Literal,
-    exp.Null,
-    exp.Boolean,
-    exp.Paren,
-    exp.EQ,
-    exp.NEQ,
-    exp.GT,
-    exp.GTE,
-    exp.LT,
-    exp.LTE,
-    exp.And,
-    exp.Or,
-    exp.Not,
-    exp.Is,
-    exp.In,
-    exp.Between,
+    *LEAVES,
+    *COMPARISONS,
+    *LOGIC,
+    *TESTS,
     exp.Like,
     exp.ILike,
     exp.Escape,

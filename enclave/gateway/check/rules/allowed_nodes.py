@@ -16,6 +16,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from enclave.errors import QueryRejected
+from enclave.gateway.check.kinds import ARITHMETIC, COMPARISONS, LEAVES, LOGIC, TESTS
 from enclave.gateway.check.names import RENAMING
 from enclave.gateway.check.rules.allowed_functions import (
     AGGREGATES,
@@ -28,27 +29,11 @@ __all__ = ["PREDICATES", "STRUCTURE", "allowed_nodes"]
 
 #: literals, logic, comparisons and arithmetic: the core every clause may use
 PREDICATES: tuple[type[exp.Expression], ...] = (
-    exp.Literal,
-    exp.Null,
-    exp.Boolean,
-    exp.Paren,
-    exp.And,
-    exp.Or,
-    exp.Not,
-    exp.EQ,
-    exp.NEQ,
-    exp.GT,
-    exp.GTE,
-    exp.LT,
-    exp.LTE,
-    exp.Is,
-    exp.In,
-    exp.Between,
-    exp.Add,
-    exp.Sub,
-    exp.Mul,
-    exp.Div,
-    exp.Neg,
+    *LEAVES,
+    *LOGIC,
+    *COMPARISONS,
+    *TESTS,
+    *ARITHMETIC,
 )
 
 #: non-function node types that may appear anywhere (positions are checked by later rules)

@@ -30,13 +30,14 @@ from __future__ import annotations
 from sqlglot import exp
 
 from enclave.gateway.check.catalog import Catalog
+from enclave.gateway.check.kinds import COMPARISONS
 from enclave.gateway.check.names import sources
 from enclave.gateway.check.rules.total_functions import DATE_PARTS
 
 __all__ = ["promote_numbers"]
 
 #: parents under which an operand is only compared, never computed with
-_COMPARED = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between)
+_COMPARED = (*COMPARISONS, exp.In, exp.Between)
 #: parents whose literal arguments are integer positions, lengths, digits or levels
 _SLOTS = (exp.Substring, exp.Left, exp.Round, exp.PercentileCont, exp.Trim, exp.Anonymous)
 _INTEGER_FUNCTIONS = (*DATE_PARTS, exp.Extract, exp.Length)

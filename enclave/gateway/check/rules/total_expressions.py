@@ -24,6 +24,7 @@ from sqlglot import exp
 
 from enclave.errors import QueryRejected
 from enclave.gateway.check.catalog import Catalog, ValueType
+from enclave.gateway.check.kinds import COMPARISONS
 from enclave.gateway.check.names import sources
 from enclave.gateway.check.rules.total_functions import (
     DATE_PARTS,
@@ -88,7 +89,7 @@ class Typer(FunctionTypes):
             exp.TimeToStr: self.strftime,
             exp.Anonymous: self.anonymous,
         }
-        for kind in (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE):
+        for kind in COMPARISONS:
             self.rules[kind] = self.compare
         for part in DATE_PARTS:
             self.rules[part] = lambda n: self.want(n.this, "date", "num")
