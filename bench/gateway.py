@@ -2,7 +2,8 @@
 
 Steps: ``pseudonymize.synth.generate`` (identified NHI-style extract) → ``pseudonymize.ingest``
 → for each workload query: median wall time of the gateway stages (front half parse →
-authorise → check_shape → plan, back half rewrite → execute → add_noise; the metadata
+authorise → check_shape → plan, back half rewrite → execute → choose_bound →
+read_histograms → add_noise; the metadata
 store's reservation/commit is not included) vs raw DuckDB running the exact unbounded
 query on the same sandboxed connection; and the median relative error over ``--runs``
 releases at ε = 1 with a fixed bound of 10 rows per person and with ``auto`` bounds,
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import statistics
 import sys
@@ -38,11 +40,11 @@ from enclave.engines.hashing import query_salt  # noqa: E402
 from enclave.gateway.check.authorise import authorise  # noqa: E402
 from enclave.gateway.check.check_shape import check_shape  # noqa: E402
 from enclave.gateway.check.parse import parse  # noqa: E402
-from enclave.gateway.execute import execute  # noqa: E402
+from enclave.gateway.pipeline import BACK  # noqa: E402
 from enclave.gateway.plan.planner import plan  # noqa: E402
+from enclave.gateway.release.assemble import _estimates  # noqa: E402
 from enclave.gateway.release.estimates import Noisy  # noqa: E402
-from enclave.gateway.release.noise import _estimates, add_noise  # noqa: E402
-from enclave.gateway.sql.rewrite import bounded_query, rewrite  # noqa: E402
+from enclave.gateway.sql.rewrite import bounded_query  # noqa: E402
 from enclave.gateway.values import GatewayContext, QueryRequest, Requested  # noqa: E402
 from enclave.policy import load_dataset_policy, load_project_policies  # noqa: E402
 from enclave.settings import REPO_POLICIES, Settings  # noqa: E402
@@ -91,7 +93,7 @@ def _front(sql: str, ctx: GatewayContext) -> Requested:
 
 def gateway(sql: str, ctx: GatewayContext) -> Requested:
     state = _front(sql, ctx)
-    for stage in (plan, rewrite, execute, add_noise):
+    for stage in (plan, *BACK):
         state = stage(state, ctx)
     return state
 
@@ -173,7 +175,7 @@ def _bias(state: Requested, ctx: GatewayContext, truth: dict[Any, float]) -> flo
     errs = []
     for row in exact[1]:
         by = {
-            p.name: Noisy(float(row[nk + i] or 0), 0.0, 0.0, p.discrete, 1.0)
+            p.id: Noisy(float(int(row[nk + i] or 0)) * p.unit_value, 0.0, 0.0, True, 1.0)
             for i, p in enumerate(pieces)
         }
         est = _estimates(plan_, by)[plan_.aggregates[0].alias][0]
@@ -193,10 +195,10 @@ def build_warehouse(home: Path, persons: int, seed: int) -> Settings:
         return settings
     t = time.perf_counter()
     generate(home / "extract", persons=persons, seed=seed)
-    print(f"synth: {time.perf_counter() - t:.1f} s", flush=True)
+    print(f"synth: {time.perf_counter() - t:.1f} s", flush=True, file=sys.stderr)
     t = time.perf_counter()
     ingest(home / "extract", "nhi", settings)
-    print(f"ingest: {time.perf_counter() - t:.1f} s", flush=True)
+    print(f"ingest: {time.perf_counter() - t:.1f} s", flush=True, file=sys.stderr)
     return settings
 
 
@@ -207,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--home", type=Path, default=None, help="reuse/keep the enclave here")
     ap.add_argument("--reps", type=int, default=5, help="timing repetitions (median)")
     ap.add_argument("--runs", type=int, default=20, help="releases per error estimate")
+    ap.add_argument("--json", action="store_true", help="one JSON object per query on stdout")
     args = ap.parse_args(argv)
     home = args.home or Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     settings = build_warehouse(home, args.persons, args.seed)
@@ -219,10 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     ctx_auto = GatewayContext(settings, ds, projects, engine, None)
     ctx_fixed = GatewayContext(settings, fixed, projects, engine, None)
     (n_claims,) = engine.execute("SELECT count(*) FROM claims")[1][0]
-    print(f"load average: {os.getloadavg()}", flush=True)
+    out = sys.stderr if args.json else sys.stdout
+    print(f"load average: {os.getloadavg()}", flush=True, file=out)
     print(
         f"warehouse: {args.persons} persons, {n_claims} claims; front half: real",
         flush=True,
+        file=out,
     )
     head = (
         f"{'query':32} {'raw s':>7} {'gw s':>7} {'ratio':>6} {'preagg s':>8} "
@@ -257,6 +262,23 @@ def main(argv: list[str] | None = None) -> int:
         def f(v: float | None) -> str:
             return "   n/a" if v is None else f"{100 * v:6.1f}%"
 
+        if args.json:
+            record = {
+                "query": name,
+                "persons": args.persons,
+                "claims": n_claims,
+                "raw_s": raw,
+                "gateway_s": gw,
+                "ratio": gw / raw,
+                "error_fixed_bound": statistics.median(errs_f) if errs_f else None,
+                "bias_fixed_bound": bias_f,
+                "error_auto_bound": statistics.median(errs_a) if errs_a else None,
+                "bias_auto_bound": bias_a,
+                "auto_rows_bound": int(statistics.median(cs)),
+            }
+            print(json.dumps(record), flush=True)
+            continue
+
         lines.append(
             f"{name:32} {raw:7.3f} {gw:7.3f} {gw / raw:6.2f} {t_pre:8.3f} {t_win:8.3f} {t_two:7.3f} "
             f"{f(statistics.median(errs_f) if errs_f else None):>7} {f(bias_f):>7} "
@@ -264,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{int(statistics.median(cs)):6d}"
         )
         print(lines[-1], flush=True)
-    print(f"load average: {os.getloadavg()}")
-    print("\n" + "\n".join(lines))
+    print(f"load average: {os.getloadavg()}", file=out)
+    if not args.json:
+        print("\n" + "\n".join(lines))
     engine.close()
     return 0
 
