@@ -14,8 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from enclave.api._rate import RateLimit
 from enclave.errors import Unauthorized
-from enclave.service import Service
-from enclave.service._steward import require_steward
+from enclave.service import Service, require_steward
 
 __all__ = [
     "Bearer",

@@ -45,7 +45,7 @@ class Local:
         return partial(getattr(self._service, name), self.principal)
 
     def list_users(self) -> list[dict[str, Any]]:
-        from enclave.service._steward import require_steward
+        from enclave.service import require_steward
 
         require_steward(self.principal)
         return list(self._service.store.users())

@@ -1,11 +1,11 @@
 """The dataset's privacy ceiling in the service: the steward's view of one person's total
 loss across projects, and the refusals that keep it under the ceiling.
 
-``CeilingMixin`` wraps the steward actions that add budget (approving a project, a
-project top-up) and checks them against ``[privacy]`` in the dataset policy before they
-change anything; ``check_policy_files`` does the same for the project policy files when a
-service loads them. A refusal is a ``PolicyViolation`` (Requested / Remaining /
-Difference) and is audited with verdict ``refused``; nothing else is written.
+``Ceiling`` checks the steward actions that add budget (approving a project, a project
+top-up) against ``[privacy]`` in the dataset policy before they change anything;
+``_refuse.check_policy_files`` does the same for the project policy files when a service
+loads them. A refusal is a ``PolicyViolation`` (Requested / Remaining / Difference),
+audited with verdict ``refused`` (``_refuse``); nothing else is written.
 
 The check and the change run one after the other under a lock held by this process;
 steward actions from several processes at once are not serialised against each other.
@@ -13,23 +13,25 @@ steward actions from several processes at once are not serialised against each o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime as dt
 import threading
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from enclave.errors import PolicyViolation
 from enclave.service import _loss
-from enclave.service._projects import validate_rules
-from enclave.service._steward import StewardMixin, require_steward
-from enclave.store._types import COMPOSITION, AuditRecord, from_delta_units, from_micro_eps
+from enclave.service._access import require_steward
+from enclave.service._refuse import has_ceiling, refuse_audited
+from enclave.store._types import COMPOSITION, from_delta_units, from_micro_eps
 
 if TYPE_CHECKING:
-    from enclave.policy import DatasetPolicy, ProjectPolicy
+    from enclave.policy import DatasetPolicy
+    from enclave.service._policies import Policies
     from enclave.settings import Settings
+    from enclave.store import Principal, Store
 
-__all__ = ["CeilingMixin", "DatasetBudget", "ProjectShare", "check_policy_files"]
+__all__ = ["Ceiling", "DatasetBudget", "ProjectShare"]
 
 _LOCK = threading.Lock()
 
@@ -78,146 +80,74 @@ class DatasetBudget:
         return out
 
 
-def _audit_refusal(
-    store: Any,
-    *,
-    actor: str,
-    action: str,
-    project: str | None,
-    asked: _loss.Budget,
-    exc: Exception,
-) -> None:
-    """Audit a refused action with what it asked for (its own transaction: nothing else
-    was written)."""
-    record = AuditRecord(
-        time=store.now(),
-        request_id=uuid.uuid4().hex,
-        actor=actor,
-        project=project,
-        action=action,
-        verdict="refused",
-        epsilon=from_micro_eps(asked.epsilon),
-        delta=from_delta_units(asked.delta),
-        error_type=type(exc).__name__,
-        detail="past the dataset's privacy ceiling",
-    )
-    store.audit(record)
+class Ceiling:
+    """Budget-adding steward actions, checked against the dataset's privacy ceiling.
 
+    Args:
+        settings: where the standing indicators are defined.
+        store: the metadata store (ledger, audit).
+        policies: the dataset policy and the project policy files.
+    """
 
-def check_policy_files(
-    dataset: DatasetPolicy, store: Any, files: Mapping[str, ProjectPolicy]
-) -> None:
-    """Refuse (PolicyViolation, audited) project policy files that pass the ceiling."""
-    ceiling = dataset.privacy
-    if ceiling.max_total_epsilon is None and ceiling.max_total_delta is None:
-        return
-    losses = _loss.project_losses(_loss.file_budgets(files), _loss.read_state(store))
-    mine = {p: loss for p, loss in losses.items() if p in files}
-    others = _loss.total(losses) - _loss.total(mine)
-    asked = _loss.total(mine)
-    try:
-        _loss.refuse_past_ceiling(ceiling, dataset.name, others, asked, "the project policy files")
-    except PolicyViolation as exc:
-        _audit_refusal(
-            store, actor="policy-files", action="policy_load", project=None, asked=asked, exc=exc
-        )
-        raise
+    def __init__(self, settings: Settings, store: Store, policies: Policies) -> None:
+        self._settings = settings
+        self._store = store
+        self._policies = policies
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold this process's lock over a check and the change it allows."""
+        with _LOCK:
+            yield
 
-class CeilingMixin(StewardMixin):
-    """Budget-adding steward actions, checked against the dataset's privacy ceiling."""
+    def refuse_approval(self, principal: Principal, project: str, rules: dict[str, Any]) -> None:
+        """Refuse approving ``project`` with ``rules`` (cleaned) past the ceiling."""
+        asked = _loss.rules_budget(rules)
+        what = f"approving project {project!r}"
+        self._refuse_if_past(principal, "project_active", project, what, lambda _: asked)
 
-    settings: Settings  # provided by Service
-
-    def _unchecked_files(self) -> dict[str, ProjectPolicy]:
-        from enclave.policy import load_project_policies
-
-        return load_project_policies(self.settings.policies_dir / "projects", self.dataset)
-
-    def _losses(self) -> dict[str, _loss.Loss]:
-        return _loss.project_losses(
-            _loss.file_budgets(self.file_projects), _loss.read_state(self.store)
-        )
+    def refuse_top_up(
+        self, principal: Principal, project: str, epsilon: float, delta: float
+    ) -> None:
+        """Refuse a project top-up of ``epsilon`` and ``delta`` past the ceiling."""
+        added = _loss.budget_of(epsilon, delta)
+        what = f"a top-up of project {project!r}"
+        self._refuse_if_past(principal, "top_up", project, what, lambda now: now + added)
 
     def _refuse_if_past(
         self,
-        principal: Any,
+        principal: Principal,
         action: str,
         project: str,
         what: str,
         new: Callable[[_loss.Budget], _loss.Budget],
     ) -> None:
         """Refuse when ``project``'s loss would become ``new(current)`` past the ceiling."""
-        ceiling = self.dataset.privacy
-        if ceiling.max_total_epsilon is None and ceiling.max_total_delta is None:
+        dataset = self._policies.dataset
+        if not has_ceiling(dataset):
             return
-        losses = self._losses()
+        files = _loss.file_budgets(self._policies.file_projects)
+        losses = _loss.project_losses(files, _loss.read_state(self._store))
         mine = losses[project].budget if project in losses else _loss.ZERO
-        counted = _loss.total(losses)
-        asked = new(mine) - mine
-        try:
-            _loss.refuse_past_ceiling(ceiling, self.dataset.name, counted, asked, what)
-        except PolicyViolation as exc:
-            who = {"actor": principal.user, "action": action, "project": project}
-            _audit_refusal(self.store, **who, asked=asked, exc=exc)
-            raise
+        counted, asked = _loss.total(losses), new(mine) - mine
+        who = {"actor": principal.user, "action": action, "project": project}
+        refuse_audited(self._store, dataset, counted, asked, what, **who)
 
-    def approve_project(
-        self, principal: Any, project: str, rules: dict[str, Any], *args: Any, **kwargs: Any
-    ) -> dict[str, Any]:
-        """Approve an application, refused if its budget would pass the ceiling."""
-        require_steward(principal)
-        clean = validate_rules(rules, self.dataset)
-        with _LOCK:
-            record = self.store.project(project)
-            if record is not None and record.status == "pending":
-                asked = _loss.rules_budget(clean)
-                what = f"approving project {project!r}"
-                self._refuse_if_past(principal, "project_active", project, what, lambda _: asked)
-            return super().approve_project(principal, project, rules, *args, **kwargs)
-
-    def top_up(
-        self,
-        principal: Any,
-        project: str,
-        *,
-        epsilon: float,
-        delta: float = 0.0,
-        reason: str,
-        member: str | None = None,
-    ) -> dict[str, Any]:
-        """Add budget to a project, refused if it would pass the ceiling. A member's top-up
-        only raises their share of the project's budget, so it adds nothing to the total."""
-        require_steward(principal)
-        with _LOCK:
-            policy = self.project_policy(project)
-            if member is None and policy is not None and epsilon >= 0 and delta >= 0:
-                added = _loss.budget_of(epsilon, delta)
-                what = f"a top-up of project {project!r}"
-                self._refuse_if_past(principal, "top_up", project, what, lambda now: now + added)
-            return super().top_up(
-                principal, project, epsilon=epsilon, delta=delta, reason=reason, member=member
-            )
-
-    def dataset_budget(self, principal: Any) -> dict[str, Any]:
+    def dataset_loss(self, principal: Principal) -> DatasetBudget:
         """Per dataset: the ε and δ its projects may spend on one person, spent so far,
-        and what the ceiling leaves (``DatasetBudget`` as JSON). Reads the policy files as
-        they are (even past the ceiling, so the steward can see why they are refused)."""
-        return self.dataset_loss(principal).to_json()
-
-    def dataset_loss(self, principal: Any) -> DatasetBudget:
-        """``dataset_budget`` as a frozen value."""
+        and what the ceiling leaves. Reads the policy files as they are (even past the
+        ceiling, so the steward can see why they are refused)."""
         require_steward(principal)
         from enclave.indicators import indicators_of
 
-        standing = {ind.project for ind in indicators_of(self.settings)}
-        per_indicator = _indicator_view(self)
+        standing = {ind.project for ind in indicators_of(self._settings)}
+        per_indicator = self._indicator_view()
         by_year: dict[str, float] = {}
         for share in per_indicator:
             for year, eps in share["epsilon_by_year"].items():
                 by_year[year] = round(by_year.get(year, 0.0) + eps, 9)
-        files = self._unchecked_files()
-        losses = _loss.project_losses(_loss.file_budgets(files), _loss.read_state(self.store))
+        files = self._policies.unchecked_files()
+        losses = _loss.project_losses(_loss.file_budgets(files), _loss.read_state(self._store))
         shares = tuple(
             ProjectShare(
                 project=pid,
@@ -230,45 +160,53 @@ class CeilingMixin(StewardMixin):
             )
             for pid, loss in losses.items()
         )
-        tot = _loss.total(losses)
-        spent_eps = sum(loss.epsilon_spent for loss in losses.values())
-        spent_delta = sum(loss.delta_spent for loss in losses.values())
-        ceiling = self.dataset.privacy
-        cap = _loss.budget_of(ceiling.max_total_epsilon or 0, ceiling.max_total_delta or 0)
-        eps_cap, delta_cap = ceiling.max_total_epsilon, ceiling.max_total_delta
-        return DatasetBudget(
-            dataset=self.dataset.name,
-            epsilon_total=from_micro_eps(tot.epsilon),
-            delta_total=from_delta_units(tot.delta),
-            epsilon_spent=from_micro_eps(spent_eps),
-            delta_spent=from_delta_units(spent_delta),
-            epsilon_ceiling=eps_cap,
-            delta_ceiling=delta_cap,
-            epsilon_remaining=None
-            if eps_cap is None
-            else from_micro_eps(max(0, cap.epsilon - tot.epsilon)),
-            delta_remaining=None
-            if delta_cap is None
-            else from_delta_units(max(0, cap.delta - tot.delta)),
-            projects=shares,
-            indicators=tuple(per_indicator),
-            indicators_epsilon_by_year=dict(sorted(by_year.items())),
-            indicators_epsilon_lifetime=round(sum(by_year.values()), 9),
-        )
+        return _dataset_budget(self._policies.dataset, losses, shares, per_indicator, by_year)
+
+    def _indicator_view(self) -> list[dict[str, Any]]:
+        """The standing indicators' charges per year, from the ledger (years of the
+        dataset's week key sets up to this year)."""
+        from enclave.indicators import indicator_losses, indicators_of, year_of_week
+
+        inds = indicators_of(self._settings)
+        years = {dt.date.today().year}
+        for ind in inds:
+            weeks = self._policies.dataset.key_set(ind.period_key_set)
+            if weeks is not None and weeks.values:
+                first = year_of_week(str(weeks.values[0]))
+                last = year_of_week(str(weeks.values[-1]))
+                years |= set(range(first, max(last, dt.date.today().year) + 1))
+        return indicator_losses(self._store, inds, years)
 
 
-def _indicator_view(svc: Any) -> list[dict[str, Any]]:
-    """The standing indicators' charges per year, from the ledger (years of the dataset's
-    week key sets up to this year)."""
-    import datetime as dt
-
-    from enclave.indicators import indicator_losses, indicators_of, year_of_week
-
-    inds = indicators_of(svc.settings)
-    years = {dt.date.today().year}
-    for ind in inds:
-        weeks = svc.dataset.key_set(ind.period_key_set)
-        if weeks is not None and weeks.values:
-            first, last = year_of_week(str(weeks.values[0])), year_of_week(str(weeks.values[-1]))
-            years |= set(range(first, max(last, dt.date.today().year) + 1))
-    return indicator_losses(svc.store, inds, years)
+def _dataset_budget(
+    dataset: DatasetPolicy,
+    losses: Mapping[str, _loss.Loss],
+    shares: tuple[ProjectShare, ...],
+    per_indicator: list[dict[str, Any]],
+    by_year: dict[str, float],
+) -> DatasetBudget:
+    tot = _loss.total(losses)
+    spent_eps = sum(loss.epsilon_spent for loss in losses.values())
+    spent_delta = sum(loss.delta_spent for loss in losses.values())
+    ceiling = dataset.privacy
+    cap = _loss.budget_of(ceiling.max_total_epsilon or 0, ceiling.max_total_delta or 0)
+    eps_cap, delta_cap = ceiling.max_total_epsilon, ceiling.max_total_delta
+    return DatasetBudget(
+        dataset=dataset.name,
+        epsilon_total=from_micro_eps(tot.epsilon),
+        delta_total=from_delta_units(tot.delta),
+        epsilon_spent=from_micro_eps(spent_eps),
+        delta_spent=from_delta_units(spent_delta),
+        epsilon_ceiling=eps_cap,
+        delta_ceiling=delta_cap,
+        epsilon_remaining=None
+        if eps_cap is None
+        else from_micro_eps(max(0, cap.epsilon - tot.epsilon)),
+        delta_remaining=None
+        if delta_cap is None
+        else from_delta_units(max(0, cap.delta - tot.delta)),
+        projects=shares,
+        indicators=tuple(per_indicator),
+        indicators_epsilon_by_year=dict(sorted(by_year.items())),
+        indicators_epsilon_lifetime=round(sum(by_year.values()), 9),
+    )

@@ -4,36 +4,43 @@ It checks who is asking (token → principal → role and project membership) be
 anything reaches the gateway, merges store-approved projects into the policies the
 gateway sees, and answers repeated questions from the release cache without opening
 the warehouse.
+
+``Service`` is built from small collaborators, each given what it needs: ``Policies``
+(the dataset and project policies over the store), ``Access`` (roles, memberships),
+``Queries`` (answers, dry runs, budgets), ``Reviews`` (the review queue), ``Ceiling``
+(the dataset's privacy ceiling), ``Stewardship`` (projects, members, top-ups) and
+``Administration`` (users, tokens, audit). Its methods hand over to them.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
 import threading
 from typing import Any
 
-from enclave.errors import Forbidden, NotFound, UserError
-from enclave.gateway import GatewayContext, QueryRequest
-from enclave.gateway import dry_run as gateway_dry_run
-from enclave.gateway.pipeline import answer_request, front
-from enclave.gateway.release.cached import cache_key
-from enclave.policy import DatasetPolicy, ProjectPolicy, load_dataset_policy, load_project_policies
+from enclave.gateway import GatewayContext
+from enclave.policy import DatasetPolicy, ProjectPolicy, load_dataset_policy
 from enclave.service import _fast
-from enclave.service._ceiling import CeilingMixin, check_policy_files
-from enclave.service._projects import effective_policy
-from enclave.service._steward import StewardMixin
+from enclave.service._access import Access
+from enclave.service._admin import Administration
+from enclave.service._ceiling import Ceiling, DatasetBudget
+from enclave.service._policies import Policies
+from enclave.service._queries import Queries
+from enclave.service._reviews import Reviews
+from enclave.service._steward import Stewardship
 from enclave.service._wiring import LazyEngine
 from enclave.settings import Settings
-from enclave.store import ProjectState, open_store
+from enclave.store import Principal, Store, open_store
 
 __all__ = ["Service"]
 
 
-class Service(CeilingMixin, StewardMixin):
+class Service:
     """Accounts, projects, queries and budgets over one ``ENCLAVE_HOME``.
+
+    The store is opened, and the collaborators built, on first use.
 
     Args:
         settings: where the enclave lives.
@@ -42,9 +49,7 @@ class Service(CeilingMixin, StewardMixin):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = LazyEngine(settings)
-        self._store: Any = None
-        self._dataset: DatasetPolicy | None = None
-        self._file_projects: dict[str, ProjectPolicy] | None = None
+        self._store: Store | None = None
         self._lock = threading.Lock()
         self.memo = _fast.Memo()
 
@@ -59,33 +64,52 @@ class Service(CeilingMixin, StewardMixin):
 
     # -- what the service is built on ------------------------------------------------
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         if self._store is None:
             with self._lock:
                 if self._store is None:
                     self._store = open_store(self.settings)
         return self._store
 
-    @property
+    @functools.cached_property
     def dataset(self) -> DatasetPolicy:
-        if self._dataset is None:
-            self._dataset = load_dataset_policy(self.settings.policies_dir / "dataset.toml")
-        return self._dataset
+        return load_dataset_policy(self.settings.policies_dir / "dataset.toml")
+
+    @functools.cached_property
+    def policies(self) -> Policies:
+        return Policies(self.settings, self.dataset, self.store)
+
+    @functools.cached_property
+    def access(self) -> Access:
+        return Access(self.store, self.policies)
+
+    @functools.cached_property
+    def ceiling(self) -> Ceiling:
+        return Ceiling(self.settings, self.store, self.policies)
+
+    @functools.cached_property
+    def queries(self) -> Queries:
+        return Queries(self.store, self.policies, self.access, self.context, self.memo)
+
+    @functools.cached_property
+    def reviews(self) -> Reviews:
+        return Reviews(self.store, self.access, self.context)
+
+    @functools.cached_property
+    def stewardship(self) -> Stewardship:
+        return Stewardship(self.store, self.policies, self.access, self.ceiling)
+
+    @functools.cached_property
+    def administration(self) -> Administration:
+        return Administration(self.store)
 
     @property
     def file_projects(self) -> dict[str, ProjectPolicy]:
-        if self._file_projects is None:
-            found = load_project_policies(self.settings.policies_dir / "projects", self.dataset)
-            check_policy_files(self.dataset, self.store, found)  # the dataset's ceiling
-            self._file_projects = dict(found)
-        return self._file_projects
+        return self.policies.file_projects
 
     def project_policy(self, project: str) -> ProjectPolicy | None:
         """The effective policy of one project (files + store), None if not queryable."""
-        return self._policy_of(project, self.store.projects.state(project))
-
-    def _policy_of(self, project: str, state: ProjectState) -> ProjectPolicy | None:
-        return effective_policy(project, self.file_projects.get(project), state)
+        return self.policies.project_policy(project)
 
     def context(self, project: str | None = None) -> GatewayContext:
         """The gateway's context: one project (or all of them) as currently approved."""
@@ -104,60 +128,33 @@ class Service(CeilingMixin, StewardMixin):
         return self.context()
 
     def project_ids(self) -> list[str]:
-        ids = set(self.file_projects) | {r.id for r in self.store.projects.all()}
-        return sorted(ids)
+        return self.policies.project_ids()
+
+    def fingerprint(self) -> str:
+        """A short hash of the policies in force (for health checks and caches)."""
+        text = json.dumps(sorted(self.project_ids()))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     # -- who is asking ---------------------------------------------------------------
-    def authenticate(self, token: str) -> Any:
+    def authenticate(self, token: str) -> Principal:
         """The principal behind a bearer token (raises Unauthorized)."""
-        return self.store.authenticate(token)
+        return self.access.authenticate(token)
 
-    def projects_of(self, principal: Any) -> list[str]:
+    def projects_of(self, principal: Principal) -> list[str]:
         """Projects the principal is a member of (stewards: every project)."""
-        if principal.role == "steward":
-            return self.project_ids()
-        if principal.role != "researcher":
-            return []
-        mine = set(self.store.memberships(principal.user))
-        mine |= {p for p, pol in self.file_projects.items() if principal.user in pol.members}
-        return sorted(mine)
+        return self.access.projects_of(principal)
 
-    def me(self, principal: Any) -> dict[str, Any]:
-        return {
-            "user": principal.user,
-            "role": principal.role,
-            "projects": self.projects_of(principal),
-        }
+    def me(self, principal: Principal) -> dict[str, Any]:
+        return self.access.me(principal)
 
-    def _pick_project(self, principal: Any, project: str | None) -> str:
-        if project:
-            return project
-        mine = self.projects_of(principal) if principal.role == "researcher" else []
-        if len(mine) == 1:
-            return mine[0]
-        raise UserError('Name the project ("project": "…"); you are in none or several.')
-
-    def require_member(self, principal: Any, project: str) -> ProjectPolicy:
+    def require_member(self, principal: Principal, project: str) -> ProjectPolicy:
         """The project's policy if the principal may query it; Forbidden/NotFound if not."""
-        if principal.role != "researcher":
-            raise Forbidden("Only researchers may query; use a researcher's token.")
-        policy = self.project_policy(project)
-        if policy is None:
-            record = self.store.project(project)
-            if record is None and project not in self.file_projects:
-                raise NotFound(f"There is no project {project!r}; check the project id.")
-            status = record.status if record is not None else "not approved"
-            raise Forbidden(f"Project {project!r} is {status}; it cannot be queried yet.")
-        if principal.user not in policy.members:
-            raise Forbidden(f"You are not a member of project {project!r}; ask its steward.")
-        if policy.status == "suspended":
-            raise Forbidden(f"Project {project!r} is suspended; ask its steward.")
-        return policy
+        return self.access.require_member(principal, project)
 
     # -- researchers -----------------------------------------------------------------
     def query(
         self,
-        principal: Any,
+        principal: Principal,
         sql: str,
         project: str | None,
         *,
@@ -166,48 +163,26 @@ class Service(CeilingMixin, StewardMixin):
         dry_run: bool = False,
     ) -> dict[str, Any]:
         """Answer (or dry-run, with ``dry_run``) one query as JSON-ready data."""
-        project = self._pick_project(principal, project)
-        request = QueryRequest(
-            sql=sql, project=project, user=principal.user, epsilon=epsilon, half_width=half_width
+        return self.queries.query(
+            principal, sql, project, epsilon=epsilon, half_width=half_width, dry_run=dry_run
         )
-        memo_key = _fast.memo_key(request)
-        known = self.memo.get(memo_key)
-        if known is not None and not dry_run and principal.role == "researcher":
-            policy_of = functools.partial(self._policy_of, project)
-            hit = _fast.answer_cached(self.store, request, known, policy_of)
-            if hit is not None:
-                return hit
-        policy = self.require_member(principal, project)
-        if dry_run:
-            return gateway_dry_run(request, self.context(project))
-        got = answer_request(request, self.context(project))
-        self.memo.put(memo_key, (got.cache_key, got.sql_hash, _fast.fingerprint(policy)))
-        return got.release.to_json()
 
-    def dry_run(self, principal: Any, sql: str, project: str | None, **ask: Any) -> dict[str, Any]:
+    def dry_run(
+        self, principal: Principal, sql: str, project: str | None, **ask: Any
+    ) -> dict[str, Any]:
         """ε a query would cost and its expected 95% half-width per aggregate; no spending."""
-        return self.query(principal, sql, project, dry_run=True, **ask)
+        return self.queries.query(principal, sql, project, dry_run=True, **ask)
 
-    def budget(self, principal: Any, project: str, member: str | None = None) -> dict[str, Any]:
+    def budget(
+        self, principal: Principal, project: str, member: str | None = None
+    ) -> dict[str, Any]:
         """Total, spent and remaining budget (a researcher also sees their own share; a
         steward sees ``member``'s when named)."""
-        from enclave.store import BudgetLimits
-
-        if principal.role == "steward":
-            policy = self.project_policy(project)
-            if policy is None:
-                raise NotFound(f"Project {project!r} has no approved budget; check the id.")
-            if member is not None and member not in policy.members:
-                raise NotFound(f"{member!r} is not a member of {project!r}; check the user id.")
-        else:
-            policy = self.require_member(principal, project)
-        user = principal.user if principal.role == "researcher" else member
-        status = self.store.budget(project, BudgetLimits.from_policy(policy), user=user)
-        return dict(dataclasses.asdict(status))
+        return self.queries.budget(principal, project, member)
 
     def submit_review(
         self,
-        principal: Any,
+        principal: Principal,
         sql: str,
         project: str | None,
         *,
@@ -215,25 +190,104 @@ class Service(CeilingMixin, StewardMixin):
         half_width: float | None = None,
     ) -> dict[str, Any]:
         """Queue a query above the project's review threshold for a steward's approval."""
-        project = self._pick_project(principal, project)
-        policy = self.require_member(principal, project)
-        request = QueryRequest(
-            sql=sql, project=project, user=principal.user, epsilon=epsilon, half_width=half_width
-        )
-        state = front(request, self.context(project))
-        if policy.review_epsilon is None or state.plan.epsilon <= policy.review_epsilon:
-            raise UserError("This query needs no review in this project; run it directly.")
-        return self.store.reviews.submit(
-            project=project,
-            requester=principal.user,
-            cache_key=cache_key(request, state.normalized_sql),
-            sql=sql,
-            epsilon=epsilon,
-            half_width=half_width,
-            plan_epsilon=state.plan.epsilon,
+        return self.reviews.submit(principal, sql, project, epsilon=epsilon, half_width=half_width)
+
+    def list_reviews(self, principal: Principal, status: str | None = None) -> list[dict[str, Any]]:
+        return self.reviews.find(principal, status)
+
+    def decide_review(
+        self, principal: Principal, review_id: str, *, approve: bool, reason: str | None = None
+    ) -> dict[str, Any]:
+        return self.reviews.decide(principal, review_id, approve=approve, reason=reason)
+
+    # -- the dataset's privacy ceiling -----------------------------------------------
+    def dataset_budget(self, principal: Principal) -> dict[str, Any]:
+        """Per dataset: the ε and δ its projects may spend on one person, spent so far,
+        and what the ceiling leaves (``DatasetBudget`` as JSON)."""
+        return self.ceiling.dataset_loss(principal).to_json()
+
+    def dataset_loss(self, principal: Principal) -> DatasetBudget:
+        """``dataset_budget`` as a frozen value."""
+        return self.ceiling.dataset_loss(principal)
+
+    # -- stewards: projects, members, budgets ----------------------------------------
+    def apply_project(
+        self,
+        principal: Principal,
+        project: str,
+        *,
+        title: str,
+        purpose: str,
+        tables: list[str],
+        requested_epsilon: float | None,
+        applicant: str | None = None,
+    ) -> dict[str, Any]:
+        """A researcher applies for a project (or a steward records it on their behalf)."""
+        return self.stewardship.apply_project(
+            principal, project, title=title, purpose=purpose, tables=tables,
+            requested_epsilon=requested_epsilon, applicant=applicant,
+        )  # fmt: skip
+
+    def approve_project(
+        self, principal: Principal, project: str, rules: dict[str, Any], reason: str | None = None
+    ) -> dict[str, Any]:
+        """Approve a pending application (refused past the dataset's privacy ceiling)."""
+        return self.stewardship.approve_project(principal, project, rules, reason)
+
+    def set_project_status(
+        self, principal: Principal, project: str, status: str, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Reject, suspend or reactivate a project."""
+        return self.stewardship.set_project_status(principal, project, status, reason)
+
+    def list_projects(self, principal: Principal) -> list[dict[str, Any]]:
+        return self.stewardship.list_projects(principal)
+
+    def show_project(self, principal: Principal, project: str) -> dict[str, Any]:
+        return self.stewardship.show_project(principal, project)
+
+    def describe_project(self, project: str) -> dict[str, Any]:
+        return self.stewardship.describe_project(project)
+
+    def add_member(self, principal: Principal, project: str, user: str) -> dict[str, Any]:
+        return self.stewardship.add_member(principal, project, user)
+
+    def remove_member(self, principal: Principal, project: str, user: str) -> dict[str, Any]:
+        return self.stewardship.remove_member(principal, project, user)
+
+    def top_up(
+        self,
+        principal: Principal,
+        project: str,
+        *,
+        epsilon: float,
+        delta: float = 0.0,
+        reason: str,
+        member: str | None = None,
+    ) -> dict[str, Any]:
+        """Add budget to a project (or one member's share), with an audited reason."""
+        return self.stewardship.top_up(
+            principal, project, epsilon=epsilon, delta=delta, reason=reason, member=member
         )
 
-    def fingerprint(self) -> str:
-        """A short hash of the policies in force (for health checks and caches)."""
-        text = json.dumps(sorted(self.project_ids()))
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+    # -- stewards: users, tokens, audit ----------------------------------------------
+    def add_user(self, principal: Principal, user: str, role: str) -> dict[str, Any]:
+        return self.administration.add_user(principal, user, role)
+
+    def issue_token(
+        self, principal: Principal, user: str, ttl_days: float | None
+    ) -> dict[str, Any]:
+        """A new token for ``user``, shown once; with an expiry if ``ttl_days`` is given."""
+        return self.administration.issue_token(principal, user, ttl_days)
+
+    def list_tokens(self, principal: Principal, user: str) -> list[dict[str, Any]]:
+        return self.administration.list_tokens(principal, user)
+
+    def revoke_token(self, principal: Principal, token_id: str) -> dict[str, Any]:
+        return self.administration.revoke_token(principal, token_id)
+
+    def audit_export(self, principal: Principal) -> list[dict[str, Any]]:
+        return self.administration.audit_export(principal)
+
+    def audit_verify(self, principal: Principal) -> dict[str, Any]:
+        return self.administration.audit_verify(principal)
