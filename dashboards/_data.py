@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from enclave.errors import Forbidden, Unauthorized
 from enclave.settings import Settings
+
+if TYPE_CHECKING:
+    from enclave.service import Principal
 
 __all__ = [
     "as_csv",
@@ -42,7 +45,7 @@ def open_service(settings: Settings) -> Any:
     return Service.open(settings)
 
 
-def principal_for(svc: Any, token: str, role: str | None = None) -> Any:
+def principal_for(svc: Any, token: str, role: str | None = None) -> Principal:
     """The principal behind ``token``; Unauthorized / Forbidden with a clear message."""
     if not token or not token.strip():
         raise Unauthorized("Enter your API token to sign in (your steward issues it).")
@@ -53,7 +56,7 @@ def principal_for(svc: Any, token: str, role: str | None = None) -> Any:
 
 
 # -- researcher ----------------------------------------------------------------------
-def researcher_projects(svc: Any, principal: Any) -> list[str]:
+def researcher_projects(svc: Any, principal: Principal) -> list[str]:
     """Projects the researcher is a member of."""
     return list(svc.projects_of(principal))
 
@@ -92,7 +95,7 @@ def _ask(epsilon: float | None, half_width: float | None) -> dict[str, float | N
 
 def dry_run(
     svc: Any,
-    principal: Any,
+    principal: Principal,
     sql: str,
     project: str,
     *,
@@ -106,7 +109,7 @@ def dry_run(
 
 def run_query(
     svc: Any,
-    principal: Any,
+    principal: Principal,
     sql: str,
     project: str,
     *,
@@ -118,7 +121,7 @@ def run_query(
     return dict(svc.query(principal, sql, project, **ask))
 
 
-def budget(svc: Any, principal: Any, project: str) -> dict[str, Any]:
+def budget(svc: Any, principal: Principal, project: str) -> dict[str, Any]:
     return dict(svc.budget(principal, project))
 
 

@@ -7,12 +7,15 @@ small table of projects, and the standing indicators' ε per year and over their
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from enclave.service import Principal
 
 __all__ = ["caption", "indicator_rows", "render", "rows", "summary"]
 
 
-def summary(svc: Any, steward: Any) -> dict[str, Any]:
+def summary(svc: Any, steward: Principal) -> dict[str, Any]:
     """The dataset's totals, spending and ceiling as JSON-ready data."""
     return dict(svc.dataset_budget(steward))
 
@@ -86,7 +89,7 @@ def caption(data: dict[str, Any]) -> str:
     return line + f" Composition: {data['composition']}."
 
 
-def render(svc: Any, steward: Any) -> None:
+def render(svc: Any, steward: Principal) -> None:
     import streamlit as st
 
     st.subheader("Privacy loss across projects (one person)")

@@ -9,11 +9,14 @@ different application.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from dashboards import _steward, _ui
+
+if TYPE_CHECKING:
+    from enclave.service import Principal
 
 __all__ = ["DELTAS", "applications", "reviews"]
 
@@ -53,7 +56,7 @@ def _record(project: str, approve: bool, tables: list[str]) -> None:
     }
 
 
-def _carry_out(svc: Any, steward: Any) -> None:
+def _carry_out(svc: Any, steward: Principal) -> None:
     decision = st.session_state.pop(_DECISION, None)
     if decision is None:
         return
@@ -114,7 +117,7 @@ def _form(svc: Any, app: dict[str, Any]) -> None:
         no.form_submit_button("Reject", on_click=_record, args=(pid, False, requested))
 
 
-def applications(svc: Any, steward: Any) -> None:
+def applications(svc: Any, steward: Principal) -> None:
     """The pending applications, a picker (empty until chosen) and the decision form."""
     st.subheader("Pending project applications")
     _carry_out(svc, steward)
@@ -148,7 +151,7 @@ def _record_review(review_id: str, approve: bool) -> None:
     }
 
 
-def reviews(svc: Any, steward: Any) -> None:
+def reviews(svc: Any, steward: Principal) -> None:
     """Queries waiting for a steward: the list, a picker (empty until chosen), a decision."""
     st.subheader("Review-mode queries")
     decision = st.session_state.pop("review_decision", None)

@@ -8,11 +8,14 @@ and read the store's own listing functions.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from enclave.errors import Forbidden, UserError
+
+if TYPE_CHECKING:
+    from enclave.service import Principal
 
 __all__ = [
     "add_member",
@@ -34,8 +37,8 @@ __all__ = [
 ]
 
 
-def _steward(principal: Any) -> None:
-    if getattr(principal, "role", None) != "steward":
+def _steward(principal: Principal) -> None:
+    if principal.role != "steward":
         raise Forbidden("Only stewards may do this; sign in with a steward token.")
 
 
@@ -46,7 +49,7 @@ def _reason(reason: str) -> str:
 
 
 # -- applications and reviews ----------------------------------------------------------
-def pending_applications(svc: Any, steward: Any) -> list[dict[str, Any]]:
+def pending_applications(svc: Any, steward: Principal) -> list[dict[str, Any]]:
     return [p for p in svc.list_projects(steward) if p.get("status") == "pending"]
 
 
@@ -58,7 +61,7 @@ def table_columns(svc: Any, table: str) -> list[str]:
 
 def decide_application(
     svc: Any,
-    steward: Any,
+    steward: Principal,
     project: str,
     *,
     approve: bool,
@@ -101,18 +104,18 @@ def decide_application(
     return dict(svc.approve_project(steward, project, rules, reason=why))
 
 
-def pending_reviews(svc: Any, steward: Any) -> list[dict[str, Any]]:
+def pending_reviews(svc: Any, steward: Principal) -> list[dict[str, Any]]:
     return list(svc.list_reviews(steward, status="pending"))
 
 
 def decide_review(
-    svc: Any, steward: Any, review_id: str, *, approve: bool, reason: str
+    svc: Any, steward: Principal, review_id: str, *, approve: bool, reason: str
 ) -> dict[str, Any]:
     return dict(svc.decide_review(steward, review_id, approve=approve, reason=_reason(reason)))
 
 
 # -- projects and budgets --------------------------------------------------------------
-def project_overview(svc: Any, steward: Any) -> list[dict[str, Any]]:
+def project_overview(svc: Any, steward: Principal) -> list[dict[str, Any]]:
     """Every project with its status and ε total, spent and remaining."""
     out = []
     for p in svc.list_projects(steward):
@@ -129,7 +132,7 @@ def project_overview(svc: Any, steward: Any) -> list[dict[str, Any]]:
     return out
 
 
-def audit_frame(svc: Any, steward: Any) -> pl.DataFrame:
+def audit_frame(svc: Any, steward: Principal) -> pl.DataFrame:
     """The audit chain as a frame (hashes, actors, verdicts, ε; never a data value)."""
     rows = svc.audit_export(steward)
     keep = ("seq", "time", "actor", "project", "action", "verdict", "epsilon", "error_type")
@@ -167,12 +170,12 @@ def budget_history(overview: list[dict[str, Any]], audit: pl.DataFrame) -> pl.Da
     ).drop("epsilon")
 
 
-def verify_audit(svc: Any, steward: Any) -> dict[str, Any]:
+def verify_audit(svc: Any, steward: Principal) -> dict[str, Any]:
     return dict(svc.audit_verify(steward))
 
 
 # -- accounts --------------------------------------------------------------------------
-def tokens_frame(svc: Any, steward: Any) -> pl.DataFrame:
+def tokens_frame(svc: Any, steward: Principal) -> pl.DataFrame:
     """Every user with role, projects and token metadata (never a hash)."""
     _steward(steward)
     rows: list[dict[str, Any]] = []
@@ -198,7 +201,7 @@ def tokens_frame(svc: Any, steward: Any) -> pl.DataFrame:
     )
 
 
-def issue_token(svc: Any, steward: Any, user: str, days: int | None, role: str) -> str:
+def issue_token(svc: Any, steward: Principal, user: str, days: int | None, role: str) -> str:
     """A new token for ``user`` (shown once); the user is created with ``role`` if new."""
     _steward(steward)
     user = user.strip()
@@ -209,16 +212,16 @@ def issue_token(svc: Any, steward: Any, user: str, days: int | None, role: str) 
     return str(svc.issue_token(steward, user, float(days) if days else None)["token"])
 
 
-def revoke_token(svc: Any, steward: Any, token_id: str) -> None:
+def revoke_token(svc: Any, steward: Principal, token_id: str) -> None:
     svc.revoke_token(steward, token_id.strip())
 
 
-def add_member(svc: Any, steward: Any, project: str, user: str) -> None:
+def add_member(svc: Any, steward: Principal, project: str, user: str) -> None:
     svc.add_member(steward, project.strip(), user.strip())
 
 
 # -- ingest and indicators -------------------------------------------------------------
-def ingest_summary(svc: Any, steward: Any) -> pl.DataFrame:
+def ingest_summary(svc: Any, steward: Principal) -> pl.DataFrame:
     """Per ingest and file: rows read, loaded, quarantined, and quarantine counts by reason."""
     _steward(steward)
     out: list[dict[str, Any]] = []
@@ -254,7 +257,7 @@ def held_indicator_releases(settings: Any) -> list[dict[str, Any]]:
     ]
 
 
-def publish_held(settings: Any, steward: Any, indicator: str | None = None) -> int:
+def publish_held(settings: Any, steward: Principal, indicator: str | None = None) -> int:
     """Publish held indicator releases (audited); the number published."""
     _steward(steward)
     from enclave.indicators import publish

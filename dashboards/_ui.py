@@ -11,13 +11,16 @@ import logging
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from dashboards import _data
 from enclave.errors import EnclaveError, Forbidden, Unauthorized
 from enclave.settings import Settings
+
+if TYPE_CHECKING:
+    from enclave.service import Principal
 
 __all__ = ["guard", "legend", "service", "settings", "sign_in"]
 
@@ -76,7 +79,7 @@ def guard(what: str = "That") -> Iterator[None]:
         )
 
 
-def sign_in(role: str, key: str = "token") -> Any | None:
+def sign_in(role: str, key: str = "token") -> Principal | None:
     """A sign-in form; the principal when a valid token of ``role`` is in the session.
 
     The token is checked again on every page run, so a revoked or expired token ends

@@ -9,10 +9,13 @@ token (local or ``--url``) they act as the token's owner.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from enclave.errors import UserError
 from enclave.settings import Settings
+
+if TYPE_CHECKING:
+    from enclave.store import Principal
 
 __all__ = ["LOCAL_ADMIN", "InitResult", "init_home", "local_admin"]
 
@@ -42,7 +45,7 @@ def init_home(settings: Settings) -> InitResult:
     return InitResult(str(settings.home), LOCAL_ADMIN, created=not existed)
 
 
-def local_admin(store: Any) -> Any:
+def local_admin(store: Any) -> Principal:
     """The local admin as a principal; a UserError if this home has none."""
     from enclave.store import Principal
 

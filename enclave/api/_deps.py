@@ -6,7 +6,7 @@ public releases. Each authenticated request counts against its token's rate limi
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from enclave.api._rate import RateLimit
 from enclave.errors import Unauthorized
-from enclave.service import Service, require_steward
+from enclave.service import Principal, Service, require_steward
 
 __all__ = [
     "Bearer",
@@ -49,7 +49,9 @@ async def rate_limit(request: Request) -> RateLimit:
 Rate = Annotated[RateLimit, Depends(rate_limit)]
 
 
-def authorised(svc: Service, rate: RateLimit, creds: HTTPAuthorizationCredentials | None) -> Any:
+def authorised(
+    svc: Service, rate: RateLimit, creds: HTTPAuthorizationCredentials | None
+) -> Principal:
     """The principal behind ``Authorization: Bearer <token>``; 401 without a valid one.
 
     Counts the request against the token's ``rate`` limit. Blocking (store reads, and argon2
@@ -64,16 +66,16 @@ def authorised(svc: Service, rate: RateLimit, creds: HTTPAuthorizationCredential
     return principal
 
 
-async def caller(svc: Svc, rate: Rate, creds: Bearer) -> Any:
+async def caller(svc: Svc, rate: Rate, creds: Bearer) -> Principal:
     return await run_in_threadpool(authorised, svc, rate, creds)
 
 
-Caller = Annotated[Any, Depends(caller)]
+Caller = Annotated[Principal, Depends(caller)]
 
 
-async def steward(who: Caller) -> Any:
+async def steward(who: Caller) -> Principal:
     require_steward(who)
     return who
 
 
-Steward = Annotated[Any, Depends(steward)]
+Steward = Annotated[Principal, Depends(steward)]

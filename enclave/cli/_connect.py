@@ -9,12 +9,15 @@ account that ``enclave init`` created. Nothing typed on the command line names t
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from enclave.cli._common import settings
 from enclave.errors import Unauthorized
+
+if TYPE_CHECKING:
+    from enclave.service import Principal, Service
 
 __all__ = ["Local", "Token", "Url", "connect"]
 
@@ -37,7 +40,7 @@ class Local:
     """The service with the acting principal bound: ``local.add_user(u, r)`` calls
     ``service.add_user(principal, u, r)``; the same names as ``StewardClient``."""
 
-    def __init__(self, service: Any, principal: Any) -> None:
+    def __init__(self, service: Service, principal: Principal) -> None:
         self._service = service
         self.principal = principal
 

@@ -17,7 +17,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from enclave.errors import EnclaveError, PolicyViolation, UserError
 from enclave.indicators._charges import ensure_charged
@@ -32,6 +32,9 @@ from enclave.indicators._definitions import (
 from enclave.indicators._published import Published, PublishedRelease, published_path
 from enclave.indicators._sql import year_of_week
 from enclave.settings import Settings
+
+if TYPE_CHECKING:
+    from enclave.store import Principal
 
 __all__ = ["Outcome", "RunSummary", "indicators_of", "periods_of", "publish", "release_with"]
 
@@ -92,7 +95,7 @@ def periods_of(settings: Settings, indicator: Indicator, today: dt.date | None =
     return [str(w) for w in keys.values if parse_week(str(w)) <= last]
 
 
-def _service_principal(ind: Indicator) -> Any:
+def _service_principal(ind: Indicator) -> Principal:
     """The indicator account (a member of the indicator project by its policy file)."""
     from enclave.store import Principal
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from enclave.errors import UserError
+from enclave.store._types import ROLES
 
 __all__ = [
     "PROJECT_ID",
@@ -52,7 +53,6 @@ USER_ID = IdRule(
     "1-128 characters: letters, digits and . _ @ -, no spaces, starting with a letter or "
     "digit (e.g. alice@uni)",
 )
-ROLES = ("steward", "researcher", "public")
 REVIEW_STATUSES = ("pending", "approved", "rejected")
 
 

@@ -28,7 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from enclave.errors import Conflict, NotFound, Unauthorized, UserError
 from enclave.store._db import Tx
-from enclave.store._types import Principal, ProjectRecord
+from enclave.store._types import ROLES, Principal, ProjectRecord
 
 __all__ = [
     "ROLES",
@@ -44,7 +44,6 @@ __all__ = [
     "require_user",
 ]
 
-ROLES = ("steward", "researcher", "public")
 #: Allowed project status changes: from → to.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "pending": ("active", "rejected"),

@@ -18,7 +18,7 @@ import math
 import uuid
 from dataclasses import asdict, dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from enclave.errors import UserError
 
@@ -29,6 +29,7 @@ __all__ = [
     "COMPOSITION",
     "DELTA_SCALE",
     "EPS_SCALE",
+    "ROLES",
     "AuditRecord",
     "AuditVerification",
     "BudgetLimits",
@@ -51,6 +52,8 @@ EPS_SCALE = 10**6
 DELTA_SCALE = 10**15
 
 Role = Literal["steward", "researcher", "public"]
+#: Every role, in the order messages list them.
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
 def utc_now() -> str:
@@ -205,7 +208,8 @@ class AuditVerification:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a valid token belongs to."""
+    """Who a request comes from: the user a valid token belongs to, their role and the
+    token's id (rate limits count per token). The one type every layer passes around."""
 
     user: str
     role: Role
