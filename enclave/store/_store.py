@@ -77,7 +77,11 @@ class Store:
 
     # -- ledger -------------------------------------------------------------------------
     def reserve(self, **ask: Any) -> Reservation:
-        """``Ledger.reserve``: hold ε and δ for one request, or raise ``BudgetExhausted``."""
+        """``Ledger.reserve``: hold ε and δ for one request, or raise ``BudgetExhausted``.
+
+        Takes ``Ledger.reserve``'s keywords as they are: the gateway's ``GatewayStore``
+        port declares ``reserve(**ask)``, which an explicit signature would not satisfy.
+        """
         return self.ledger.reserve(**ask)
 
     def commit(self, reservation: Reservation, *, cache_key: str, release: dict[str, Any]) -> None:
@@ -96,9 +100,20 @@ class Store:
     def budget(self, project: str, limits: BudgetLimits, user: str | None = None) -> BudgetStatus:
         return self.ledger.budget(project, limits, user)
 
-    def top_up(self, project: str, **grant: Any) -> None:
+    def top_up(
+        self,
+        project: str,
+        *,
+        epsilon: float,
+        delta: float = 0.0,
+        reason: str,
+        steward: str,
+        member: str | None = None,
+    ) -> None:
         """``Ledger.top_up``: add ε/δ to a project (or one member's cap)."""
-        self.ledger.top_up(project, **grant)
+        self.ledger.top_up(
+            project, epsilon=epsilon, delta=delta, reason=reason, steward=steward, member=member
+        )
 
     # -- audit log ----------------------------------------------------------------------
     def audit(self, record: AuditRecord) -> int:
@@ -141,9 +156,23 @@ class Store:
         return self.accounts.tokens(user)
 
     # -- projects -----------------------------------------------------------------------
-    def apply_project(self, project: str, **application: Any) -> ProjectRecord:
+    def apply_project(
+        self,
+        project: str,
+        *,
+        title: str,
+        purpose: str,
+        tables: tuple[str, ...],
+        requested_epsilon: float | None,
+        applicant: str,
+        status: str = "pending",
+        actor: str | None = None,
+    ) -> ProjectRecord:
         """``Projects.apply``: an application (or a steward's direct creation)."""
-        return self.projects.apply(project, **application)
+        return self.projects.apply(
+            project, title=title, purpose=purpose, tables=tables,
+            requested_epsilon=requested_epsilon, applicant=applicant, status=status, actor=actor,
+        )  # fmt: skip
 
     def set_project_status(
         self, project: str, status: str, *, steward: str, reason: str | None = None
