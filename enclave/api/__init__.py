@@ -1,8 +1,9 @@
 """The HTTP API (FastAPI): researchers, stewards and the public over bearer tokens.
 
 ``create_app(settings)`` builds the app; ``enclave serve`` runs it with uvicorn workers
-(``app_from_environ`` is the factory each worker calls). OpenAPI is at ``/openapi.json``,
-refusals are problem JSON with ``{"error": {"type", "message"}}``.
+(``app_from_environ`` is the factory each worker calls). OpenAPI is at ``/openapi.json``
+(Swagger UI at ``/docs``, ReDoc at ``/redoc``, both offline), refusals are problem JSON
+with ``{"error": {"type", "message"}}``.
 
 >>> from enclave.settings import Settings
 >>> app = create_app(Settings(home=__import__("pathlib").Path("/tmp/enclave-doctest")))
@@ -17,9 +18,11 @@ import os
 from fastapi import FastAPI
 
 from enclave.api import _public, _queries, _steward
+from enclave.api._docs import install_docs
 from enclave.api._errors import install_error_handlers
 from enclave.api._limits import BodyLimit
 from enclave.api._rate import RateLimit
+from enclave.api._strict import STRICT_QUERY
 from enclave.service import Service
 from enclave.settings import Settings
 
@@ -47,12 +50,17 @@ def create_app(
         version="1",
         description=(
             "Differentially private answers to SQL over health-insurance claims. "
-            "Send `Authorization: Bearer <token>`; refusals are problem JSON."
+            "Send `Authorization: Bearer <token>`; refusals are problem JSON "
+            "(`application/problem+json`)."
         ),
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[STRICT_QUERY],
     )
     app.state.service = Service(settings)
     app.state.rate = RateLimit(settings.home / "rate-limits.sqlite", rate_limit_per_minute)
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(_public.router)
     app.include_router(_queries.router)
     app.include_router(_steward.router)

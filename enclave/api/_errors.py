@@ -32,6 +32,8 @@ from enclave.errors import (
 __all__ = ["PROBLEM", "install_error_handlers", "problem", "problem_body", "validation_message"]
 
 PROBLEM = "application/problem+json"
+#: pydantic's error types for a body that is missing or not a JSON object
+_NOT_AN_OBJECT = frozenset({"missing", "model_attributes_type", "model_type", "dict_type"})
 
 
 def problem_body(exc: BaseException, status: int | None = None) -> dict[str, Any]:
@@ -63,12 +65,19 @@ def validation_message(errors: list[dict[str, Any]]) -> tuple[int, str]:
     422
     >>> validation_message([{"type": "json_invalid", "loc": ("body", 3)}])[0]
     400
+    >>> validation_message([{"type": "model_attributes_type", "loc": ("body",)}])
+    (400, 'Send the body as one JSON object with Content-Type: application/json.')
     """
     if any(e.get("type") == "json_invalid" for e in errors):
         return (
             400,
             "The body is not valid JSON; send one JSON object (Content-Type: application/json).",
         )
+    if any(
+        tuple(e.get("loc", ())) == ("body",) and e.get("type") in _NOT_AN_OBJECT for e in errors
+    ):
+        # no body, or one that is not a JSON object (often: no Content-Type header)
+        return 400, "Send the body as one JSON object with Content-Type: application/json."
     parts = []
     for err in errors[:10]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"

@@ -28,6 +28,13 @@ __all__ = [
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$"
 
 
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    """The shared body config, with ``examples`` for OpenAPI (and Swagger UI's Try it out)."""
+    return ConfigDict(
+        extra="forbid", frozen=True, strict=True, json_schema_extra={"examples": list(examples)}
+    )
+
+
 class _Body(BaseModel):
     # strict: "0.1" is not a number and 1 is not a string (no silent coercion)
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -35,6 +42,19 @@ class _Body(BaseModel):
 
 class QueryBody(_Body):
     """A researcher's question: SQL, project, and ε or a target 95% half-width (not both)."""
+
+    model_config = _examples(
+        {
+            "sql": "SELECT region, COUNT(*) AS n FROM persons GROUP BY region",
+            "project": "demo",
+            "epsilon": 0.5,
+        },
+        {
+            "sql": "SELECT AVG(los_days) AS mean_los FROM claims",
+            "project": "demo",
+            "half_width": 0.2,
+        },
+    )
 
     sql: str = Field(min_length=1, max_length=20_000)
     project: str | None = Field(default=None, pattern=_ID)
@@ -51,6 +71,16 @@ class QueryBody(_Body):
 class ApplicationBody(_Body):
     """A researcher's project application."""
 
+    model_config = _examples(
+        {
+            "id": "flu-study",
+            "title": "Influenza admissions",
+            "purpose": "Seasonal admissions by region.",
+            "tables": ["persons", "claims"],
+            "epsilon": 2.0,
+        }
+    )
+
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     title: str = Field(min_length=1, max_length=200)
     purpose: str = Field(min_length=1, max_length=4000)
@@ -63,6 +93,16 @@ class ApplicationBody(_Body):
 class ApprovalBody(_Body):
     """What a steward sets when approving: tables/columns, ε/δ, caps, review threshold."""
 
+    model_config = _examples(
+        {
+            "tables": {"persons": ["*"], "claims": ["claim_date", "los_days"]},
+            "epsilon": 2.0,
+            "max_epsilon_per_query": 0.5,
+            "review_epsilon": 0.4,
+            "reason": "Ethics approval on file.",
+        }
+    )
+
     tables: dict[str, list[str]] = Field(min_length=1)
     epsilon: float = Field(gt=0, allow_inf_nan=False)
     delta: float = Field(default=0.0, ge=0, lt=1e-3)
@@ -74,25 +114,35 @@ class ApprovalBody(_Body):
 
 
 class DecisionBody(_Body):
+    model_config = _examples({"reason": "Purpose does not need person-level joins."})
+
     reason: str | None = Field(default=None, max_length=1000)
 
 
 class MemberBody(_Body):
+    model_config = _examples({"user": "alice@uni"})
+
     user: str = Field(pattern=_ID)
 
 
 class UserBody(_Body):
+    model_config = _examples({"id": "alice@uni", "role": "researcher"})
+
     id: str = Field(pattern=_ID)
     role: Literal["steward", "researcher", "public"]
 
 
 class TokenBody(_Body):
+    model_config = _examples({"user": "alice@uni", "ttl_days": 30})
+
     user: str = Field(pattern=_ID)
     ttl_days: float | None = Field(default=None, gt=0, le=3650)
 
 
 class TopUpBody(_Body):
     """A budget top-up: never negative, always with a reason (it is audited)."""
+
+    model_config = _examples({"epsilon": 0.5, "reason": "Second wave of the analysis plan."})
 
     epsilon: float = Field(ge=0, allow_inf_nan=False)
     delta: float = Field(default=0.0, ge=0, lt=1e-3)

@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from enclave.api._deps import Bearer, Caller, Rate, Svc, authorised
+from enclave.api._docs import AUTHED, BODY, answers
 from enclave.api._models import QueryBody, ReleaseOut
+from enclave.api._responses import BudgetOut, DryRunOut, MeOut, ReviewOut, ReviewsOut
 
 __all__ = ["router"]
 
@@ -28,7 +30,7 @@ def _answer(svc: Any, rate: Any, creds: Any, body: QueryBody) -> dict[str, Any]:
 @router.post(
     "/queries",
     summary="Answer a query with a differentially private release",
-    responses={200: {"model": ReleaseOut, "description": "The release"}},
+    **answers(ReleaseOut, *BODY, 409),
 )
 async def post_query(body: QueryBody, svc: Svc, rate: Rate, creds: Bearer) -> JSONResponse:
     """Same JSON as ``enclave query --json``: ``columns``, ``rows`` (each aggregate with
@@ -39,31 +41,49 @@ async def post_query(body: QueryBody, svc: Svc, rate: Rate, creds: Bearer) -> JS
     return JSONResponse(await run_in_threadpool(_answer, svc, rate, creds, body))
 
 
-@router.post("/queries/dry-run", summary="Dry run: ε and expected 95% half-width, no spending")
+@router.post(
+    "/queries/dry-run",
+    **answers(DryRunOut, *BODY),
+    summary="Dry run: ε and expected 95% half-width, no spending",
+)
 def post_dry_run(body: QueryBody, svc: Svc, who: Caller) -> dict[str, Any]:
     """What the query would cost and how accurate each aggregate would be; nothing is
     run against the data and nothing is charged. Give ``half_width`` to see the ε needed."""
     return svc.dry_run(who, body.sql, body.project, **_ask(body))
 
 
-@router.get("/projects/{project}/budget", summary="Total, spent and remaining budget")
+@router.get(
+    "/projects/{project}/budget",
+    **answers(BudgetOut, *AUTHED),
+    summary="Total, spent and remaining budget",
+)
 def get_budget(project: str, svc: Svc, who: Caller, user: str | None = None) -> dict[str, Any]:
     """Stewards may add ``?user=`` to see one member's share too."""
     return svc.budget(who, project, member=user)
 
 
-@router.post("/reviews", status_code=201, summary="Ask a steward to approve a large query")
+@router.post(
+    "/reviews",
+    **answers(ReviewOut, *BODY, 409, status=201),
+    summary="Ask a steward to approve a large query",
+)
 def post_review(body: QueryBody, svc: Svc, who: Caller) -> dict[str, Any]:
     """For queries above the project's review threshold: once approved, send the same
     query to ``/v1/queries``."""
     return svc.submit_review(who, body.sql, body.project, **_ask(body))
 
 
-@router.get("/reviews", summary="Reviews (stewards: all; researchers: their own)")
+@router.get(
+    "/reviews",
+    **answers(ReviewsOut, *AUTHED),
+    summary="Reviews (stewards: all; researchers: their own)",
+)
 def get_reviews(svc: Svc, who: Caller, status: str | None = None) -> dict[str, Any]:
     return {"reviews": svc.list_reviews(who, status)}
 
 
-@router.get("/me", summary="Who this token belongs to, and their projects")
+@router.get(
+    "/me", **answers(MeOut, *AUTHED), summary="Who this token belongs to, and their projects"
+)
 def get_me(svc: Svc, who: Caller) -> dict[str, Any]:
     return svc.me(who)

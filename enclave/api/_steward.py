@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from enclave.api._deps import Caller, Steward, Svc
+from enclave.api._docs import AUTHED, BODY, answers
 from enclave.api._models import (
     ApplicationBody,
     ApprovalBody,
@@ -17,18 +18,39 @@ from enclave.api._models import (
     TopUpBody,
     UserBody,
 )
+from enclave.api._responses import (
+    AuditOut,
+    AuditVerifyOut,
+    BudgetOut,
+    MembershipOut,
+    NewTokenOut,
+    ProjectOut,
+    ProjectsOut,
+    ReviewOut,
+    RevokedOut,
+    TokensOut,
+    UserOut,
+    UsersOut,
+)
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/projects", tags=["projects"], summary="Projects you may see")
+@router.get(
+    "/projects", **answers(ProjectsOut, *AUTHED), tags=["projects"], summary="Projects you may see"
+)
 def list_projects(svc: Svc, who: Caller) -> dict[str, Any]:
     return {"projects": svc.list_projects(who)}
 
 
-@router.post("/projects", status_code=201, tags=["projects"], summary="Apply for a project")
+@router.post(
+    "/projects",
+    **answers(ProjectOut, *BODY, 409, status=201),
+    tags=["projects"],
+    summary="Apply for a project",
+)
 def apply(body: ApplicationBody, svc: Svc, who: Caller) -> dict[str, Any]:
     return svc.apply_project(
         who,
@@ -41,43 +63,63 @@ def apply(body: ApplicationBody, svc: Svc, who: Caller) -> dict[str, Any]:
     )
 
 
-@router.get("/projects/{project}", tags=["projects"], summary="One project and its rules")
+@router.get(
+    "/projects/{project}",
+    **answers(ProjectOut, *AUTHED),
+    tags=["projects"],
+    summary="One project and its rules",
+)
 def show(project: str, svc: Svc, who: Caller) -> dict[str, Any]:
     return svc.show_project(who, project)
 
 
-@router.post("/projects/{project}/approve", tags=["projects"], summary="Approve an application")
+@router.post(
+    "/projects/{project}/approve",
+    **answers(ProjectOut, *BODY, 409),
+    tags=["projects"],
+    summary="Approve an application",
+)
 def approve(project: str, body: ApprovalBody, svc: Svc, who: Steward) -> dict[str, Any]:
     rules = body.model_dump(exclude={"reason"})
     return svc.approve_project(who, project, rules, reason=body.reason)
 
 
-@router.post("/projects/{project}/reject", tags=["projects"])
+@router.post("/projects/{project}/reject", **answers(ProjectOut, *BODY, 409), tags=["projects"])
 def reject(project: str, body: DecisionBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.set_project_status(who, project, "rejected", body.reason)
 
 
-@router.post("/projects/{project}/suspend", tags=["projects"])
+@router.post("/projects/{project}/suspend", **answers(ProjectOut, *BODY, 409), tags=["projects"])
 def suspend(project: str, body: DecisionBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.set_project_status(who, project, "suspended", body.reason)
 
 
-@router.post("/projects/{project}/resume", tags=["projects"])
+@router.post("/projects/{project}/resume", **answers(ProjectOut, *BODY, 409), tags=["projects"])
 def resume(project: str, body: DecisionBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.set_project_status(who, project, "active", body.reason)
 
 
-@router.post("/projects/{project}/members", status_code=201, tags=["projects"])
+@router.post(
+    "/projects/{project}/members",
+    **answers(MembershipOut, *BODY, 409, status=201),
+    tags=["projects"],
+)
 def add_member(project: str, body: MemberBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.add_member(who, project, body.user)
 
 
-@router.delete("/projects/{project}/members/{user}", tags=["projects"])
+@router.delete(
+    "/projects/{project}/members/{user}", **answers(MembershipOut, *AUTHED, 409), tags=["projects"]
+)
 def remove_member(project: str, user: str, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.remove_member(who, project, user)
 
 
-@router.post("/projects/{project}/budget/top-ups", status_code=201, tags=["budgets"])
+@router.post(
+    "/projects/{project}/budget/top-ups",
+    **answers(BudgetOut, *BODY, 409, status=201),
+    tags=["budgets"],
+)
 def top_up(project: str, body: TopUpBody, svc: Svc, who: Steward) -> dict[str, Any]:
     """Add ε (and δ) to a project, or to one member's share, with an audited reason."""
     return svc.top_up(
@@ -90,46 +132,76 @@ def top_up(project: str, body: TopUpBody, svc: Svc, who: Steward) -> dict[str, A
     )
 
 
-@router.post("/users", status_code=201, tags=["accounts"], summary="Add a user with a role")
+@router.post(
+    "/users",
+    **answers(UserOut, *BODY, 409, status=201),
+    tags=["accounts"],
+    summary="Add a user with a role",
+)
 def add_user(body: UserBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.add_user(who, body.id, body.role)
 
 
-@router.get("/users", tags=["accounts"])
+@router.get("/users", **answers(UsersOut, *AUTHED), tags=["accounts"])
 def list_users(svc: Svc, who: Steward) -> dict[str, Any]:
     return {"users": svc.store.users()}
 
 
-@router.post("/tokens", status_code=201, tags=["accounts"], summary="Issue a token (shown once)")
+@router.post(
+    "/tokens",
+    **answers(NewTokenOut, *BODY, 409, status=201),
+    tags=["accounts"],
+    summary="Issue a token (shown once)",
+)
 def issue_token(body: TokenBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.issue_token(who, body.user, body.ttl_days)
 
 
-@router.get("/users/{user}/tokens", tags=["accounts"], summary="A user's tokens (no secrets)")
+@router.get(
+    "/users/{user}/tokens",
+    **answers(TokensOut, *AUTHED),
+    tags=["accounts"],
+    summary="A user's tokens (no secrets)",
+)
 def list_tokens(user: str, svc: Svc, who: Steward) -> dict[str, Any]:
     return {"tokens": svc.list_tokens(who, user)}
 
 
-@router.delete("/tokens/{token_id}", tags=["accounts"], summary="Revoke a token at once")
+@router.delete(
+    "/tokens/{token_id}",
+    **answers(RevokedOut, *AUTHED, 409),
+    tags=["accounts"],
+    summary="Revoke a token at once",
+)
 def revoke_token(token_id: str, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.revoke_token(who, token_id)
 
 
-@router.post("/reviews/{review_id}/approve", tags=["reviews"])
+@router.post("/reviews/{review_id}/approve", **answers(ReviewOut, *BODY, 409), tags=["reviews"])
 def approve_review(review_id: str, body: DecisionBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.decide_review(who, review_id, approve=True, reason=body.reason)
 
 
-@router.post("/reviews/{review_id}/reject", tags=["reviews"])
+@router.post("/reviews/{review_id}/reject", **answers(ReviewOut, *BODY, 409), tags=["reviews"])
 def reject_review(review_id: str, body: DecisionBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.decide_review(who, review_id, approve=False, reason=body.reason)
 
 
-@router.get("/audit", tags=["audit"], summary="Export the hash-chained audit log")
+@router.get(
+    "/audit",
+    **answers(AuditOut, *AUTHED),
+    tags=["audit"],
+    summary="Export the hash-chained audit log",
+)
 def audit_export(svc: Svc, who: Steward) -> dict[str, Any]:
     return {"records": svc.audit_export(who)}
 
 
-@router.get("/audit/verify", tags=["audit"], summary="Verify the audit chain")
+@router.get(
+    "/audit/verify",
+    **answers(AuditVerifyOut, *AUTHED),
+    tags=["audit"],
+    summary="Verify the audit chain",
+)
 def audit_verify(svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.audit_verify(who)

@@ -1,0 +1,246 @@
+"""The documented shapes of the API's answers (OpenAPI response models).
+
+They document, they do not filter: the routes return the service's JSON as it is, and the
+schemathesis test (``tests/test_api_fuzz.py``) checks every answer against these shapes.
+Free-form parts (policies' table grants, bounds, mechanisms) stay objects.
+
+>>> sorted(ProblemOut.model_json_schema()["required"])
+['detail', 'error', 'status', 'title', 'type']
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from enclave.api._models import ReleaseOut
+
+__all__ = [
+    "AuditOut",
+    "AuditVerifyOut",
+    "BudgetOut",
+    "DryRunOut",
+    "HealthOut",
+    "MeOut",
+    "MembershipOut",
+    "NewTokenOut",
+    "ProblemOut",
+    "ProjectOut",
+    "ProjectsOut",
+    "PublicReleasesOut",
+    "ReleaseOut",
+    "ReviewOut",
+    "ReviewsOut",
+    "RevokedOut",
+    "TokensOut",
+    "UserOut",
+    "UsersOut",
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorOut(_Out):
+    type: str = Field(description="The error class (e.g. BudgetExhausted, NotFound).")
+    message: str = Field(description="What went wrong and what to do; never a data value.")
+
+
+class ProblemOut(_Out):
+    """A refusal (RFC 7807 problem JSON, ``application/problem+json``)."""
+
+    type: str = Field(description="urn:enclave:error:<class>")
+    title: str = Field(description="The error class.")
+    status: int = Field(description="The HTTP status.")
+    detail: str = Field(description="The message, as in error.message.")
+    error: ErrorOut
+
+
+class HealthOut(_Out):
+    status: str = Field(description="'ok' when the metadata store is reachable.")
+
+
+class PublicReleaseOut(_Out):
+    indicator: str
+    period: str = Field(description="The ISO week released.")
+    status: Literal["held", "published"]
+    release_id: str
+    epsilon: float
+    definition: str
+    released: str
+    published: str | None
+    columns: list[str]
+    rows: list[list[Any]]
+    accounting: dict[str, Any] | None = Field(
+        default=None, description="The year's terms: k weeks per person, ε per year, weeks left."
+    )
+
+
+class PublicReleasesOut(_Out):
+    releases: list[PublicReleaseOut]
+
+
+class MeOut(_Out):
+    user: str
+    role: Literal["steward", "researcher", "public"]
+    projects: list[str] = Field(description="Projects this user is a member of.")
+
+
+class BudgetOut(_Out):
+    """A project's budget (and the caller's or a chosen member's share)."""
+
+    project: str
+    epsilon_total: float
+    epsilon_spent: float
+    epsilon_remaining: float
+    delta_total: float
+    delta_spent: float
+    delta_remaining: float
+    epsilon_reserved: float = Field(description="ε held by queries still running.")
+    member: str | None = None
+    member_epsilon_total: float | None = None
+    member_epsilon_spent: float | None = None
+    member_epsilon_remaining: float | None = None
+    composition: str
+
+
+class DryRunOut(_Out):
+    """What a query would cost and how accurate it would be (nothing run or charged)."""
+
+    epsilon: float
+    delta: float
+    epsilon_split: dict[str, float] = Field(description="ε of each noised piece.")
+    half_widths: dict[str, float] = Field(description="Expected 95% half-width per aggregate.")
+    rows_per_person: int
+    rows_bound: str
+    groups_per_person: int
+    composition: str
+    notes: list[str]
+    budget_remaining: BudgetOut | None = None
+
+
+class ReviewOut(_Out):
+    id: str
+    project: str
+    requester: str
+    cache_key: str
+    sql: str
+    epsilon: float | None
+    half_width: float | None
+    plan_epsilon: float = Field(description="ε the query would be charged.")
+    status: Literal["pending", "approved", "rejected"]
+    steward: str | None
+    reason: str | None
+    created: str
+    updated: str
+
+
+class ReviewsOut(_Out):
+    reviews: list[ReviewOut]
+
+
+class PolicyOut(_Out):
+    id: str
+    title: str | None = None
+    members: list[str] = Field(default_factory=list)
+    tables: dict[str, list[str]] = Field(description="Table -> granted columns ('*': all).")
+    epsilon: float
+    delta: float
+    max_epsilon_per_query: float
+    member_epsilon: float | None = None
+    review_epsilon: float | None = None
+    status: str | None = None
+
+
+class ProjectOut(_Out):
+    """A project: its application (if it was applied for) and the policy in force."""
+
+    id: str
+    status: Literal["pending", "active", "rejected", "suspended"]
+    title: str | None = None
+    purpose: str | None = None
+    tables: list[str] | None = Field(default=None, description="Tables applied for.")
+    requested_epsilon: float | None = None
+    applicant: str | None = None
+    created: str | None = None
+    updated: str | None = None
+    reason: str | None = Field(default=None, description="The steward's last reason.")
+    source: str | None = Field(default=None, description="'policy file' or 'approval'.")
+    policy: PolicyOut | None = None
+
+
+class ProjectsOut(_Out):
+    projects: list[ProjectOut]
+
+
+class MembershipOut(_Out):
+    project: str
+    user: str
+    member: bool = Field(description="Whether the user is now a member.")
+
+
+class UserOut(_Out):
+    id: str
+    role: Literal["steward", "researcher", "public"]
+    created: str
+
+
+class UsersOut(_Out):
+    users: list[UserOut]
+
+
+class NewTokenOut(_Out):
+    token: str = Field(description="The secret; shown once, store it now.")
+    id: str = Field(description="The token's id (to list or revoke it).")
+    user: str
+    expires: str | None
+
+
+class TokenOut(_Out):
+    id: str
+    user: str
+    created: str
+    expires: str | None
+    revoked: str | None
+
+
+class TokensOut(_Out):
+    tokens: list[TokenOut]
+
+
+class RevokedOut(_Out):
+    id: str
+    revoked: bool
+
+
+class AuditRecordOut(_Out):
+    seq: int
+    time: str
+    request_id: str
+    actor: str
+    project: str | None
+    action: str
+    verdict: str
+    sql_hash: str | None
+    epsilon: float | None
+    delta: float | None
+    error_type: str | None
+    detail: str | None
+    prev_hash: str
+    hash: str
+
+
+class AuditOut(_Out):
+    records: list[AuditRecordOut]
+
+
+class AuditVerifyOut(_Out):
+    ok: bool
+    records: int
+    first_bad_seq: int | None
+    problem: str | None
+    message: str
+    head_seq: int | None = None
+    head_hash: str | None = None
