@@ -30,6 +30,7 @@ from enclave.service._policies import Policies
 from enclave.service._queries import Queries
 from enclave.service._reviews import Reviews
 from enclave.service._steward import Stewardship
+from enclave.service._values import Application, Question
 from enclave.service._wiring import LazyEngine
 from enclave.settings import Settings
 from enclave.store import Principal, Store, open_store
@@ -163,15 +164,14 @@ class Service:
         dry_run: bool = False,
     ) -> dict[str, Any]:
         """Answer (or dry-run, with ``dry_run``) one query as JSON-ready data."""
-        return self.queries.query(
-            principal, sql, project, epsilon=epsilon, half_width=half_width, dry_run=dry_run
-        )
+        question = Question(sql, project, epsilon=epsilon, half_width=half_width)
+        return self.queries.query(principal, question, dry_run=dry_run)
 
     def dry_run(
         self, principal: Principal, sql: str, project: str | None, **ask: Any
     ) -> dict[str, Any]:
         """ε a query would cost and its expected 95% half-width per aggregate; no spending."""
-        return self.queries.query(principal, sql, project, dry_run=True, **ask)
+        return self.query(principal, sql, project, dry_run=True, **ask)
 
     def budget(
         self, principal: Principal, project: str, member: str | None = None
@@ -190,7 +190,8 @@ class Service:
         half_width: float | None = None,
     ) -> dict[str, Any]:
         """Queue a query above the project's review threshold for a steward's approval."""
-        return self.reviews.submit(principal, sql, project, epsilon=epsilon, half_width=half_width)
+        question = Question(sql, project, epsilon=epsilon, half_width=half_width)
+        return self.reviews.submit(principal, question)
 
     def list_reviews(self, principal: Principal, status: str | None = None) -> list[dict[str, Any]]:
         return self.reviews.find(principal, status)
@@ -223,10 +224,10 @@ class Service:
         applicant: str | None = None,
     ) -> dict[str, Any]:
         """A researcher applies for a project (or a steward records it on their behalf)."""
-        return self.stewardship.apply_project(
-            principal, project, title=title, purpose=purpose, tables=tables,
-            requested_epsilon=requested_epsilon, applicant=applicant,
-        )  # fmt: skip
+        application = Application(
+            project, title, purpose, tuple(tables), requested_epsilon, applicant
+        )
+        return self.stewardship.apply_project(principal, application)
 
     def approve_project(
         self, principal: Principal, project: str, rules: dict[str, Any], reason: str | None = None

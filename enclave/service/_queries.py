@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from enclave.errors import NotFound
-from enclave.gateway import QueryRequest
 from enclave.gateway import dry_run as gateway_dry_run
 from enclave.gateway.pipeline import answer_request
 from enclave.service import _fast
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from enclave.gateway import GatewayContext
     from enclave.service._access import Access
     from enclave.service._policies import Policies
+    from enclave.service._values import Question
     from enclave.store import Principal, Store
 
 __all__ = ["Queries"]
@@ -52,21 +52,10 @@ class Queries:
         self._context_of = context_of
         self._memo = memo
 
-    def query(
-        self,
-        principal: Principal,
-        sql: str,
-        project: str | None,
-        *,
-        epsilon: float | None = None,
-        half_width: float | None = None,
-        dry_run: bool = False,
-    ) -> dict[str, Any]:
+    def query(self, principal: Principal, question: Question, *, dry_run: bool) -> dict[str, Any]:
         """Answer (or dry-run, with ``dry_run``) one query as JSON-ready data."""
-        project = self._access.pick_project(principal, project)
-        request = QueryRequest(
-            sql=sql, project=project, user=principal.user, epsilon=epsilon, half_width=half_width
-        )
+        project = self._access.pick_project(principal, question.project)
+        request = question.request(project, principal.user)
         memo_key = _fast.memo_key(request)
         known = self._memo.get(memo_key)
         if known is not None and not dry_run and principal.role == "researcher":

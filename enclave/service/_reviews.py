@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from enclave.errors import Forbidden, UserError
-from enclave.gateway import QueryRequest
 from enclave.gateway.pipeline import front
 from enclave.gateway.release.cached import cache_key
 from enclave.service._access import require_steward
@@ -20,6 +19,7 @@ from enclave.service._validate import review_status
 if TYPE_CHECKING:
     from enclave.gateway import GatewayContext
     from enclave.service._access import Access
+    from enclave.service._values import Question
     from enclave.store import Principal, Store
 
 __all__ = ["Reviews"]
@@ -41,21 +41,11 @@ class Reviews:
         self._access = access
         self._context_of = context_of
 
-    def submit(
-        self,
-        principal: Principal,
-        sql: str,
-        project: str | None,
-        *,
-        epsilon: float | None = None,
-        half_width: float | None = None,
-    ) -> dict[str, Any]:
+    def submit(self, principal: Principal, question: Question) -> dict[str, Any]:
         """Queue a query above the project's review threshold for a steward's approval."""
-        project = self._access.pick_project(principal, project)
+        project = self._access.pick_project(principal, question.project)
         policy = self._access.require_member(principal, project)
-        request = QueryRequest(
-            sql=sql, project=project, user=principal.user, epsilon=epsilon, half_width=half_width
-        )
+        request = question.request(project, principal.user)
         state = front(request, self._context_of(project))
         if policy.review_epsilon is None or state.plan.epsilon <= policy.review_epsilon:
             raise UserError("This query needs no review in this project; run it directly.")
@@ -63,9 +53,9 @@ class Reviews:
             project=project,
             requester=principal.user,
             cache_key=cache_key(request, state.normalized_sql),
-            sql=sql,
-            epsilon=epsilon,
-            half_width=half_width,
+            sql=question.sql,
+            epsilon=question.epsilon,
+            half_width=question.half_width,
             plan_epsilon=state.plan.epsilon,
         )
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from enclave.service._access import Access
     from enclave.service._ceiling import Ceiling
     from enclave.service._policies import Policies
+    from enclave.service._values import Application
     from enclave.store import Principal, Store
 
 __all__ = ["Stewardship"]
@@ -45,42 +46,32 @@ class Stewardship:
         self._ceiling = ceiling
 
     # -- projects --------------------------------------------------------------------
-    def apply_project(
-        self,
-        principal: Principal,
-        project: str,
-        *,
-        title: str,
-        purpose: str,
-        tables: list[str],
-        requested_epsilon: float | None,
-        applicant: str | None = None,
-    ) -> dict[str, Any]:
+    def apply_project(self, principal: Principal, app: Application) -> dict[str, Any]:
         """A researcher applies for a project (pending until a steward decides).
 
         A steward may record an application on a researcher's behalf (``applicant``, an
         existing researcher); the audit record's actor is still the steward.
         """
-        applicant = self._applicant(principal, applicant)
-        validate_id("project id", project, PROJECT_ID)
-        if not title or not title.strip():
+        applicant = self._applicant(principal, app.applicant)
+        validate_id("project id", app.project, PROJECT_ID)
+        if not app.title or not app.title.strip():
             raise UserError("Give the project a short title.")
-        if not tables:
+        if not app.tables:
             raise UserError("Name the tables the project needs, e.g. persons,claims.")
-        if requested_epsilon is not None:
-            positive("The requested epsilon", requested_epsilon)
-        if project in self._policies.file_projects:
-            raise Conflict(f"Project id {project!r} is taken; choose another id.")
-        for table in tables:
+        if app.requested_epsilon is not None:
+            positive("The requested epsilon", app.requested_epsilon)
+        if app.project in self._policies.file_projects:
+            raise Conflict(f"Project id {app.project!r} is taken; choose another id.")
+        for table in app.tables:
             if self._policies.dataset.table(table) is None:
                 known = ", ".join(t.name for t in self._policies.dataset.tables)
                 raise NotFound(f"There is no table {table!r}; the dataset has {known}.")
         record = self._store.apply_project(
-            project,
-            title=title,
-            purpose=purpose,
-            tables=tuple(tables),
-            requested_epsilon=requested_epsilon,
+            app.project,
+            title=app.title,
+            purpose=app.purpose,
+            tables=app.tables,
+            requested_epsilon=app.requested_epsilon,
             applicant=applicant,
             actor=principal.user,
         )
