@@ -36,14 +36,10 @@ PUBLIC = "public@web"
 def base_warehouse(tmp_root: Path) -> Path:
     """A home with a warehouse of 2,000 synthetic persons (built once per process)."""
     if "home" not in _BASE:
-        from pseudonymize.ingest import ingest
-        from pseudonymize.synth import generate
+        from tests._data import ingested_home
 
         home = tmp_root / "base-home"
-        settings = Settings(home=home)
-        settings.ensure_home()
-        generate(home / "extract", persons=2000, seed=11)
-        ingest(home / "extract", "nhi", settings)
+        ingested_home(Settings(home=home), 2000, seed=11)
         _BASE["home"] = home
     return _BASE["home"]
 

@@ -50,16 +50,13 @@ def weeks() -> list[str]:
 
 def build(root: Path, persons: int = 20000) -> Env:
     from enclave.service import Service, release_indicators
-    from pseudonymize.ingest import ingest
-    from pseudonymize.synth import generate
+    from tests._data import ingested_home
 
     home, policies = root / "home", root / "policies"
     shutil.copytree(REPO_POLICIES, policies)
     (policies / "projects" / "tiny.toml").write_text(TINY, encoding="utf-8")
     settings = Settings.from_environ({"ENCLAVE_HOME": str(home), "ENCLAVE_POLICIES": str(policies)})
-    generate(root / "extract", persons, seed=3)
-    manifest = ingest(root / "extract", "nhi", settings)
-    shutil.rmtree(root / "extract")
+    manifest = ingested_home(settings, persons, seed=3, extract=root / "extract")
 
     svc = Service.open(settings)
     try:

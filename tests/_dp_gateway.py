@@ -15,19 +15,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from enclave.gateway import GatewayContext, QueryRequest, Release
 from enclave.gateway.pipeline import BACK, FRONT
 from enclave.gateway.values import Requested
+from tests._data import neighbour
 from tests._warehouse import context
 
 __all__ = [
@@ -57,7 +56,6 @@ class Person:
 
 def with_persons(base: Path, out: Path, persons: Sequence[Person], seed: int = 0) -> Path:
     """A copy of the warehouse ``base`` with ``persons`` added (random hex ids, fixed seed)."""
-    shutil.copyfile(base, out)
     rng = np.random.default_rng(seed)
     pids = [rng.bytes(8).hex() for _ in persons]
     people = pd.DataFrame(
@@ -82,15 +80,7 @@ def with_persons(base: Path, out: Path, persons: Sequence[Person], seed: int = 0
             "los_days": [persons[i].los_days for i in owner],
         }
     )
-    con = duckdb.connect(str(out))
-    try:
-        for name, df in (("persons", people), ("claims", claims)):
-            con.register("df", df)
-            con.execute(f"INSERT INTO {name} SELECT * FROM df")
-            con.unregister("df")
-    finally:
-        con.close()
-    return out
+    return neighbour(base, out, {"persons": people, "claims": claims})
 
 
 class CachedEngine:

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
-
-import duckdb
 
 from enclave.engines.duckdb import DuckDBEngine
 from enclave.indicators import Indicator, first_monday, load_indicators, mondays_in_year, year_sql
 from enclave.settings import REPO_POLICIES, Settings
+from tests._data import neighbour
 
 __all__ = ["ILI", "add_person", "indicator", "year_counts", "year_weeks"]
 
@@ -37,18 +35,12 @@ def add_person(
     icd10: str = "J10.1", setting: str = "emergency", token: str = "f" * 16,
 ) -> Path:  # fmt: skip
     """A copy of ``base`` with one more person who has one claim on each of ``visits``."""
-    shutil.copyfile(base, out)
-    con = duckdb.connect(str(out))
-    try:
-        con.execute("INSERT INTO persons VALUES (?, 1970, 'F', ?, 'employee')", [token, region])
-        for i, day in enumerate(visits):
-            con.execute(
-                "INSERT INTO claims VALUES (?, ?, 'p0', ?, ?, ?, 100.0, 0)",
-                [f"n{token[:6]}{i:06d}", token, day, setting, icd10],
-            )
-    finally:
-        con.close()
-    return out
+    claims = [
+        (f"n{token[:6]}{i:06d}", token, "p0", day, setting, icd10, 100.0, 0)
+        for i, day in enumerate(visits)
+    ]
+    rows = {"persons": [(token, 1970, "F", region, "employee")], "claims": claims}
+    return neighbour(base, out, rows)
 
 
 def year_counts(

@@ -1,9 +1,9 @@
 """Neighbouring warehouses: two warehouses that differ by exactly one person.
 
-``build_pair(root)`` writes a small base warehouse (all five canonical tables, values well
-inside the policy bounds) and a copy of it with one more person, ``ADVERSARY``: all of
-that person's rows in every protected table and nothing else (the public ``providers``
-table is the same in both). The added person is built to trip value-dependent failures:
+``build_pair(root)`` writes a small base warehouse (``tests._data.EVENTS``: all five
+canonical tables, values well inside the policy bounds) and a copy of it with one more
+person, ``ADVERSARY``: all of that person's rows in every protected table and nothing else
+(the public ``providers`` table is the same in both). The added person is built to trip value-dependent failures:
 hundreds of claims, very large amounts and lengths of stay, rare and NULL diagnosis
 codes, a region and an insurance category no one else has, edge dates.
 
@@ -17,19 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import numpy as np
-import pandas as pd
-
-from enclave.schema import DDL, SETTINGS, TABLES
 from enclave.settings import Settings
+from tests._data import EVENTS, START, frames, pair
 
 __all__ = [
     "ADVERSARY",
@@ -39,13 +34,9 @@ __all__ = [
     "outcome",
 ]
 
-#: Regions and categories of the base population; the adversary's are outside these.
-BASE_REGIONS = ("Taipei", "New Taipei", "Taichung", "Tainan", "Kaohsiung", "Hualien")
-BASE_CATEGORIES = ("employee", "self_employed", "farmer", "low_income", "dependent")
-BASE_ICD = ("J10.1", "J11.0", "E11.9", "I10", "K21.0", "M54.5", "Z00.0", "C50.9")
-BASE_DRUGS = ("A10BA02", "C09AA05", "N02BE01", "J01CA04")
-PROVIDERS = tuple(f"p{i}" for i in range(20))
-START = dt.date(2023, 1, 1)
+#: The base population is ``tests._data.EVENTS``; the adversary's region, category, codes
+#: and provider "p999" are outside it.
+PROVIDERS = tuple(f"p{i}" for i in range(EVENTS.providers))
 #: Engine limit for the neighbour warehouses: long enough for any bounded query on a few
 #: hundred persons, short enough that a fan-out blow-up costs seconds, not a minute.
 TIMEOUT_S = 10.0
@@ -92,110 +83,13 @@ def _adversary() -> Person:
 ADVERSARY = _adversary()
 
 
-def _base_frames(persons: int, seed: int) -> dict[str, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    pid = np.array([rng.bytes(8).hex() for _ in range(persons)])
-    people = pd.DataFrame(
-        {
-            "person_id": pid,
-            "birth_year": rng.integers(1935, 2020, persons),
-            "sex": rng.choice(["F", "M"], persons),
-            "region": rng.choice(BASE_REGIONS, persons),
-            "insurance_category": rng.choice(BASE_CATEGORIES, persons),
-        }
-    )
-    n_claims = np.minimum(rng.negative_binomial(2, 0.3, persons) + 1, 12)
-    owner = np.repeat(pid, n_claims)
-    n = len(owner)
-    claim_id = np.array([f"c{i:07x}" for i in range(n)])
-    setting = rng.choice(SETTINGS, n, p=[0.7, 0.05, 0.05, 0.2])
-    inpatient = setting == "inpatient"
-    claims = pd.DataFrame(
-        {
-            "claim_id": claim_id,
-            "person_id": owner,
-            "provider_id": rng.choice(PROVIDERS, n),
-            "visit_date": [START + dt.timedelta(days=int(d)) for d in rng.integers(0, 730, n)],
-            "setting": setting,
-            "icd10": rng.choice(np.array(BASE_ICD, dtype=object), n),
-            "amount": np.minimum(np.round(rng.lognormal(6, 1.0, n), 2), 20_000.0),
-            "los_days": np.where(inpatient, rng.integers(1, 30, n), 0),
-        }
-    )
-    diagnoses = pd.DataFrame(
-        {
-            "claim_id": claim_id,
-            "person_id": owner,
-            "code_system": "ICD-10",
-            "code": claims["icd10"],
-            "position": 1,
-        }
-    )
-    rx = setting == "pharmacy"
-    prescriptions = pd.DataFrame(
-        {
-            "claim_id": claim_id[rx],
-            "person_id": owner[rx],
-            "code_system": "ATC",
-            "drug_code": rng.choice(BASE_DRUGS, int(rx.sum())),
-            "days_supply": rng.integers(1, 90, int(rx.sum())),
-            "amount": np.round(rng.uniform(10, 3000, int(rx.sum())), 2),
-        }
-    )
-    providers = pd.DataFrame(
-        {
-            "provider_id": list(PROVIDERS),
-            "provider_type": rng.choice(["clinic", "medical_center", "pharmacy"], len(PROVIDERS)),
-            "region": rng.choice(BASE_REGIONS, len(PROVIDERS)),
-        }
-    )
+def _rows(person: Person) -> dict[str, list[tuple[Any, ...]]]:
     return {
-        "persons": people,
-        "claims": claims,
-        "diagnoses": diagnoses,
-        "prescriptions": prescriptions,
-        "providers": providers,
-    }
-
-
-def _write_base(path: Path, persons: int, seed: int) -> None:
-    con = duckdb.connect(str(path))
-    try:
-        for ddl in DDL:
-            con.execute(ddl)
-        for name, df in _base_frames(persons, seed).items():
-            con.register("df", df)
-            con.execute(f"INSERT INTO {name} SELECT * FROM df")
-            con.unregister("df")
-    finally:
-        con.close()
-
-
-def _add_person(path: Path, person: Person, first: bool = False) -> None:
-    """Append the person's rows — or, with ``first``, store them before everyone else's
-    (the engine then meets them first: row order must not show in a release either)."""
-    rows = {
         "persons": [person.person],
         "claims": person.claims,
         "diagnoses": person.diagnoses,
         "prescriptions": person.prescriptions,
     }
-    con = duckdb.connect(str(path))
-    try:
-        for table, records in rows.items():
-            columns = [c for c, _ in TABLES[table]]
-            con.register("df", pd.DataFrame.from_records(records, columns=columns))
-            if first:
-                con.execute(f"CREATE TEMP TABLE __old AS SELECT * FROM {table}")
-                con.execute(f"DELETE FROM {table}")
-                con.execute(f"INSERT INTO {table} SELECT * FROM df")
-                con.execute(f"INSERT INTO {table} SELECT * FROM __old")
-                con.execute("DROP TABLE __old")
-            else:
-                con.execute(f"INSERT INTO {table} SELECT * FROM df")
-            con.unregister("df")
-    finally:
-        con.close()
 
 
 def build_pair(
@@ -207,14 +101,8 @@ def build_pair(
     first: bool = False,
 ) -> tuple[Settings, Settings]:
     """Homes ``root/without`` and ``root/with`` whose warehouses differ by one person."""
-    without = Settings(home=root / "without", query_timeout_s=timeout_s)
-    with_ = Settings(home=root / "with", query_timeout_s=timeout_s)
-    for s in (without, with_):
-        s.ensure_home()
-    _write_base(without.warehouse_path, persons, seed)
-    shutil.copyfile(without.warehouse_path, with_.warehouse_path)
-    _add_person(with_.warehouse_path, added, first=first)
-    return without, with_
+    base = frames(persons, seed, EVENTS)
+    return pair(root, base, _rows(added), first=first, query_timeout_s=timeout_s)
 
 
 @dataclass(frozen=True)

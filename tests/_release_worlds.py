@@ -1,6 +1,6 @@
 """Small synthetic warehouses whose exact answers a test can compute by hand.
 
-``write_world(path, …)`` writes all five canonical tables with values well inside the
+``write_world(path, …)`` writes (``tests._data.RELEASE``) all five canonical tables with values well inside the
 policy bounds and few rows per person (at most ``MAX_CLAIMS``), so that with a fixed rows
 bound of at least ``MAX_CLAIMS`` nothing is dropped or clamped and the bounded exact answer
 is the plain SQL answer over the stored rows. Some persons have no claims (LEFT JOIN gives
@@ -18,11 +18,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from enclave.schema import DDL, SETTINGS
+from tests._data import RELEASE, START, frames, persons_frame, write
 
 __all__ = [
     "MAX_CLAIMS",
@@ -35,85 +34,10 @@ __all__ = [
     "write_world",
 ]
 
-REGIONS = ("Taipei", "Taichung", "Tainan", "Kaohsiung")
-CATEGORIES = ("employee", "self_employed", "farmer", "low_income", "dependent")
-ICD = ("J10.1", "J11.0", "E11.9", "I10", "K21.0")
-DRUGS = ("A10BA02", "C09AA05", "N02BE01")
-PROVIDERS = tuple(f"p{i}" for i in range(10))
-START = dt.date(2023, 1, 1)
+REGIONS = RELEASE.regions
+PROVIDERS = tuple(f"p{i}" for i in range(RELEASE.providers))
+#: At most this many claims a person (``tests._data.RELEASE``).
 MAX_CLAIMS = 6
-
-
-def _frames(
-    persons: int, seed: int, null_regions: float, heavy: int, heavy_rows: int
-) -> dict[str, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    pid = np.array([rng.bytes(8).hex() for _ in range(persons)])
-    region = rng.choice(np.array(REGIONS, dtype=object), persons)
-    region[rng.random(persons) < null_regions] = None
-    people = pd.DataFrame(
-        {
-            "person_id": pid,
-            "birth_year": rng.integers(1935, 2020, persons),
-            "sex": rng.choice(["F", "M"], persons),
-            "region": region,
-            "insurance_category": rng.choice(CATEGORIES, persons),
-        }
-    )
-    # About a third of the persons have no claim at all.
-    n_claims = np.where(rng.random(persons) < 0.35, 0, rng.integers(1, MAX_CLAIMS + 1, persons))
-    n_claims[:heavy] = heavy_rows
-    owner = np.repeat(pid, n_claims)
-    n = len(owner)
-    claim_id = np.array([f"c{i:07x}" for i in range(n)])
-    setting = rng.choice(SETTINGS, n, p=[0.5, 0.2, 0.1, 0.2])
-    inpatient = setting == "inpatient"
-    claims = pd.DataFrame(
-        {
-            "claim_id": claim_id,
-            "person_id": owner,
-            "provider_id": rng.choice(PROVIDERS, n),
-            "visit_date": [START + dt.timedelta(days=int(d)) for d in rng.integers(0, 730, n)],
-            "setting": setting,
-            "icd10": rng.choice(np.array(ICD, dtype=object), n),
-            "amount": np.round(rng.uniform(10, 3000, n), 2),
-            "los_days": np.where(inpatient, rng.integers(1, 12, n), 0),
-        }
-    )
-    diagnoses = pd.DataFrame(
-        {
-            "claim_id": claim_id,
-            "person_id": owner,
-            "code_system": "ICD-10",
-            "code": claims["icd10"],
-            "position": 1,
-        }
-    )
-    rx = (setting == "pharmacy") | (np.isin(owner, pid[:heavy]))
-    prescriptions = pd.DataFrame(
-        {
-            "claim_id": claim_id[rx],
-            "person_id": owner[rx],
-            "code_system": "ATC",
-            "drug_code": rng.choice(DRUGS, int(rx.sum())),
-            "days_supply": rng.integers(1, 90, int(rx.sum())),
-            "amount": np.round(rng.uniform(10, 3000, int(rx.sum())), 2),
-        }
-    )
-    providers = pd.DataFrame(
-        {
-            "provider_id": list(PROVIDERS),
-            "provider_type": rng.choice(["clinic", "medical_center", "pharmacy"], len(PROVIDERS)),
-            "region": rng.choice(REGIONS, len(PROVIDERS)),
-        }
-    )
-    return {
-        "persons": people,
-        "claims": claims,
-        "diagnoses": diagnoses,
-        "prescriptions": prescriptions,
-        "providers": providers,
-    }
 
 
 def write_world(
@@ -126,21 +50,12 @@ def write_world(
     heavy_rows: int = 0,
     shuffle_seed: int | None = None,
 ) -> Path:
-    """Write the warehouse; ``shuffle_seed`` stores the same rows in another order."""
-    frames = _frames(persons, seed, null_regions, heavy, heavy_rows)
-    con = duckdb.connect(str(path))
-    try:
-        for ddl in DDL:
-            con.execute(ddl)
-        for name, df in frames.items():
-            if shuffle_seed is not None:
-                df = df.sample(frac=1.0, random_state=shuffle_seed).reset_index(drop=True)
-            con.register("df", df)
-            con.execute(f"INSERT INTO {name} SELECT * FROM df")
-            con.unregister("df")
-    finally:
-        con.close()
-    return path
+    """Write the warehouse; ``shuffle_seed`` stores the same rows in another order.
+    ``heavy`` persons have ``heavy_rows`` claims, each with a prescription."""
+    pop = dataclasses.replace(
+        RELEASE, null_regions=null_regions, heavy=heavy, heavy_rows=heavy_rows
+    )
+    return write(path, frames(persons, seed, pop), shuffle_seed=shuffle_seed)
 
 
 def write_keys_world(path: Path, *, top: int = 36, copies: int = 5, seed: int = 9) -> Path:
@@ -150,17 +65,9 @@ def write_keys_world(path: Path, *, top: int = 36, copies: int = 5, seed: int = 
     rng = np.random.default_rng(seed)
     codes = [f"Q{j:02d}.{k}" for j in range(1, top + 1) for k in range(copies) for _ in range(j)]
     n = len(codes)
-    pid = [rng.bytes(8).hex() for _ in range(n)]
-    frames = {
-        "persons": pd.DataFrame(
-            {
-                "person_id": pid,
-                "birth_year": rng.integers(1935, 2020, n),
-                "sex": rng.choice(["F", "M"], n),
-                "region": rng.choice(REGIONS, n),
-                "insurance_category": rng.choice(CATEGORIES, n),
-            }
-        ),
+    pid = np.array([rng.bytes(8).hex() for _ in range(n)])
+    tables = {
+        "persons": persons_frame(rng, pid, dataclasses.replace(RELEASE, null_regions=None)),
         "claims": pd.DataFrame(
             {
                 "claim_id": [f"c{i:07x}" for i in range(n)],
@@ -174,17 +81,7 @@ def write_keys_world(path: Path, *, top: int = 36, copies: int = 5, seed: int = 
             }
         ),
     }
-    con = duckdb.connect(str(path))
-    try:
-        for ddl in DDL:
-            con.execute(ddl)
-        for name, df in frames.items():
-            con.register("df", df)
-            con.execute(f"INSERT INTO {name} SELECT * FROM df")
-            con.unregister("df")
-    finally:
-        con.close()
-    return path
+    return write(path, tables)
 
 
 def exact(ctx: Any, sql: str) -> list[tuple[Any, ...]]:

@@ -19,13 +19,10 @@ SMALL_PERSONS = 2_000
 @pytest.fixture(scope="session")
 def built_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An ENCLAVE_HOME with a synthetic extract ingested (no accounts, no releases)."""
-    from pseudonymize.ingest import ingest
-    from pseudonymize.synth import generate
+    from tests._data import ingested_home
 
     home = tmp_path_factory.mktemp("enclave-home")
-    settings = Settings(home=home)
-    generate(home / "extract", persons=SMALL_PERSONS, seed=11)
-    ingest(home / "extract", "nhi", settings)
+    ingested_home(Settings(home=home), SMALL_PERSONS, seed=11)
     return home
 
 
