@@ -30,7 +30,7 @@ from enclave.service._policies import Policies
 from enclave.service._queries import Queries
 from enclave.service._reviews import Reviews
 from enclave.service._steward import Stewardship
-from enclave.service._values import Application, Question
+from enclave.service._values import Application, Question, TopUp
 from enclave.service._wiring import LazyEngine
 from enclave.settings import Settings
 from enclave.store import Principal, Store, open_store
@@ -267,9 +267,8 @@ class Service:
         member: str | None = None,
     ) -> dict[str, Any]:
         """Add budget to a project (or one member's share), with an audited reason."""
-        return self.stewardship.top_up(
-            principal, project, epsilon=epsilon, delta=delta, reason=reason, member=member
-        )
+        grant = TopUp(project, epsilon, delta, reason, member)
+        return self.stewardship.top_up(principal, grant)
 
     # -- stewards: users, tokens, audit ----------------------------------------------
     def add_user(self, principal: Principal, user: str, role: str) -> dict[str, Any]:

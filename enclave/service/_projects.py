@@ -17,12 +17,12 @@ file's rules for that project). Only ``active`` projects with rules can be queri
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from enclave.errors import NotFound, UserError
 from enclave.policy import DatasetPolicy, ProjectPolicy
+from enclave.service._validate import positive
 from enclave.store import ProjectState
 
 __all__ = ["effective_policy", "policy_from_rules", "validate_rules"]
@@ -88,14 +88,6 @@ def effective_policy(
     return policy
 
 
-def _positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise UserError(f"{name} must be a number.")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise UserError(f"{name} must be {'0 or more' if allow_zero else 'more than 0'}.")
-    return float(value)
-
-
 def validate_rules(rules: Mapping[str, Any], dataset: DatasetPolicy) -> dict[str, Any]:
     """Check a steward's approval rules against the dataset policy; return them cleaned.
 
@@ -124,11 +116,11 @@ def validate_rules(rules: Mapping[str, Any], dataset: DatasetPolicy) -> dict[str
             if col != "*" and tpol.column(str(col)) is None:
                 raise NotFound(f"Table {table!r} has no column {col!r} in the dataset policy.")
         clean_tables[str(table)] = [str(c) for c in cols]
-    eps = _positive("epsilon", rules.get("epsilon"))
-    cap = _positive("max_epsilon_per_query", rules.get("max_epsilon_per_query", min(1.0, eps)))
+    eps = positive("epsilon", rules.get("epsilon"))
+    cap = positive("max_epsilon_per_query", rules.get("max_epsilon_per_query", min(1.0, eps)))
     if cap > eps:
         raise UserError("max_epsilon_per_query must not exceed the project's epsilon.")
-    delta = _positive("delta", rules.get("delta", 0.0), allow_zero=True)
+    delta = positive("delta", rules.get("delta", 0.0), allow_zero=True)
     if delta >= 1e-3:
         raise UserError("delta must be below 0.001 (typically 1e-6 or less), or 0.")
     out: dict[str, Any] = {
@@ -142,5 +134,5 @@ def validate_rules(rules: Mapping[str, Any], dataset: DatasetPolicy) -> dict[str
     }
     for key in ("member_epsilon", "review_epsilon"):
         if rules.get(key) is not None:
-            out[key] = _positive(key, rules[key])
+            out[key] = positive(key, rules[key])
     return out

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from enclave.service._access import Access
     from enclave.service._ceiling import Ceiling
     from enclave.service._policies import Policies
-    from enclave.service._values import Application
+    from enclave.service._values import Application, TopUp
     from enclave.store import Principal, Store
 
 __all__ = ["Stewardship"]
@@ -208,20 +208,12 @@ class Stewardship:
         return {"project": project, "user": user, "member": False}
 
     # -- budgets ---------------------------------------------------------------------
-    def top_up(
-        self,
-        principal: Principal,
-        project: str,
-        *,
-        epsilon: float,
-        delta: float = 0.0,
-        reason: str,
-        member: str | None = None,
-    ) -> dict[str, Any]:
+    def top_up(self, principal: Principal, grant: TopUp) -> dict[str, Any]:
         """Add budget to a project (or one member's share), with an audited reason;
         refused if it would pass the ceiling. A member's top-up only raises their share
         of the project's budget, so it adds nothing to the total."""
         require_steward(principal)
+        project, epsilon, delta, member = grant.project, grant.epsilon, grant.delta, grant.member
         with self._ceiling.held():
             policy = self._policies.project_policy(project)
             if member is None and policy is not None and epsilon >= 0 and delta >= 0:
@@ -229,7 +221,7 @@ class Stewardship:
             for name, value in (("epsilon", epsilon), ("delta", delta)):
                 if value < 0:
                     raise UserError(f"A top-up cannot be negative ({name}); give a value above 0.")
-            if not reason or not reason.strip():
+            if not grant.reason or not grant.reason.strip():
                 raise UserError("A top-up needs a reason (it is audited).")
             policy = self._policies.approved(project)
             if member is not None and member not in policy.members:
@@ -238,7 +230,7 @@ class Stewardship:
                 project,
                 epsilon=epsilon,
                 delta=delta,
-                reason=reason,
+                reason=grant.reason,
                 steward=principal.user,
                 member=member,
             )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from enclave.gateway import QueryRequest
 
-__all__ = ["Application", "Question"]
+__all__ = ["Application", "Question", "TopUp"]
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,14 @@ class Application:
     tables: tuple[str, ...]
     requested_epsilon: float | None
     applicant: str | None = None
+
+
+@dataclass(frozen=True)
+class TopUp:
+    """Budget a steward adds to a project (or to one ``member``'s share), and why."""
+
+    project: str
+    epsilon: float
+    delta: float
+    reason: str
+    member: str | None = None
