@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -51,6 +52,22 @@ def new_home(tmp: Path, base: Path) -> Settings:
     settings.ensure_home()
     shutil.copy(base / "warehouse.duckdb", tmp / "warehouse.duckdb")
     return settings
+
+
+def seeded_home(factory: Any, name: str) -> tuple[Settings, dict[str, str]]:
+    """A fresh home ``name`` under pytest's ``tmp_path_factory`` (the base warehouse, a
+    store with the seeded accounts) and the accounts' tokens."""
+    settings = new_home(factory.mktemp(name), base_warehouse(factory.getbasetemp()))
+    return settings, seed_accounts(settings)
+
+
+@contextlib.contextmanager
+def seeded_server(factory: Any, name: str, **options: Any) -> Iterator[Server]:
+    """A running server over ``seeded_home(factory, name)``, its tokens in ``tokens``."""
+    settings, tokens = seeded_home(factory, name)
+    with running_server(settings, **options) as srv:
+        srv.tokens = tokens
+        yield srv
 
 
 def free_port() -> int:

@@ -12,14 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests._api_server import (
-    RESEARCHER,
-    STEWARD,
-    base_warehouse,
-    new_home,
-    running_server,
-    seed_accounts,
-)
+from tests._api_server import RESEARCHER, STEWARD, seeded_server
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +21,7 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    base = base_warehouse(tmp_path_factory.getbasetemp())
-    settings = new_home(tmp_path_factory.mktemp("docs-home"), base)
-    tokens = seed_accounts(settings)
-    with running_server(settings, workers=1) as srv:
-        srv.tokens = tokens
+    with seeded_server(tmp_path_factory, "docs-home", workers=1) as srv:
         yield srv
 
 

@@ -9,17 +9,7 @@ import time
 import pytest
 
 from enclave.store import open_store
-from tests._api_server import (
-    OUTSIDER,
-    PUBLIC,
-    RESEARCHER,
-    STEWARD,
-    base_warehouse,
-    new_home,
-    running_server,
-    seed_accounts,
-    store_rows,
-)
+from tests._api_server import OUTSIDER, PUBLIC, RESEARCHER, STEWARD, seeded_server, store_rows
 
 pytestmark = pytest.mark.slow
 
@@ -29,11 +19,7 @@ RATE = 150
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    base = base_warehouse(tmp_path_factory.getbasetemp())
-    settings = new_home(tmp_path_factory.mktemp("flows-home"), base)
-    tokens = seed_accounts(settings)
-    with running_server(settings, rate_limit=RATE) as srv:
-        srv.tokens = tokens
+    with seeded_server(tmp_path_factory, "flows-home", rate_limit=RATE) as srv:
         yield srv
 
 

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from enclave.api._errors import PROBLEM
-from tests._api_server import STEWARD, base_warehouse, new_home, running_server, seed_accounts
+from tests._api_server import STEWARD, seeded_server
 
 pytestmark = pytest.mark.slow
 
@@ -43,11 +43,7 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    base = base_warehouse(tmp_path_factory.getbasetemp())
-    settings_ = new_home(tmp_path_factory.mktemp("fuzz-home"), base)
-    tokens = seed_accounts(settings_)
-    with running_server(settings_, workers=1) as srv:
-        srv.tokens = tokens
+    with seeded_server(tmp_path_factory, "fuzz-home", workers=1) as srv:
         yield srv
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from enclave.api._models import ReleaseOut
-from tests._api_server import RESEARCHER, base_warehouse, new_home, running_server, seed_accounts
+from tests._api_server import RESEARCHER, seeded_server
 
 pytestmark = pytest.mark.slow
 
@@ -22,11 +22,7 @@ AVG_BY_REGION = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    base = base_warehouse(tmp_path_factory.getbasetemp())
-    settings = new_home(tmp_path_factory.mktemp("schema-home"), base)
-    tokens = seed_accounts(settings)
-    with running_server(settings, workers=1) as srv:
-        srv.tokens = tokens
+    with seeded_server(tmp_path_factory, "schema-home", workers=1) as srv:
         yield srv
 
 

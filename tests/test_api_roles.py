@@ -16,17 +16,7 @@ import pytest
 
 from enclave.service import Service
 from enclave.store import Principal
-from tests._api_server import (
-    OUTSIDER,
-    PUBLIC,
-    RESEARCHER,
-    STEWARD,
-    base_warehouse,
-    new_home,
-    running_server,
-    seed_accounts,
-    store_rows,
-)
+from tests._api_server import OUTSIDER, PUBLIC, RESEARCHER, STEWARD, seeded_server, store_rows
 
 pytestmark = pytest.mark.slow
 
@@ -42,11 +32,7 @@ _ids = itertools.count()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    base = base_warehouse(tmp_path_factory.getbasetemp())
-    settings = new_home(tmp_path_factory.mktemp("roles-home"), base)
-    tokens = seed_accounts(settings)
-    with running_server(settings) as srv:
-        srv.tokens = tokens
+    with seeded_server(tmp_path_factory, "roles-home") as srv:
         yield srv
 
 

@@ -20,14 +20,7 @@ from enclave.errors import (
     Unauthorized,
     UserError,
 )
-from tests._api_server import (
-    OUTSIDER,
-    RESEARCHER,
-    base_warehouse,
-    new_home,
-    running_server,
-    seed_accounts,
-)
+from tests._api_server import OUTSIDER, RESEARCHER, seeded_server
 
 pytestmark = pytest.mark.slow
 
@@ -36,11 +29,7 @@ SQL = "SELECT region, COUNT(*) AS n FROM persons GROUP BY region"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    base = base_warehouse(tmp_path_factory.getbasetemp())
-    settings = new_home(tmp_path_factory.mktemp("client-home"), base)
-    tokens = seed_accounts(settings)
-    with running_server(settings) as srv:
-        srv.tokens = tokens
+    with seeded_server(tmp_path_factory, "client-home") as srv:
         yield srv
 
 

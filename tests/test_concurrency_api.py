@@ -17,15 +17,7 @@ import httpx
 import pytest
 
 from enclave.store import Principal, open_store
-from tests._api_server import (
-    RESEARCHER,
-    STEWARD,
-    base_warehouse,
-    new_home,
-    race_project,
-    running_server,
-    seed_accounts,
-)
+from tests._api_server import RESEARCHER, STEWARD, race_project, running_server, seeded_home
 
 pytestmark = pytest.mark.slow
 
@@ -52,9 +44,7 @@ def _db(settings) -> sqlite3.Connection:
 
 
 def test_200_parallel_requests_charge_exactly_50(tmp_path_factory):
-    base = base_warehouse(tmp_path_factory.getbasetemp())
-    settings = new_home(tmp_path_factory.mktemp("race-home"), base)
-    tokens = seed_accounts(settings)
+    settings, tokens = seeded_home(tmp_path_factory, "race-home")
     race_project(settings, "race", 5.0)
     with running_server(settings, workers=2) as srv:
         results = asyncio.run(_fire(srv.url, tokens[RESEARCHER], "race", 200))
@@ -91,9 +81,7 @@ def test_200_parallel_requests_charge_exactly_50(tmp_path_factory):
 
 
 def test_killed_server_leaves_no_uncharged_release_and_no_unaudited_charge(tmp_path_factory):
-    base = base_warehouse(tmp_path_factory.getbasetemp())
-    settings = new_home(tmp_path_factory.mktemp("kill-home"), base)
-    tokens = seed_accounts(settings)
+    settings, tokens = seeded_home(tmp_path_factory, "kill-home")
     race_project(settings, "crash", 50.0)
     with running_server(settings, workers=2) as srv:
 

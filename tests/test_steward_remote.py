@@ -11,25 +11,14 @@ from typer.testing import CliRunner
 from enclave import StewardClient
 from enclave.cli import app
 from enclave.store import open_store
-from tests._api_server import (
-    RESEARCHER,
-    STEWARD,
-    base_warehouse,
-    new_home,
-    running_server,
-    seed_accounts,
-)
+from tests._api_server import RESEARCHER, STEWARD, seeded_server
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    base = base_warehouse(tmp_path_factory.getbasetemp())
-    settings = new_home(tmp_path_factory.mktemp("remote-home"), base)
-    tokens = seed_accounts(settings)
-    with running_server(settings) as srv:
-        srv.tokens = tokens
+    with seeded_server(tmp_path_factory, "remote-home") as srv:
         yield srv
 
 
