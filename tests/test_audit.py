@@ -11,6 +11,7 @@ import pytest
 
 from enclave.settings import Settings
 from enclave.store import AuditRecord, open_store
+from tests._store_rows import fill_audit
 
 
 @pytest.fixture
@@ -20,19 +21,7 @@ def settings(tmp_path):
 
 def _fill(settings, n=6):
     with open_store(settings) as store:
-        for i in range(n):
-            store.audit(
-                AuditRecord.now(
-                    action="query",
-                    verdict="refused" if i % 2 else "released",
-                    actor="ana",
-                    project="demo",
-                    request_id=f"r{i}",
-                    sql_hash=f"{i:064x}",
-                    epsilon=0.1 * i,
-                    error_type="QueryRejected" if i % 2 else None,
-                )
-            )
+        fill_audit(store, n, verdicts=("released", "refused"), error_type="QueryRejected")
 
 
 def _sql(settings, *statements):
@@ -124,41 +113,39 @@ def test_edit_with_recomputed_chain_detected_by_anchor(settings):
     assert not v.ok and v.problem == "edited"
 
 
-def test_delete_detected(settings):
+#: Edits of the log file and what verification must say (the first bad seq where fixed).
+TAMPERING = {
+    "delete": (["DELETE FROM audit_log WHERE seq = 3"], "deleted", 3),
+    "delete and renumber": (
+        [
+            "DELETE FROM audit_log WHERE seq = 3",
+            "UPDATE audit_log SET seq = seq - 1 WHERE seq > 3",
+        ],
+        "deleted",
+        None,
+    ),
+    "reorder": (
+        [
+            "UPDATE audit_log SET seq = 100 WHERE seq = 3",
+            "UPDATE audit_log SET seq = 3 WHERE seq = 4",
+            "UPDATE audit_log SET seq = 4 WHERE seq = 100",
+        ],
+        "reordered",
+        3,
+    ),
+    "truncation (head table)": (["DELETE FROM audit_log WHERE seq >= 5"], "truncated", 5),
+}
+
+
+@pytest.mark.parametrize("case", TAMPERING)
+def test_tampering_detected(settings, case):
+    statements, problem, first_bad = TAMPERING[case]
     _fill(settings)
-    _sql(settings, "DELETE FROM audit_log WHERE seq = 3")
+    _sql(settings, *statements)
     v = _verify(settings)
-    assert (v.ok, v.problem, v.first_bad_seq) == (False, "deleted", 3)
-
-
-def test_delete_and_renumber_detected(settings):
-    _fill(settings)
-    _sql(
-        settings,
-        "DELETE FROM audit_log WHERE seq = 3",
-        "UPDATE audit_log SET seq = seq - 1 WHERE seq > 3",
-    )
-    v = _verify(settings)
-    assert (v.ok, v.problem) == (False, "deleted")
-
-
-def test_reorder_detected(settings):
-    _fill(settings)
-    _sql(
-        settings,
-        "UPDATE audit_log SET seq = 100 WHERE seq = 3",
-        "UPDATE audit_log SET seq = 3 WHERE seq = 4",
-        "UPDATE audit_log SET seq = 4 WHERE seq = 100",
-    )
-    v = _verify(settings)
-    assert (v.ok, v.problem, v.first_bad_seq) == (False, "reordered", 3)
-
-
-def test_truncation_detected_by_head_table(settings):
-    _fill(settings)
-    _sql(settings, "DELETE FROM audit_log WHERE seq >= 5")
-    v = _verify(settings)
-    assert (v.ok, v.problem, v.first_bad_seq) == (False, "truncated", 5)
+    assert (v.ok, v.problem) == (False, problem)
+    if first_bad is not None:
+        assert v.first_bad_seq == first_bad
 
 
 def test_truncation_with_forged_head_detected_by_file_anchor(settings):

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from enclave.cli import app
 from enclave.settings import Settings
-from enclave.store import AuditRecord, BudgetLimits, open_store
+from enclave.store import BudgetLimits, open_store
+from tests._store_rows import fill_audit
 
 
 @pytest.fixture
@@ -27,16 +28,7 @@ def _run(home, *args):
 
 def _fill(home, n=3):
     with open_store(Settings(home=home)) as store:
-        for i in range(n):
-            store.audit(
-                AuditRecord.now(
-                    action="query",
-                    verdict="refused",
-                    actor="ana",
-                    project="demo",
-                    request_id=f"r{i}",
-                )
-            )
+        fill_audit(store, n, verdicts=("refused",), hashed=False)
 
 
 def test_verify_intact_exits_0(home):

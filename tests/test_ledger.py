@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from enclave.errors import BudgetExhausted, InternalError, UserError
 from enclave.policy import load_project_policies
 from enclave.settings import Settings
 from enclave.store import BudgetLimits, open_store
+from tests._store_rows import reserve
 
 
 @pytest.fixture
@@ -26,16 +28,8 @@ def store(settings):
         yield s
 
 
-def _reserve(store, eps, *, user="ana", delta=0.0, limits=None, project="demo", rid="r"):
-    return store.reserve(
-        project=project,
-        user=user,
-        epsilon=eps,
-        delta=delta,
-        request_id=rid,
-        sql_hash="h" * 64,
-        limits=limits or BudgetLimits(epsilon=1.0, delta=1e-6),
-    )
+#: The default limits of a reservation here (tests pass their own where they matter).
+_reserve = functools.partial(reserve, limits=BudgetLimits(epsilon=1.0, delta=1e-6))
 
 
 def _rows(settings, sql):

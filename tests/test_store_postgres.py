@@ -4,6 +4,7 @@ and budgets shared exactly by many connections (threads, processes, API instance
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import multiprocessing as mp
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,8 +14,9 @@ import pytest
 
 from enclave.errors import BudgetExhausted, Conflict, InternalError, UserError
 from enclave.settings import Settings
-from enclave.store import AuditRecord, BudgetLimits, open_store
+from enclave.store import BudgetLimits, open_store
 from tests import conftest_pg
+from tests._store_rows import fill_audit, reserve
 
 pytestmark = pytest.mark.postgres
 
@@ -34,16 +36,7 @@ def store(tmp_path, pg_url):
         yield s
 
 
-def _reserve(store, eps, *, user="ana", project="demo", rid="r", limits=LIMITS, delta=0.0):
-    return store.reserve(
-        project=project,
-        user=user,
-        epsilon=eps,
-        delta=delta,
-        request_id=rid,
-        sql_hash="h" * 64,
-        limits=limits,
-    )
+_reserve = functools.partial(reserve, limits=LIMITS)
 
 
 def _sql(url: str, *statements: str) -> list[tuple]:
@@ -138,21 +131,6 @@ def test_accounts_round_trip(store, tmp_path, pg_url):
     assert store.members("p1") == ["ana"] and store.memberships("ana") == ["p1"]
 
 
-def _fill_audit(store, n=6):
-    for i in range(n):
-        store.audit(
-            AuditRecord.now(
-                action="query",
-                verdict="released",
-                actor="ana",
-                project="demo",
-                request_id=f"r{i}",
-                sql_hash=f"{i:064x}",
-                epsilon=0.1 * i,
-            )
-        )
-
-
 @pytest.mark.parametrize(
     ("statements", "problem"),
     [
@@ -170,7 +148,7 @@ def _fill_audit(store, n=6):
     ],
 )
 def test_audit_tampering_detected(store, pg_url, statements, problem):
-    _fill_audit(store)
+    fill_audit(store, 6)
     assert store.verify_audit().ok
     _sql(pg_url, *statements)
     v = store.verify_audit()
