@@ -12,7 +12,16 @@ from pathlib import Path
 
 from tests._data import WAREHOUSE, frames, write
 
-__all__ = ["HEAVY_INDEX", "REGIONS", "build", "context", "front", "run"]
+__all__ = [
+    "HEAVY_INDEX",
+    "REGIONS",
+    "build",
+    "context",
+    "front",
+    "heavy_context",
+    "planned",
+    "run",
+]
 
 REGIONS = WAREHOUSE.regions
 #: The person with ``heavy_rows`` claims.
@@ -23,6 +32,11 @@ def build(path: Path, persons: int = 2000, seed: int = 7, heavy_rows: int = 500)
     """The warehouse (``tests._data.WAREHOUSE``: "Penghu" rare-ish, category "other" absent,
     no diagnoses or prescriptions) at ``path``."""
     return write(path, frames(persons, seed, dataclasses.replace(WAREHOUSE, heavy_rows=heavy_rows)))
+
+
+def heavy_context(home: Path, **contribution):
+    """A context (``contribution`` changed) over a warehouse of one person with 500 claims."""
+    return context(build(home / "w.duckdb", persons=1, heavy_rows=500), home, **contribution)
 
 
 def context(path: Path, home: Path, **contribution):
@@ -54,6 +68,13 @@ def front(sql: str, ctx, project: str = "demo", **request):
     for stage in (parse, authorise, check_shape):
         state = stage(state, ctx)
     return state
+
+
+def planned(sql: str, ctx, **request):
+    """The state after the front half and ``plan``."""
+    from enclave.gateway.plan.planner import plan
+
+    return plan(front(sql, ctx, **request), ctx)
 
 
 def run(state, ctx):

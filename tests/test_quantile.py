@@ -7,13 +7,12 @@ import pandas as pd
 import pytest
 
 from enclave.engines.hashing import query_salt
-from enclave.gateway.plan.planner import plan
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.release.quantiles import release_quantiles
 from enclave.gateway.sql.quantile import grid
 from enclave.gateway.sql.rewrite import quantile_queries
 from enclave.gateway.values import Aggregate, Plan
-from tests._warehouse import build, context, front, run
+from tests._warehouse import build, context, front, heavy_context, planned, run
 
 
 def _slots(values: pd.Series, lo: float, step: float) -> pd.Series:
@@ -29,9 +28,7 @@ def wh(tmp_path_factory):
 
 def test_histogram_matches_pandas_when_no_bound_binds(wh):
     ctx = context(*wh, rows_per_person=1000, groups_per_person=4)
-    state = plan(
-        front("SELECT setting, median(los_days) AS m FROM claims GROUP BY setting", ctx), ctx
-    )
+    state = planned("SELECT setting, median(los_days) AS m FROM claims GROUP BY setting", ctx)
     (sql,) = quantile_queries(state.plan, ctx.dataset, "s").values()
     got = {(r[0], r[1]): r[2] for r in ctx.engine.execute(sql)[1]}
     cols, rows = ctx.engine.execute("SELECT setting, los_days FROM claims")
@@ -44,15 +41,8 @@ def test_histogram_matches_pandas_when_no_bound_binds(wh):
 
 
 def test_heavy_person_bounded_and_not_smallest_first(tmp_path):
-    ctx = context(
-        build(tmp_path / "w.duckdb", persons=1, heavy_rows=500),
-        tmp_path,
-        rows_per_person=10,
-        groups_per_person=2,
-    )
-    state = plan(
-        front("SELECT setting, median(amount) AS m FROM claims GROUP BY setting", ctx), ctx
-    )
+    ctx = heavy_context(tmp_path, rows_per_person=10, groups_per_person=2)
+    state = planned("SELECT setting, median(amount) AS m FROM claims GROUP BY setting", ctx)
     picked = []
     for salt in ("a", "b", "c"):
         (sql,) = quantile_queries(state.plan, ctx.dataset, query_salt(salt)).values()

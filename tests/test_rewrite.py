@@ -13,7 +13,7 @@ from enclave.gateway.plan.planner import plan
 from enclave.gateway.release.dry_run import dry_run_of
 from enclave.gateway.sql.rewrite import bounded_query, rewrite
 from enclave.gateway.values import Requested
-from tests._warehouse import build, context, front, run
+from tests._warehouse import build, context, front, heavy_context, planned, run
 
 C, G = 3, 2
 JOIN = "FROM claims c JOIN persons p ON p.person_id = c.person_id"
@@ -89,20 +89,12 @@ def test_ungrouped_distinct_and_avg_parts_match_pandas(ctx, frames):
 
 @pytest.mark.parametrize("strategy", ["preagg", "window"])
 def test_heavy_person_is_bounded(tmp_path, strategy):
-    ctx = context(
-        build(tmp_path / "w.duckdb", persons=1, heavy_rows=500),
-        tmp_path,
-        rows_per_person=10,
-        groups_per_person=2,
-    )
-    state = plan(
-        front(
-            "SELECT c.setting, count(*) AS n, count(DISTINCT c.person_id) AS d, "
-            "sum(c.amount) AS s FROM claims c GROUP BY c.setting",
-            ctx,
-            epsilon=1.0,
-        ),
+    ctx = heavy_context(tmp_path, rows_per_person=10, groups_per_person=2)
+    state = planned(
+        "SELECT c.setting, count(*) AS n, count(DISTINCT c.person_id) AS d, "
+        "sum(c.amount) AS s FROM claims c GROUP BY c.setting",
         ctx,
+        epsilon=1.0,
     )
     sql = bounded_query(state.plan, ctx.dataset, query_salt("q"), strategy)
     _, totals = ctx.engine.execute(sql)
@@ -117,20 +109,12 @@ def test_heavy_person_is_bounded(tmp_path, strategy):
 
 
 def test_choice_is_salted_not_first_rows(tmp_path):
-    ctx = context(
-        build(tmp_path / "w.duckdb", persons=1, heavy_rows=500),
-        tmp_path,
-        rows_per_person=10,
-        groups_per_person=1,
-    )
-    state = plan(
-        front(
-            "SELECT date_trunc('month', visit_date) AS m, count(*) AS n FROM claims "
-            "GROUP BY date_trunc('month', visit_date)",
-            ctx,
-            epsilon=1.0,
-        ),
+    ctx = heavy_context(tmp_path, rows_per_person=10, groups_per_person=1)
+    state = planned(
+        "SELECT date_trunc('month', visit_date) AS m, count(*) AS n FROM claims "
+        "GROUP BY date_trunc('month', visit_date)",
         ctx,
+        epsilon=1.0,
     )
     picks = set()
     for salt in ("a", "b", "c", "d", "e", "f"):
@@ -169,9 +153,7 @@ def test_weeks_all_present(ctx):
 
 
 def test_private_keys_are_thresholded(tmp_path):
-    ctx = context(
-        build(tmp_path / "w.duckdb", persons=1, heavy_rows=500), tmp_path, rows_per_person=10
-    )
+    ctx = heavy_context(tmp_path, rows_per_person=10)
     state = run(
         front("SELECT icd10, count(*) AS n FROM claims GROUP BY icd10", ctx, epsilon=1.0), ctx
     )
