@@ -11,6 +11,7 @@ The pieces compose:
 - ``neighbour(base, out, rows)`` is a copy of a warehouse with those rows added: the
   neighbouring warehouse of the privacy tests.
 - ``pair(root, tables, added)``: two homes whose warehouses differ by the added rows.
+- ``in_memory(inserts)``: an in-memory warehouse with hand-written rows.
 - ``ingested_home(settings, persons, seed)`` instead runs the real generator and ingest.
 
 Each ``Population`` below is one kind of world the tests use. Draws happen in a fixed
@@ -40,6 +41,7 @@ __all__ = [
     "Population",
     "add_rows",
     "frames",
+    "in_memory",
     "ingested_home",
     "neighbour",
     "pair",
@@ -209,6 +211,14 @@ def write(path: Path, tables: Mapping[str, pd.DataFrame], shuffle_seed: int | No
     finally:
         con.close()
     return path
+
+
+def in_memory(statements: Sequence[str] = ()) -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse: the canonical schema, then these INSERT statements."""
+    con = duckdb.connect()
+    for sql in (*DDL, *statements):
+        con.execute(sql)
+    return con
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Rows) -> None:

@@ -17,7 +17,7 @@ from enclave.gateway.check.check_shape import check_shape
 from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
 from enclave.gateway.values import GatewayContext, Requested
-from enclave.schema import DDL
+from tests._data import in_memory
 from tests.test_gateway_fixtures import FILES, read_fixture
 
 
@@ -194,12 +194,7 @@ _ADVERSARIAL = [
 
 @pytest.fixture(scope="module")
 def adversarial_db() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    for ddl in DDL:
-        con.execute(ddl)
-    for insert in _ADVERSARIAL:
-        con.execute(insert)
-    return con
+    return in_memory(_ADVERSARIAL)
 
 
 RELEASED = [p for p in FILES if read_fixture(p)[0]["expect"] == "released"]

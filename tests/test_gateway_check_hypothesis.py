@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +16,7 @@ from enclave.gateway.check.check_shape import check_shape
 from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
 from enclave.gateway.values import GatewayContext, Requested
-from enclave.schema import DDL
+from tests._data import in_memory
 from tests.test_gateway_check import _ADVERSARIAL
 
 CTX: GatewayContext = example_context()
@@ -28,16 +27,7 @@ SETTINGS = settings(
 )
 
 
-def _db() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    for ddl in DDL:
-        con.execute(ddl)
-    for insert in _ADVERSARIAL:
-        con.execute(insert)
-    return con
-
-
-DB = _db()
+DB = in_memory(_ADVERSARIAL)
 
 
 def front_or_user_error(sql: str) -> Requested | None:
