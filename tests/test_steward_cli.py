@@ -213,55 +213,28 @@ def test_the_actor_cannot_be_typed_in(run, tmp_path):
         assert not [r for r in store.export_audit() if r["action"] == "top_up"]
 
 
+def _apply(pid: str, *extra: str) -> tuple[str, ...]:
+    """``project apply`` with a title, purpose and tables, and ``extra`` options."""
+    return (
+        "project",
+        "apply",
+        pid,
+        "--title",
+        "t",
+        "--purpose",
+        "p",
+        "--tables",
+        "persons",
+        *extra,
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (
-            (
-                "project",
-                "apply",
-                "Bad_Name",
-                "--title",
-                "t",
-                "--purpose",
-                "p",
-                "--tables",
-                "persons",
-            ),
-            "lowercase",
-        ),
-        (
-            (
-                "project",
-                "apply",
-                "ok-id",
-                "--title",
-                "t",
-                "--purpose",
-                "p",
-                "--tables",
-                "persons",
-                "--epsilon",
-                "-5",
-            ),
-            "more than 0",
-        ),
-        (
-            (
-                "project",
-                "apply",
-                "ok-id",
-                "--title",
-                "t",
-                "--purpose",
-                "p",
-                "--tables",
-                "persons",
-                "--applicant",
-                "nobody@x",
-            ),
-            "No researcher",
-        ),
+        (_apply("Bad_Name"), "lowercase"),
+        (_apply("ok-id", "--epsilon", "-5"), "more than 0"),
+        (_apply("ok-id", "--applicant", "nobody@x"), "No researcher"),
         (("user", "add", "a user"), "no spaces"),
         (("user", "add", "bob", "--role", "boss"), "role is one of"),
         (("budget", "--project", "demo", "--user", "nobody@x"), "not a member"),
