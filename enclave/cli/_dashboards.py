@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from enclave.cli._children import stop_on_signals, supervise
 from enclave.cli._common import cli_errors, settings
 
 __all__ = ["APP", "page_urls", "register", "streamlit_command"]
@@ -47,7 +48,7 @@ def dashboards(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboards and print each page's URL (Ctrl-C stops them)."""
+    """Serve the dashboards and print each page's URL (Ctrl-C or SIGTERM stops them)."""
     with cli_errors():
         s = settings()
         if not APP.is_file():
@@ -55,12 +56,10 @@ def dashboards(
         for name, url in page_urls(host, port).items():
             typer.echo(f"{name:<14} {url}")
         typer.echo(f"(ENCLAVE_HOME={s.home})")
-        proc = subprocess.Popen(streamlit_command(host, port))  # noqa: S603
-        try:
-            raise typer.Exit(proc.wait())
-        except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait(timeout=10)
+        with stop_on_signals():  # SIGTERM/SIGINT stop Streamlit too, never orphan it
+            proc = subprocess.Popen(streamlit_command(host, port))  # noqa: S603
+            code = supervise([proc])
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

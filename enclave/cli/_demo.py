@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from enclave.cli._children import stop_on_signals, supervise
 from enclave.cli._common import cli_errors, emit, settings
 
 __all__ = ["register"]
@@ -30,7 +31,7 @@ def demo(
     """Synthesize → ingest → example policies → demo project + token → API and dashboards."""
     from rich.console import Console
 
-    from enclave.demo import print_summary, run_demo, serve, wait_forever
+    from enclave.demo import print_summary, run_demo, serve
 
     with cli_errors(as_json):
         s = dataclasses.replace(settings(create=True), engine=engine)
@@ -49,8 +50,10 @@ def demo(
             print_summary(result, Console())
         if no_serve:
             return
-        procs = serve(s, result)
-    wait_forever(procs)
+        with stop_on_signals():  # SIGTERM/SIGINT stop the API and the dashboards too
+            procs = serve(s, result)
+            code = supervise(procs)
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
