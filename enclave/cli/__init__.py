@@ -6,7 +6,11 @@ import importlib
 
 import typer
 
+from enclave.cli import _help
+
 __all__ = ["app", "main"]
+
+_help.install()
 
 app = typer.Typer(
     name="enclave",

@@ -41,6 +41,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
         f"--server.port={port}",
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
+        # a viewer's toolbar: no Deploy button, no developer menu
+        "--client.toolbarMode=viewer",
     ]
 
 

@@ -10,21 +10,34 @@ import typer
 from enclave.cli._common import cli_errors, emit, settings
 from enclave.errors import Unauthorized
 
-__all__ = ["register"]
+__all__ = ["num", "register"]
 
 
 def _read_sql(sql: str) -> str:
     return sys.stdin.read() if sql == "-" else sql
 
 
+def num(v: float) -> str:
+    """One notation for released numbers: plain, 4 significant digits below 1,000, whole
+    numbers above (scientific only past 10^15 or below 10^-3).
+
+    >>> num(15180.4), num(3.349e4), num(0.30000000000000004), num(2.5), num(1e-06)
+    ('15180', '33490', '0.3', '2.5', '1e-06')
+    """
+    if v != 0 and not 1e-3 <= abs(v) < 1e15:
+        return f"{v:.3g}"
+    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
 def _print_table(data: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table(*data["columns"])
+    # headers wrap rather than end in "…": every column stays identifiable
+    table = Table(*(Column(c, overflow="fold") for c in data["columns"]))
     for row in data["rows"]:
         table.add_row(
-            *("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row)
+            *("" if v is None else num(v) if isinstance(v, float) else str(v) for v in row)
         )
     from enclave.gateway.release.text import INTERVAL_NOTE, describe_bounds
 
@@ -36,9 +49,34 @@ def _print_table(data: dict) -> None:
     for note in data.get("notes") or []:
         console.print(note)
     console.print(
-        f"ε spent {data['epsilon_spent']:g}; remaining {data['budget_remaining']}"
+        f"ε spent {data['epsilon_spent']:.4g}; {_remaining(data['budget_remaining'])}"
         + (" (cached release, no new cost)" if data.get("cached") else "")
     )
+
+
+def _remaining(budget: dict) -> str:
+    """``remaining ε 9.7 of 10 (project), 9.7 of 10 (yours)``, in plain numbers."""
+    text = f"remaining ε {budget['epsilon_remaining']:.4g} of {budget['epsilon_total']:.4g}"
+    if budget.get("member_epsilon_total") is not None:
+        text += (
+            f" (project), {budget['member_epsilon_remaining']:.4g} of "
+            f"{budget['member_epsilon_total']:.4g} (yours)"
+        )
+    return text
+
+
+def _print_dry_run(data: dict) -> None:
+    """A dry run as text: the ε it would cost, its split, the expected half-widths."""
+    typer.echo(f"Would cost ε {data['epsilon']:.4g}, δ {data['delta']:.4g} (nothing spent).")
+    typer.echo("Expected 95% half-width per aggregate:")
+    for name, width in data.get("half_widths", {}).items():
+        typer.echo(f"  {name}: ±{num(width)}")
+    typer.echo("ε split: " + ", ".join(f"{k} {v:.4g}" for k, v in data["epsilon_split"].items()))
+    typer.echo(f"Rows per person: {data['rows_per_person']} ({data['rows_bound']})")
+    for note in data.get("notes") or []:
+        typer.echo(note)
+    if data.get("budget_remaining"):
+        typer.echo(_remaining(data["budget_remaining"]).capitalize() + ".")
 
 
 def query(
@@ -79,8 +117,10 @@ def query(
             data = service.query(
                 principal, text, project, epsilon=epsilon, half_width=half_width, dry_run=dry_run
             )
-        if as_json or dry_run:
+        if as_json:
             emit(data)
+        elif dry_run:
+            _print_dry_run(data)
         else:
             _print_table(data)
 
