@@ -103,6 +103,26 @@ def _ddl(schema: str) -> list[str]:
     ]
 
 
+def _write_live_rows(con: duckdb.DuckDBPyConnection, clean: Path) -> None:
+    """Write the live rows of ``wh`` into a brand-new file ``clean`` (attached as ``pub``).
+
+    The file a build works in also held the staging of identified rows: DuckDB frees the
+    blocks of dropped or rewritten data but does not wipe them, so under memory pressure
+    raw identifiers can sit in free blocks of that file. The published warehouse is
+    therefore never that file: a fresh file receives only the de-identified tables' live
+    rows, so no freed block of it ever held anything else.
+    """
+    con.execute("ATTACH $path AS pub", {"path": str(clean)})
+    try:
+        for stmt in _ddl("pub"):
+            con.execute(stmt)
+        for name in TABLES:
+            con.execute(f"INSERT INTO pub.{name} SELECT * FROM wh.{name}")
+        con.execute("CHECKPOINT pub")
+    finally:
+        con.execute("DETACH pub")
+
+
 def _check_token_format(con: duckdb.DuckDBPyConnection, schema: str) -> None:
     """Refuse to append to a warehouse whose tokens have another length (older format)."""
     row = con.execute(f"SELECT max(length(person_id)) FROM {schema}.persons").fetchone()
@@ -201,10 +221,13 @@ def building(
 
     Call inside :func:`warehouse_lock`. The new file is a temp file next to ``target``:
     a copy of the current warehouse when that holds rows (unless ``fresh``, used by key
-    rotation), else a new file. It is checkpointed, fsynced and renamed over ``target``
-    only when the body returns; on any error it is removed and ``target`` is untouched.
+    rotation), else a new file. When the body returns, its live rows are written into a
+    fresh file (``_write_live_rows``: no freed block of the published file ever held
+    staged identified rows), which is fsynced and renamed over ``target``; on any error
+    both are removed and ``target`` is untouched.
     """
     tmp = target.with_name(f".{target.name}{_TMP_MARK}{tag}")
+    clean = target.with_name(f".{target.name}{_TMP_MARK}{tag}.live")
     attached = False
     try:
         try:
@@ -216,13 +239,13 @@ def building(
             _check_token_format(con, "wh")
         yield Build(con, existing)
         try:
-            con.execute("CHECKPOINT wh")
+            _write_live_rows(con, clean)
             con.execute("DETACH wh")
             attached = False
         except duckdb.Error:
             raise _build_error(target) from None
-        _fsync(tmp)
-        os.replace(tmp, target)
+        _fsync(clean)
+        os.replace(clean, target)
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
         _fsync(target.parent)
     finally:
@@ -231,5 +254,6 @@ def building(
                 con.execute("DETACH wh")
             except duckdb.Error:
                 pass
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        for leftover in (tmp, clean):
+            leftover.unlink(missing_ok=True)
+            leftover.with_name(leftover.name + ".wal").unlink(missing_ok=True)
