@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import time
@@ -42,6 +43,10 @@ class DemoResult:
         }
 
 
+#: Demo tokens expire: a demo left running does not hand out keys for ever.
+DEMO_TOKEN_LIFETIME = dt.timedelta(days=30)
+
+
 def _ensure_user(store: Any, user: str, role: str) -> None:
     if store.user(user) is None:
         store.add_user(user, role, actor="demo")
@@ -72,8 +77,8 @@ def run_demo(
         _ensure_user(store, DEMO_STEWARD, "steward")
         _ensure_user(store, LOCAL_ADMIN, "steward")
         _ensure_user(store, DEMO_RESEARCHER, "researcher")
-        token = store.issue_token(DEMO_RESEARCHER, actor="demo")
-        steward_token = store.issue_token(DEMO_STEWARD, actor="demo")
+        token = store.issue_token(DEMO_RESEARCHER, DEMO_TOKEN_LIFETIME, actor="demo")
+        steward_token = store.issue_token(DEMO_STEWARD, DEMO_TOKEN_LIFETIME, actor="demo")
     summary = None
     if indicators:
         from enclave.service import backfill_indicators

@@ -1,7 +1,7 @@
 """The documented shapes of the API's answers (OpenAPI response models).
 
 They document, they do not filter: the routes return the service's JSON as it is, and the
-schemathesis test (``tests/test_api_fuzz.py``) checks every answer against these shapes.
+schemathesis test (``tests/integration/test_api_fuzz.py``) checks every answer against these shapes.
 Free-form parts (policies' table grants, bounds, mechanisms) stay objects.
 
 >>> sorted(ProblemOut.model_json_schema()["required"])

@@ -24,7 +24,7 @@ from enclave.gateway.check.kinds import COMPARISONS, LEAVES, LOGIC, TESTS
 
 __all__ = ["cannot_fail", "guard", "guard_conjuncts"]
 
-_TOTAL_NODES = (
+_TOTAL_NODES: tuple[type[exp.Expr], ...] = (
     exp.Column,
     exp.Identifier,
     *LEAVES,

@@ -88,6 +88,15 @@ def _canonical(key: Any) -> Any:
     return key
 
 
+def _key_order(key: Key) -> tuple[Any, ...]:
+    """Sort released private keys by value (NULLs last, mixed types grouped by type).
+
+    >>> sorted([("b",), (None,), ("a",)], key=_key_order)
+    [('a',), ('b',), (None,)]
+    """
+    return tuple((v is None, type(v).__name__, v if v is not None else 0) for v in key)
+
+
 def _exact_int(v: Any) -> int:
     return 0 if v is None else int(v)
 
@@ -166,7 +175,7 @@ def _noised_totals(
     if domain is None:
         at = next(i for i, p in enumerate(pieces) if p.id == SELECTION)
         preset, mechanisms[SELECTION] = _select(table, at, pieces[at], plan, rows, losses)
-        domain = list(preset)
+        domain = sorted(preset, key=_key_order)  # released keys in a stable order
     zeros = [0] * len(pieces)
     noisy: dict[str, list[Noisy]] = {}
     for i, piece in enumerate(pieces):

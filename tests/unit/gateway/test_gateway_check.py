@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -18,7 +17,8 @@ from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
 from enclave.gateway.values import GatewayContext, Requested
 from tests._data import in_memory
-from tests.test_gateway_fixtures import FILES, read_fixture
+from tests._paths import ROOT
+from tests.spec.test_gateway_fixtures import FILES, read_fixture
 
 
 class _Untouchable:
@@ -225,7 +225,7 @@ def test_every_in_list_item_is_checked(sql: str, ctx: GatewayContext) -> None:
         front(sql, ctx)
 
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "sql-reference.md"
+DOC = ROOT / "docs" / "sql-reference.md"
 
 
 def _doc_examples() -> tuple[list[str], list[tuple[str, str]]]:

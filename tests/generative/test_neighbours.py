@@ -9,7 +9,7 @@ is an exact yes/no about that person, at a cost of a few µε. So the same reque
 both with the same error type and the same message. Numbers are not compared (noise
 differs by design).
 
-Requests: every fixture under ``tests/fixtures/gateway``; the attack routes written out
+Requests: every fixture under ``tests/spec/fixtures/gateway``; the attack routes written out
 below; every allow-listed function with every argument slot filled with a column; and
 hypothesis-generated nests aimed at failures (``tests/_neighbour_queries``). A smaller
 sample runs on Spark. Each warehouse has its own metadata store, so budgets and the
@@ -31,7 +31,7 @@ from tests._neighbour_queries import AGGREGATE_NAMES, FUNCTION_NAMES, JOIN, func
 from tests._neighbour_queries import queries as generated_queries
 from tests._neighbours import Pair, build_pair, open_pair, outcome
 from tests._spark_env import SMALL_CONF
-from tests.test_gateway_fixtures import FILES, read_fixture
+from tests.spec.test_gateway_fixtures import FILES, read_fixture
 
 spark_session = _spark_env.spark_session  # fixture
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests._paths import ROOT
 from tests.ingest_fake import write_extract
 
-ROOT = Path(__file__).resolve().parents[1]
 ENCLAVE = ROOT / ".venv" / "bin" / "enclave"
 
 

@@ -2,7 +2,7 @@
 the same gateway queries, and refused queries are refused the same way without ever
 reaching an engine.
 
-Queries: every ``tests/fixtures/gateway/*/*.sql`` whose header says ``-- expect: released``
+Queries: every ``tests/spec/fixtures/gateway/*/*.sql`` whose header says ``-- expect: released``
 plus the list below. Each runs the gateway's stages up to ``execute`` (parse → authorise →
 check_shape → plan → rewrite) once, then executes the one rewritten SQL on both engines
 and compares ``state.exact`` (counts exactly, sums to 1e-9 relative). Contribution bounds
@@ -30,13 +30,14 @@ from enclave.gateway.pipeline import FRONT
 from enclave.gateway.sql.rewrite import key_filters, rewrite
 from tests import _spark_env
 from tests._spark_env import SMALL_CONF
+from tests._paths import FIXTURES
 
 spark_session = _spark_env.spark_session  # fixtures
 spark_warehouse = _spark_env.spark_warehouse
 
 pytestmark = pytest.mark.spark
 
-FIXTURES = Path(__file__).parent / "fixtures" / "gateway"
+FIXTURES = FIXTURES
 JOIN = "FROM claims c JOIN persons p ON p.person_id = c.person_id"
 
 OWN = [

@@ -20,7 +20,7 @@ from tests._api_server import (
     running_server,
     seed_accounts,
 )
-from tests.test_concurrency_api import _sql
+from tests.integration.test_concurrency_api import _sql
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests._paths import ROOT
+
 PACKAGES = ("enclave", "pseudonymize", "dashboards")
 MAX_LINES = 60
 

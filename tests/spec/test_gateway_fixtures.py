@@ -1,6 +1,6 @@
 """The threat list as fixtures: every SQL file gets exactly its expected verdict.
 
-``tests/fixtures/gateway/<threat class>/<name>.sql`` starts with header comments:
+``tests/spec/fixtures/gateway/<threat class>/<name>.sql`` starts with header comments:
 ``-- expect: QueryRejected | PolicyViolation | released``, optionally ``-- project: P``
 (default demo), ``-- user: U`` (default: a member of P) and ``-- why: …``. ``released``
 means the front half lets it through (the back half then answers it only as a noised,
@@ -20,8 +20,9 @@ from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
 from enclave.gateway.plan.planner import plan
 from enclave.gateway.values import GatewayContext, Requested
+from tests._paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "gateway"
+FIXTURES = FIXTURES
 FILES = sorted(FIXTURES.glob("*/*.sql"))
 EXPECT = {"QueryRejected": QueryRejected, "PolicyViolation": PolicyViolation}
 

@@ -19,6 +19,7 @@ from enclave.policy import load_dataset_policy
 from enclave.service import Service
 from enclave.settings import REPO_POLICIES, Settings
 from enclave.store import Principal
+from tests._paths import ROOT
 
 STEWARD = Principal(user="steward@test", role="steward", token_id="t")
 RESEARCHER = Principal(user="alice@uni", role="researcher", token_id="t")
@@ -346,7 +347,7 @@ def test_steward_page_shows_the_loss_across_projects(
     token = svc.store.issue_token(STEWARD.user)
     monkeypatch.setenv("ENCLAVE_HOME", str(settings.home))
     monkeypatch.setenv("ENCLAVE_POLICIES", str(settings.policies_dir))
-    page = Path(__file__).resolve().parent.parent / "dashboards" / "views" / "steward.py"
+    page = ROOT / "dashboards" / "views" / "steward.py"
     at = AppTest.from_file(str(page), default_timeout=60).run()
     at.text_input[0].input(token)
     at.button[0].click()

@@ -17,7 +17,7 @@ from enclave.gateway import GatewayContext, QueryRequest, answer, dry_run
 from enclave.service import open_context
 from enclave.settings import Settings
 from enclave.store import BudgetLimits
-from tests.test_gateway_fixtures import EXPECT, FILES, read_fixture
+from tests.spec.test_gateway_fixtures import EXPECT, FILES, read_fixture
 
 RELEASED = [p for p in FILES if read_fixture(p)[0]["expect"] == "released"]
 REFUSED = [p for p in FILES if read_fixture(p)[0]["expect"] != "released"]

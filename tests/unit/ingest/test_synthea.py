@@ -14,6 +14,7 @@ from enclave.schema import TABLES
 from enclave.settings import Settings
 from pseudonymize.adapters.synthea import SETTING_OF_CLASS
 from pseudonymize.ingest import ingest
+from tests._paths import ROOT
 
 
 def _find_synthea() -> Path:
@@ -26,7 +27,7 @@ def _find_synthea() -> Path:
             if os.environ.get("ENCLAVE_SYNTHEA_DIR")
             else []
         ),
-        Path(__file__).resolve().parents[2] / name,
+        ROOT.parent / name,
         Path("/work") / name,
     ]
     return next((c for c in candidates if (c / "patients.csv").is_file()), candidates[0])

@@ -17,7 +17,7 @@ from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
 from enclave.gateway.values import GatewayContext, Requested
 from tests._data import in_memory
-from tests.test_gateway_check import _ADVERSARIAL
+from tests.unit.gateway.test_gateway_check import _ADVERSARIAL
 
 CTX: GatewayContext = example_context()
 SETTINGS = settings(

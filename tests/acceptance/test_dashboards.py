@@ -9,10 +9,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests._dashboards_env import Env, build, weeks
+from tests._paths import ROOT
 
 pytestmark = pytest.mark.slow
 
-PAGES = Path(__file__).resolve().parent.parent / "dashboards" / "views"
+PAGES = ROOT / "dashboards" / "views"
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ import pytest
 
 from enclave.errors import PolicyError
 from enclave.policy import load_dataset_policy, load_project_policies, load_project_policy
+from tests._paths import ROOT
 
-POLICIES = Path(__file__).resolve().parents[1] / "policies"
+POLICIES = ROOT / "policies"
 
 GOOD_DATASET = """
 [tables.persons]

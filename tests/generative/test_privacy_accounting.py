@@ -17,7 +17,7 @@ from enclave.errors import UserError
 from enclave.gateway import GatewayContext, Release
 from tests._dp_gateway import OpenDPLedger, Releases, gateway_context
 from tests._warehouse import build
-from tests.test_gateway_generative import queries
+from tests.generative.test_gateway_generative import queries
 
 INTERNAL = ("auto_rows_bound", "__key_selection", "key_selection")
 

@@ -77,3 +77,14 @@ def test_add_noise_releases_the_canonical_form_of_a_key(pair_first: Pair) -> Non
     state = dataclasses.replace(state, exact=Exact(exact.columns, rows, {}))
     released = add_noise(state, ctx).release
     assert [repr(r[0]) for r in released.rows] == ["0.0"]
+
+
+def test_private_keys_come_back_in_a_stable_order(pair_first: Pair) -> None:
+    sql = "SELECT c.setting, COUNT(DISTINCT c.person_id) AS n FROM claims c GROUP BY c.setting"
+    ctx = pair_first.without
+    request = QueryRequest(
+        sql=sql.replace("c.setting", "c.icd10"), project="demo", user="researcher@demo", epsilon=0.9
+    )
+    keys = [row[0] for row in answer(request, ctx).rows]
+    assert keys == sorted(keys, key=lambda k: (k is None, "" if k is None else k))
+    assert len(keys) > 1

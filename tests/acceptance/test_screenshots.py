@@ -18,10 +18,11 @@ import pytest
 from enclave.cli._dashboards import page_urls, streamlit_command
 from tests._cdp import Browser
 from tests._dashboards_env import Env, build
+from tests._paths import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+ARTIFACTS = ROOT / "tests" / "_artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
