@@ -79,6 +79,28 @@ def _print_dry_run(data: dict) -> None:
         typer.echo(_remaining(data["budget_remaining"]).capitalize() + ".")
 
 
+def _submit(
+    url: str | None,
+    token: str,
+    text: str,
+    project: str,
+    epsilon: float | None,
+    half_width: float | None,
+) -> dict:
+    """Queue the query for a steward's approval, over the API or on this host."""
+    if url:
+        from enclave.client import Client
+
+        return Client(url, token).submit_review(
+            text, project=project, epsilon=epsilon, half_width=half_width
+        )
+    from enclave.service import Service
+
+    service = Service.open(settings())
+    principal = service.authenticate(token)
+    return service.submit_review(principal, text, project, epsilon=epsilon, half_width=half_width)
+
+
 def query(
     sql: Annotated[str, typer.Argument(help="The SQL, or - to read it from standard input.")],
     project: Annotated[str, typer.Option("--project", "-p", help="Project id.")],
@@ -91,6 +113,12 @@ def query(
     ] = None,
     url: Annotated[str | None, typer.Option(help="Ask a running server instead.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show cost, spend nothing.")] = False,
+    submit_review: Annotated[
+        bool,
+        typer.Option(
+            "--submit-review", help="Ask a steward to approve this query (above the review ε)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run SQL through the gateway and print a differentially private release."""
@@ -98,6 +126,16 @@ def query(
         text = _read_sql(sql)
         if not token:
             raise Unauthorized("No token: pass --token or set ENCLAVE_TOKEN (ask your steward).")
+        if submit_review:
+            review = _submit(url, token, text, project, epsilon, half_width)
+            if as_json:
+                emit(review)
+            else:
+                typer.echo(
+                    f"Review {review['id']} submitted ({review['status']}); run the same "
+                    "query again once a steward approves it."
+                )
+            return
         if url:
             from enclave.client import Client
 

@@ -98,7 +98,8 @@ def _check_review(state: Planned, ctx: GatewayContext) -> None:
         if not ctx.store.approved_for_review(state.request.project, key):
             raise PolicyViolation(
                 f"Queries above ε={project.review_epsilon:g} need a steward's approval in this "
-                "project; submit it for review or lower epsilon."
+                "project; submit it for review (enclave query … --submit-review, or POST "
+                "/v1/reviews) or lower epsilon."
             )
 
 

@@ -4,6 +4,9 @@ dry runs and accuracy-first asks, rate limits, project lifecycle."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -314,6 +317,31 @@ def test_review_mode_flow(server):
         _refused(r.post("/v1/reviews", json={**ask, "epsilon": 0.2}), 400, "UserError")
         review = r.post("/v1/reviews", json=ask)
         assert review.status_code == 201 and review.json()["status"] == "pending"
+        # the refusal's advice works from the CLI too: the same review, through the entry point
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "enclave",
+                "query",
+                COUNT,
+                "--project",
+                pid,
+                "--epsilon",
+                "1.0",
+                "--submit-review",
+                "--json",
+                "--url",
+                server.url,
+                "--token",
+                server.tokens[RESEARCHER],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert cli.returncode == 0, cli.stderr[-500:]
+        assert json.loads(cli.stdout)["id"] == review.json()["id"]
         assert r.post("/v1/reviews", json=ask).json()["id"] == review.json()["id"]
         _refused(r.post("/v1/queries", json=ask), 403, "PolicyViolation")
         pending = s.get("/v1/reviews", params={"status": "pending"}).json()["reviews"]

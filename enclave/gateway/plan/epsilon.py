@@ -4,7 +4,8 @@
 whose equal split gives every COUNT and SUM a 95% half-width ≤ the target (OpenDP's
 ``accuracy_to_(discrete_)laplacian_scale`` with alpha = 0.05; for ``"auto"`` rows bounds
 the worst case ``auto_max_rows`` is assumed; AVG/VARIANCE/STDDEV half-widths depend on the
-data and do not enter); else the default ``min(0.1 × project ε, per-query cap)``.
+data and do not enter); else the default ``min(0.1 × project ε, per-query cap, review ε)``
+(so a default never needs a review the researcher did not ask for).
 It must be at least ``MIN_EPSILON`` = 1e-4, and ``MIN_EPSILON_SHARE`` = 1e-5 for each
 aggregate (see ``choose_epsilon``), and must not exceed
 ``ProjectPolicy.max_epsilon_per_query``.
@@ -199,8 +200,9 @@ def choose_epsilon(
         limits = (cap, floor, minimum)
         epsilon, note = _from_half_width(request.half_width, all_pieces, contrib, groups, limits)
     else:
-        epsilon = min(0.1 * project.epsilon, project.max_epsilon_per_query)
-        note = "default ε = min(0.1 × project ε, per-query cap)"
+        review = project.review_epsilon if project.review_epsilon is not None else math.inf
+        epsilon = min(0.1 * project.epsilon, project.max_epsilon_per_query, review)
+        note = "default ε = min(0.1 × project ε, per-query cap, review threshold)"
         if epsilon < floor:
             raise QueryRejected(
                 f"This project's default ε (0.1 × project ε, capped) is below {minimum}. "

@@ -163,3 +163,16 @@ def test_distinct_only_needs_no_rows_bound(ctx):
     assert p.epsilon_split == {"a0": pytest.approx(0.5)}
     q = _plan("SELECT count(DISTINCT person_id) AS d, count(*) AS n FROM claims", ctx, epsilon=0.5)
     assert q.rows_per_person == "auto" and "rows_bound" in q.epsilon_split
+
+
+def test_default_epsilon_never_needs_a_review_nobody_asked_for(tmp_path):
+    import dataclasses
+
+    ctx = context(build(tmp_path / "w.duckdb", persons=50), tmp_path, rows_per_person=10)
+    demo = dataclasses.replace(
+        ctx.projects["demo"], epsilon=100.0, max_epsilon_per_query=1.0, review_epsilon=0.25
+    )
+    ctx = dataclasses.replace(ctx, projects={**ctx.projects, "demo": demo})
+    p = _plan("SELECT count(*) AS n FROM claims", ctx)
+    assert p.epsilon == pytest.approx(0.25)  # min(0.1 × 100, cap 1, review 0.25)
+    assert any("review threshold" in n for n in p.notes)
