@@ -138,8 +138,13 @@ def project_list(url: Url = None, token: Token = None, as_json: AsJson = False) 
             emit(rows)
             return
         for p in rows:
-            eps = f"{p['policy']['epsilon']:g}" if p.get("policy") else "-"
-            typer.echo(f"{p['id']:<24} {p['status']:<10} ε={eps:<8} {p.get('title') or ''}")
+            budget = p.get("budget")
+            eps = (
+                f"{budget['epsilon_remaining']:.4g}/{budget['epsilon_total']:.4g}"
+                if budget
+                else "-"
+            )
+            typer.echo(f"{p['id']:<24} {p['status']:<10} ε left {eps:<12} {p.get('title') or ''}")
 
 
 @project_app.command("show")

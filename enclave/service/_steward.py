@@ -184,6 +184,11 @@ class Stewardship:
         out["policy"] = None if policy is None else _policy_json(policy)
         if policy is not None:
             out.setdefault("title", policy.title)
+            status = self._store.budget(project, BudgetLimits.from_policy(policy))
+            out["budget"] = {  # the ledger's figures: top-ups included, never stale
+                k: getattr(status, k)
+                for k in ("epsilon_total", "epsilon_spent", "epsilon_remaining")
+            }
         return out
 
     # -- members -----------------------------------------------------------

@@ -95,6 +95,10 @@ def test_first_approval_flow(run, tmp_path):
     assert up["epsilon_total"] == 4.0
     shown_budget = _json(run("budget", "--project", "flu", "--json"))
     assert shown_budget["epsilon_total"] == 4.0
+    # the project list shows the ledger's figures, top-ups included (never the stale policy ε)
+    (flu,) = [p for p in _json(run("project", "list", "--json")) if p["id"] == "flu"]
+    assert flu["budget"]["epsilon_total"] == 4.0
+    assert "ε left 4/4" in run("project", "list").stdout
     run("project", "suspend", "flu", "--reason", "paused")
     assert _json(run("project", "show", "flu", "--json"))["status"] == "suspended"
     run("project", "resume", "flu")
