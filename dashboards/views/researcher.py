@@ -78,8 +78,9 @@ with query_tab:
         a.metric("ε", f"{est.get('epsilon', 0):.3g}")
         widths = est.get("half_widths") or {}
         b.metric("expected 95% half-width", ", ".join(f"{v:,.1f}" for v in widths.values()))
-        left = (est.get("budget_remaining") or {}).get("epsilon_remaining")
-        c.metric("project ε left", "—" if left is None else f"{left:.3g}")
+        with _ui.guard("Reading your budget"):  # read now: a run since the estimate spent
+            left = _data.budget(svc, principal, project).get("epsilon_remaining")
+            c.metric("project ε left", "—" if left is None else f"{left:.3g}")
         st.caption(
             f"rows per person ≤ {est.get('rows_per_person')} ({est.get('rows_bound')}), "
             f"groups per person ≤ {est.get('groups_per_person')}. {est.get('composition', '')}"

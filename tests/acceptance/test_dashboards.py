@@ -109,6 +109,9 @@ def test_researcher_estimate_run_and_download(app, env: Env) -> None:
     assert len(at.get("download_button")) == 2
     history = at.dataframe[-1].value
     assert len(history) == 1 and history["epsilon"].iloc[0] == pytest.approx(0.5)
+    # the estimate's "project ε left" is read now, after the run: it shows the spend
+    lefts = [float(m.value) for m in at.metric if m.label == "project ε left"]
+    assert lefts and lefts[0] == pytest.approx(lefts[-1])
 
 
 def test_researcher_refused_query_shows_message(app, env: Env) -> None:
