@@ -17,14 +17,11 @@ from typing import Any
 
 import duckdb
 
+from enclave.engines.base import FAILED, time_limit, too_slow
 from enclave.errors import QueryRejected
 from enclave.settings import Settings
 
 __all__ = ["DuckDBEngine", "sandbox_config"]
-
-_FAILED = (
-    "The query could not be run; simplify it (fewer joins, groups or conditions) and try again."
-)
 
 
 def sandbox_config(settings: Settings, *, read_only: bool = True) -> dict[str, Any]:
@@ -81,7 +78,7 @@ class DuckDBEngine:
         ``timeout_s`` (what is left of the request's deadline) shortens the engine's limit;
         the message names the configured limit only, so it carries nothing else.
         """
-        limit = self.timeout_s if timeout_s is None else max(0.0, min(self.timeout_s, timeout_s))
+        limit = time_limit(self.timeout_s, timeout_s)
         cur = self._conn.cursor()
         timer = threading.Timer(limit, cur.interrupt)
         timer.daemon = True
@@ -92,12 +89,9 @@ class DuckDBEngine:
             cols = tuple(d[0] for d in rel.description or ())
             return cols, rows
         except duckdb.InterruptException:
-            raise QueryRejected(
-                f"The query took longer than {self.timeout_s:g} s; narrow the filters or "
-                "group by fewer keys."
-            ) from None
+            raise too_slow(self.timeout_s) from None
         except (duckdb.Error, MemoryError, OverflowError, ValueError):
-            raise QueryRejected(_FAILED) from None
+            raise QueryRejected(FAILED) from None
         finally:
             timer.cancel()
             cur.close()

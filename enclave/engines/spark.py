@@ -23,16 +23,13 @@ from typing import Any
 
 from enclave.engines._spark_session import SESSION_CONF, shared_session
 from enclave.engines._spark_sql import to_spark
+from enclave.engines.base import FAILED, time_limit, too_slow
 from enclave.engines.parquet import read_manifest, table_path
 from enclave.errors import QueryRejected, UserError
 from enclave.schema import TABLES
 from enclave.settings import Settings
 
 __all__ = ["SparkEngine"]
-
-_FAILED = (
-    "The query could not be run; simplify it (fewer joins, groups or conditions) and try again."
-)
 
 
 def _check_fresh(settings: Settings, manifest: dict[str, Any]) -> None:
@@ -100,7 +97,7 @@ class SparkEngine:
         ``timeout_s`` (what is left of the request's deadline) shortens the engine's limit;
         the message names the configured limit only, so it carries nothing else.
         """
-        limit = self.timeout_s if timeout_s is None else max(0.0, min(self.timeout_s, timeout_s))
+        limit = time_limit(self.timeout_s, timeout_s)
         spark_sql = to_spark(sql)
         if self._spark is None:
             raise QueryRejected("The engine is closed.")
@@ -130,11 +127,8 @@ class SparkEngine:
             return cols, [tuple(r) for r in rows]
         except Exception:
             if timed_out.is_set():
-                raise QueryRejected(
-                    f"The query took longer than {self.timeout_s:g} s; narrow the filters or "
-                    "group by fewer keys."
-                ) from None
-            raise QueryRejected(_FAILED) from None
+                raise too_slow(self.timeout_s) from None
+            raise QueryRejected(FAILED) from None
         finally:
             done.set()
             sc.setLocalProperty("spark.jobGroup.id", None)
