@@ -9,6 +9,7 @@ change is audited by the store in the same transaction. ``--json`` prints data a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -36,6 +37,17 @@ def _out(data: Any, as_json: bool, line: str) -> None:
         emit(data)
     else:
         typer.echo(line)
+
+
+def _rows(
+    rows: list[dict[str, Any]], as_json: bool, lines: Callable[[dict[str, Any]], str]
+) -> None:
+    """Rows as JSON, or each row as the text ``lines`` makes of it."""
+    if as_json:
+        emit(rows)
+        return
+    for row in rows:
+        typer.echo(lines(row))
 
 
 # -- projects ---------------------------------------------------------------------------
@@ -184,24 +196,26 @@ def _show(rec: dict[str, Any]) -> None:
 
 
 # -- members and users ------------------------------------------------------------------
-@member_app.command("add")
-def member_add(
-    project: str, user: str, url: Url = None, token: Token = None, as_json: AsJson = False
-) -> None:
-    """Make a user a member of a project."""
-    with cli_errors(as_json):
-        out = connect(url, token).add_member(project, user)
-        _out(out, as_json, f"{user} is now a member of {project}.")
+def _member_verb(add: bool) -> Any:
+    def verb(
+        project: str, user: str, url: Url = None, token: Token = None, as_json: AsJson = False
+    ) -> None:
+        with cli_errors(as_json):
+            client = connect(url, token)
+            out = (client.add_member if add else client.remove_member)(project, user)
+            now = "now" if add else "no longer"
+            _out(out, as_json, f"{user} is {now} a member of {project}.")
+
+    verb.__doc__ = (
+        "Make a user a member of a project."
+        if add
+        else "Remove a member from a project (effective at once)."
+    )
+    return verb
 
 
-@member_app.command("remove")
-def member_remove(
-    project: str, user: str, url: Url = None, token: Token = None, as_json: AsJson = False
-) -> None:
-    """Remove a member from a project (effective at once)."""
-    with cli_errors(as_json):
-        out = connect(url, token).remove_member(project, user)
-        _out(out, as_json, f"{user} is no longer a member of {project}.")
+member_app.command("add")(_member_verb(True))
+member_app.command("remove")(_member_verb(False))
 
 
 @user_app.command("add")
@@ -223,10 +237,7 @@ def user_list(url: Url = None, token: Token = None, as_json: AsJson = False) -> 
     """Every user and role."""
     with cli_errors(as_json):
         rows = connect(url, token).list_users()
-        if as_json:
-            emit(rows)
-        for u in [] if as_json else rows:
-            typer.echo(f"{u['id']:<32} {u['role']}")
+        _rows(rows, as_json, lambda u: f"{u['id']:<32} {u['role']}")
 
 
 # -- tokens -----------------------------------------------------------------------------
@@ -249,11 +260,12 @@ def token_list(user: str, url: Url = None, token: Token = None, as_json: AsJson 
     """A user's tokens (ids, dates; never the secret)."""
     with cli_errors(as_json):
         rows = connect(url, token).list_tokens(user)
-        if as_json:
-            emit(rows)
-        for t in [] if as_json else rows:
-            state = "revoked" if t["revoked"] else f"expires {t['expires'] or 'never'}"
-            typer.echo(f"{t['id']}  created {t['created']}  {state}")
+        _rows(rows, as_json, _token_line)
+
+
+def _token_line(t: dict[str, Any]) -> str:
+    state = "revoked" if t["revoked"] else f"expires {t['expires'] or 'never'}"
+    return f"{t['id']}  created {t['created']}  {state}"
 
 
 @token_app.command("revoke")
@@ -297,11 +309,11 @@ def review_list(
     """Reviews (pending by default) with the SQL to read."""
     with cli_errors(as_json):
         rows = connect(url, token).list_reviews(None if status == "all" else status)
-        if as_json:
-            emit(rows)
-        for r in [] if as_json else rows:
-            typer.echo(f"{r['id']} {r['project']} ε={r['plan_epsilon']:g} by {r['requester']}")
-            typer.echo(f"    {r['sql']}")
+        _rows(rows, as_json, _review_lines)
+
+
+def _review_lines(r: dict[str, Any]) -> str:
+    return f"{r['id']} {r['project']} ε={r['plan_epsilon']:g} by {r['requester']}\n    {r['sql']}"
 
 
 def _decide(approve: bool) -> Any:
