@@ -89,24 +89,6 @@ def schema(svc: Any, project: str | None = None) -> dict[str, Any]:
     return {"tables": tables, "key_sets": key_sets, "public_key_exprs": exprs}
 
 
-def _ask(epsilon: float | None, half_width: float | None) -> dict[str, float | None]:
-    return {"epsilon": epsilon, "half_width": None if epsilon is not None else half_width}
-
-
-def dry_run(
-    svc: Any,
-    principal: Principal,
-    sql: str,
-    project: str,
-    *,
-    epsilon: float | None = None,
-    half_width: float | None = None,
-) -> dict[str, Any]:
-    """Dry run: ε and expected 95% half-widths; spends nothing."""
-    ask = _ask(epsilon, half_width)
-    return dict(svc.query(principal, sql, project, dry_run=True, **ask))
-
-
 def run_query(
     svc: Any,
     principal: Principal,
@@ -115,10 +97,21 @@ def run_query(
     *,
     epsilon: float | None = None,
     half_width: float | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
-    """A differentially private release (charged unless it is the cached one)."""
-    ask = _ask(epsilon, half_width)
-    return dict(svc.query(principal, sql, project, **ask))
+    """A differentially private release (charged unless it is the cached one), or with
+    ``dry_run`` its ε and expected 95% half-widths (spends nothing). ``epsilon`` wins over
+    ``half_width`` when both are given."""
+    half_width = None if epsilon is not None else half_width
+    out = svc.query(
+        principal, sql, project, epsilon=epsilon, half_width=half_width, dry_run=dry_run
+    )
+    return dict(out)
+
+
+def dry_run(svc: Any, principal: Principal, sql: str, project: str, **ask: Any) -> dict[str, Any]:
+    """Dry run: ε and expected 95% half-widths; spends nothing (``run_query``'s arguments)."""
+    return run_query(svc, principal, sql, project, dry_run=True, **ask)
 
 
 def budget(svc: Any, principal: Principal, project: str) -> dict[str, Any]:
