@@ -8,8 +8,9 @@ with how much privacy budget.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 __all__ = [
     "ColumnPolicy",
@@ -33,6 +34,19 @@ __all__ = [
 Role = Literal["identifier", "key", "numeric", "date", "code", "join"]
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_N = TypeVar("_N", bound=_Named)
+
+
+def _named(items: Iterable[_N], name: str) -> _N | None:
+    """The first of ``items`` called ``name``, or None."""
+    return next((item for item in items if item.name == name), None)
+
+
 @dataclass(frozen=True)
 class ColumnPolicy:
     name: str
@@ -50,10 +64,7 @@ class TablePolicy:
     columns: tuple[ColumnPolicy, ...]
 
     def column(self, name: str) -> ColumnPolicy | None:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        return None
+        return _named(self.columns, name)
 
 
 @dataclass(frozen=True)
@@ -131,16 +142,10 @@ class DatasetPolicy:
     privacy: PrivacyCeiling = field(default_factory=PrivacyCeiling)
 
     def table(self, name: str) -> TablePolicy | None:
-        for t in self.tables:
-            if t.name == name:
-                return t
-        return None
+        return _named(self.tables, name)
 
     def key_set(self, name: str) -> KeySet | None:
-        for k in self.key_sets:
-            if k.name == name:
-                return k
-        return None
+        return _named(self.key_sets, name)
 
 
 @dataclass(frozen=True)
