@@ -23,7 +23,8 @@ class Engine(Protocol):
     ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
         """Columns and rows of a query, within ``timeout_s`` (default: the engine's limit).
 
-        Engine error text never reaches the caller."""
+        Errors and timeouts become a generic ``QueryRejected`` (``FAILED``, ``too_slow``):
+        engine error text never reaches the caller."""
         ...
 
     def close(self) -> None: ...

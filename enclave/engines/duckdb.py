@@ -73,11 +73,7 @@ class DuckDBEngine:
     def execute(
         self, sql: str, timeout_s: float | None = None
     ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        """Columns and rows of ``sql``; errors and timeouts become generic QueryRejected.
-
-        ``timeout_s`` (what is left of the request's deadline) shortens the engine's limit;
-        the message names the configured limit only, so it carries nothing else.
-        """
+        """``Engine.execute`` on DuckDB (a timer interrupts the cursor at the limit)."""
         limit = time_limit(self.timeout_s, timeout_s)
         cur = self._conn.cursor()
         timer = threading.Timer(limit, cur.interrupt)

@@ -92,11 +92,7 @@ class SparkEngine:
     def execute(
         self, sql: str, timeout_s: float | None = None
     ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        """Columns and rows of ``sql``; errors and timeouts become generic QueryRejected.
-
-        ``timeout_s`` (what is left of the request's deadline) shortens the engine's limit;
-        the message names the configured limit only, so it carries nothing else.
-        """
+        """``Engine.execute`` on Spark (a watchdog cancels the job group at the limit)."""
         limit = time_limit(self.timeout_s, timeout_s)
         spark_sql = to_spark(sql)
         if self._spark is None:
