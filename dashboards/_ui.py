@@ -22,7 +22,7 @@ from enclave.settings import Settings
 if TYPE_CHECKING:
     from enclave.service import Principal
 
-__all__ = ["guard", "legend", "service", "settings", "sign_in"]
+__all__ = ["guard", "legend", "service", "settings", "sign_in", "signed_in"]
 
 log = logging.getLogger("enclave.dashboards")
 
@@ -116,6 +116,15 @@ def sign_in(role: str, key: str = "token") -> Principal | None:
             st.session_state[key] = entered.strip()
             st.rerun()
     return None
+
+
+def signed_in(role: str, hint: str, key: str = "token") -> Principal:
+    """``sign_in``, and the page stops with ``hint`` until a valid token is in."""
+    principal = sign_in(role, key=key)
+    if principal is None:
+        st.info(hint)
+        st.stop()
+    return principal
 
 
 def legend() -> None:

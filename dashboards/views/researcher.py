@@ -18,10 +18,7 @@ EXAMPLE = (
 )
 
 st.title("Researcher console")
-principal = _ui.sign_in("researcher")
-if principal is None:
-    st.info("Sign in with the API token your steward gave you.")
-    st.stop()
+principal = _ui.signed_in("researcher", "Sign in with the API token your steward gave you.")
 
 svc = _ui.service()
 projects: list[str] = []

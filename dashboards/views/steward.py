@@ -7,10 +7,7 @@ import streamlit as st
 from dashboards import _charts, _dataset_budget, _decisions, _steward, _ui
 
 st.title("Steward console")
-steward = _ui.sign_in("steward", key="steward_token")
-if steward is None:
-    st.info("Sign in with a steward token.")
-    st.stop()
+steward = _ui.signed_in("steward", "Sign in with a steward token.", key="steward_token")
 svc = _ui.service()
 
 apps_tab, budget_tab, people_tab = st.tabs(

@@ -8,10 +8,7 @@ import streamlit as st
 from dashboards import _steward, _ui
 
 st.title("Audit, ingest and indicators")
-steward = _ui.sign_in("steward", key="steward_token")
-if steward is None:
-    st.info("Sign in with a steward token.")
-    st.stop()
+steward = _ui.signed_in("steward", "Sign in with a steward token.", key="steward_token")
 svc = _ui.service()
 
 audit_tab, ingest_tab, ind_tab = st.tabs(["Audit log", "Ingest", "Indicators"])
