@@ -7,7 +7,6 @@ with verdict ``refused`` in its own transaction; nothing else is written.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -43,18 +42,11 @@ def refuse_audited(
     try:
         _loss.refuse_past_ceiling(dataset.privacy, dataset.name, counted, asked, what)
     except PolicyViolation as exc:
-        record = AuditRecord(
-            time=store.now(),
-            request_id=uuid.uuid4().hex,
-            actor=actor,
-            project=project,
-            action=action,
-            verdict="refused",
-            epsilon=from_micro_eps(asked.epsilon),
-            delta=from_delta_units(asked.delta),
-            error_type=type(exc).__name__,
-            detail="past the dataset's privacy ceiling",
-        )
+        record = AuditRecord.now(
+            action=action, verdict="refused", actor=actor, time=store.now(), project=project,
+            epsilon=from_micro_eps(asked.epsilon), delta=from_delta_units(asked.delta),
+            error_type=type(exc).__name__, detail="past the dataset's privacy ceiling",
+        )  # fmt: skip
         store.audit(record)
         raise
 

@@ -9,7 +9,6 @@ audit record always commit together or not at all.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,13 +58,8 @@ class Base:
         detail: str | None = None,
     ) -> int:
         """Append an applied steward action to the audit chain inside ``tx``; its seq."""
-        record = AuditRecord(
-            time=self.now(),
-            request_id=uuid.uuid4().hex,
-            actor=actor,
-            project=project,
-            action=action,
-            verdict="applied",
+        record = AuditRecord.now(
+            action=action, verdict="applied", actor=actor, time=self.now(), project=project,
             detail=detail,
-        )
+        )  # fmt: skip
         return _audit.append(tx, record, self.anchor)

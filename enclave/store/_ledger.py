@@ -231,15 +231,9 @@ def top_up(
         "topup_insert",
         (uuid.uuid4().hex, project, member, eps_u, delta_u, reason, steward, now),
     )
-    record = AuditRecord(
-        time=now,
-        request_id=uuid.uuid4().hex,
-        actor=steward,
-        project=project,
-        action="top_up",
-        verdict="applied",
-        epsilon=from_micro_eps(eps_u),
-        delta=from_delta_units(delta_u),
+    record = AuditRecord.now(
+        action="top_up", verdict="applied", actor=steward, time=now, project=project,
+        epsilon=from_micro_eps(eps_u), delta=from_delta_units(delta_u),
         detail=(f"member {member}: " if member else "") + reason.strip(),
-    )
+    )  # fmt: skip
     _audit.append(tx, record, anchor)

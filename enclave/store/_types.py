@@ -177,14 +177,18 @@ class AuditRecord:
 
     @classmethod
     def now(cls, *, action: str, verdict: str, actor: str, **fields: Any) -> AuditRecord:
-        """A record stamped with the current UTC time (``request_id`` defaults to new).
+        """A record stamped with the current UTC time, or ``time`` (e.g. the store's clock);
+        ``request_id`` defaults to a new one.
 
         >>> AuditRecord.now(action="query", verdict="refused", actor="a", project="p").action
         'query'
+        >>> AuditRecord.now(action="x", verdict="applied", actor="a", time="t").time
+        't'
         """
+        fields.setdefault("time", utc_now())
         fields.setdefault("request_id", uuid.uuid4().hex)
         fields.setdefault("project", None)
-        return cls(time=utc_now(), action=action, verdict=verdict, actor=actor, **fields)
+        return cls(action=action, verdict=verdict, actor=actor, **fields)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
