@@ -36,14 +36,9 @@ def _gateway_bench() -> Any:
     return mod
 
 
-def _timed(fn: Any, reps: int) -> float:
+def _timed(gb: Any, fn: Any, reps: int) -> float:
     fn()  # warm-up (JIT, file cache, plan caches)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return float(gb._median_time(fn, reps))
 
 
 def _context(gb: Any, settings: Any) -> Any:
@@ -82,8 +77,8 @@ def run_size(gb: Any, persons: int, base: Path, reps: int, master: str) -> list[
     for name, sql in gb.WORKLOAD.items():
         state = rewrite(plan(gb._front(sql, ctx), ctx), ctx)
         bounded = state.rewritten_sql
-        duck_s = _timed(lambda b=bounded: ctx.engine.execute(b), reps)
-        spark_s = _timed(lambda b=bounded: spark.execute(b), reps)
+        duck_s = _timed(gb, lambda b=bounded: ctx.engine.execute(b), reps)
+        spark_s = _timed(gb, lambda b=bounded: spark.execute(b), reps)
         row = {
             "persons": persons,
             "claims": claims,
