@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from enclave.errors import IngestError
@@ -40,13 +40,7 @@ class Rotation:
     tables: dict[str, int]
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "old_key_id": self.old_key_id,
-            "new_key_id": self.new_key_id,
-            "extracts": self.extracts,
-            "archived_key": self.archived_key,
-            "tables": self.tables,
-        }
+        return asdict(self)
 
 
 def _extracts(settings: Settings, ring: Keyring, warehouse: Path) -> list[Manifest]:
