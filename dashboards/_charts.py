@@ -29,6 +29,16 @@ TILES: dict[str, tuple[int, int]] = {
 }  # fmt: skip
 
 
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    """Columns with no value at all get a real type (altair cannot encode polars' Null).
+
+    >>> _typed(pl.DataFrame({"v": [None, None]})).dtypes
+    [Float64]
+    """
+    nulls = [c for c, t in frame.schema.items() if t == pl.Null]
+    return frame.with_columns(pl.col(c).cast(pl.Float64) for c in nulls) if nulls else frame
+
+
 def error_bars(frame: pl.DataFrame, key: str, estimate: str) -> alt.Chart | None:
     """Estimates as points with 95% interval bars, by the first key column."""
     low, high = f"{estimate}_ci_low", f"{estimate}_ci_high"
@@ -40,7 +50,7 @@ def error_bars(frame: pl.DataFrame, key: str, estimate: str) -> alt.Chart | None
         pl.col(low).alias("low"),
         pl.col(high).alias("high"),
     )
-    base = alt.Chart(data).encode(x=alt.X("key:N", title=key, sort=None))
+    base = alt.Chart(_typed(data)).encode(x=alt.X("key:N", title=key, sort=None))
     bars = base.mark_errorbar(ticks=True).encode(y=alt.Y("low:Q", title=estimate), y2="high:Q")
     points = base.mark_point(filled=True, size=60).encode(
         y="estimate:Q", tooltip=["key", "estimate", "low", "high"]
@@ -50,7 +60,7 @@ def error_bars(frame: pl.DataFrame, key: str, estimate: str) -> alt.Chart | None
 
 def series_chart(rows: Sequence[dict[str, Any]], title: str) -> alt.LayerChart:
     """One region's weekly series: 95% band, line, and points coloured by alert level."""
-    data = pl.DataFrame(rows, strict=False, infer_schema_length=None).with_columns(
+    data = _typed(pl.DataFrame(rows, strict=False, infer_schema_length=None)).with_columns(
         pl.col("period").str.to_date().alias("week")
     )
     base = alt.Chart(data).encode(x=alt.X("week:T", title="week"))
@@ -82,7 +92,7 @@ def region_tiles(cells: dict[str, dict[str, Any]]) -> alt.LayerChart:
                 "value": value,
             }
         )
-    data = pl.DataFrame(rows, strict=False, infer_schema_length=None)
+    data = _typed(pl.DataFrame(rows, strict=False, infer_schema_length=None))
     base = alt.Chart(data).encode(
         x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None, sort="ascending")
     )
@@ -99,7 +109,7 @@ def budget_chart(history: pl.DataFrame) -> alt.Chart | None:
     if history.is_empty():
         return None
     return (
-        alt.Chart(history)
+        alt.Chart(_typed(history))
         .mark_line(interpolate="step-after", point=True)
         .encode(
             x=alt.X("time:T", title="time"),
