@@ -29,7 +29,7 @@ from enclave.errors import EnclaveError, InternalError, PolicyViolation
 from enclave.gateway.check.authorise import authorise
 from enclave.gateway.check.check_shape import check_shape
 from enclave.gateway.check.parse import parse
-from enclave.gateway.deadline import check_deadline
+from enclave.gateway.deadline import check_deadline, request_limit
 from enclave.gateway.execute import execute, read_histograms
 from enclave.gateway.plan.pieces import plan_pieces
 from enclave.gateway.plan.planner import plan
@@ -68,13 +68,13 @@ class Answer:
 def _run(stages: tuple[Stage, ...], state: Any, ctx: GatewayContext) -> Any:
     for stage in stages:
         state = stage(state, ctx)
-        check_deadline(state.deadline, ctx.settings.query_timeout_s)
+        check_deadline(state.deadline, request_limit(ctx.settings))
     return state
 
 
 def front(request: QueryRequest, ctx: GatewayContext, deadline: float | None = None) -> Planned:
     """The planned query (parse → authorise → check_shape → plan); reads no data."""
-    limit = float(ctx.settings.query_timeout_s) if ctx.settings is not None else 60.0
+    limit = request_limit(ctx.settings)
     start = Requested(request=request, deadline=deadline or time.monotonic() + limit)
     planned: Planned = _run(FRONT, start, ctx)
     return planned
@@ -185,7 +185,7 @@ def answer_request(request: QueryRequest, ctx: GatewayContext) -> Answer:
             delta_spent=out.delta,
             release_id=uuid.uuid4().hex,
         )
-        check_deadline(noised.deadline, ctx.settings.query_timeout_s)
+        check_deadline(noised.deadline, request_limit(ctx.settings))
         ctx.store.commit(reservation, cache_key=key, release=release.to_json())
         out.verdict = "released"
         remaining = _remaining(ctx, request)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from enclave.errors import InternalError, QueryRejected
-from enclave.gateway.deadline import check_deadline
+from enclave.gateway.deadline import check_deadline, request_limit
 from enclave.gateway.plan.pieces import (
     AUTO,
     COMPOSITION,
@@ -191,7 +191,7 @@ def _noised_quantiles(
     state: Histogrammed, ctx: GatewayContext, domain: list[Key], losses: Losses
 ) -> tuple[dict[str, dict[Key, tuple[Any, ...]]], dict[str, Any]]:
     plan, out, mechanisms = state.plan, {}, {}
-    limit = ctx.settings.query_timeout_s if ctx.settings is not None else math.inf
+    limit = request_limit(ctx.settings)
     for a in plan.aggregates:
         if a.kind != "quantile":
             continue

@@ -81,9 +81,8 @@ def auto_totals_sql(
     )
     nb = f"LEAST(__n, {cap + 1}) AS __nb"
     if not keys:
-        mins = "".join(f"min({k}) AS {k}, " for k in keys)
         body = (
-            f"__pk AS (SELECT __pid, {mins}{pre} FROM __in GROUP BY __pid), "
+            f"__pk AS (SELECT __pid, {pre} FROM __in GROUP BY __pid), "
             f"__al AS (SELECT {kl}0 AS __b, {nb}{s_cols}, __n FROM __pk), {bucket}"
         )
         hist = f"SELECT LEAST(__nb, {cap}) AS __h, sum(__cnt) AS __p FROM __bk GROUP BY 1"
