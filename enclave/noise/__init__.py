@@ -2,8 +2,8 @@
 
 ``make_*`` builds an OpenDP measurement; ``release_*`` runs one; ``*_accuracy`` /
 ``*_scale`` convert between noise scale and a 95% half-width with OpenDP's helpers.
-No ``random`` and no numpy noise: OpenDP's samplers are exact (discrete Laplace) or
-float-safe (its continuous Laplace is sampled on a discretised grid, then rounded).
+No ``random`` and no numpy noise, and no float noise: every Laplace-noised total is an
+exact integer and gets OpenDP's exact discrete Laplace sampler.
 """
 
 from enclave.noise._accuracy import (
@@ -17,7 +17,6 @@ from enclave.noise._accuracy import (
 from enclave.noise._mechanisms import (
     INT_CAP,
     Record,
-    laplace_float,
     laplace_int,
     threshold_counts,
     threshold_for_delta,
@@ -36,7 +35,6 @@ __all__ = [
     "Record",
     "discrete_laplace_std",
     "half_width",
-    "laplace_float",
     "laplace_int",
     "laplace_std",
     "private_quantile",

@@ -4,9 +4,6 @@
   mechanism: ``make_laplace`` on a vector of 64-bit integers (``atom_domain(T="i64")``)
   with the L1 metric — exact integer sampling; totals beyond ±2⁶² are capped first (a
   data-independent cap no bounded query reaches).
-* Real totals (sums) get OpenDP's **float Laplace**: ``make_laplace`` on a vector of
-  non-NaN ``float`` — OpenDP samples it on a discretised grid (2^k) and rounds, the
-  float-safe construction that avoids the Mironov floating-point attack.
 * Private group keys are released by ``make_laplace_threshold`` (Rogers 2023): each
   key's count gets discrete Laplace noise and only keys whose noisy count reaches the
   threshold are released; δ is the chance a key unique to one person gets through.
@@ -31,7 +28,6 @@ from enclave.noise._opendp import dp
 __all__ = [
     "INT_CAP",
     "Record",
-    "laplace_float",
     "laplace_int",
     "threshold_counts",
     "threshold_for_delta",
@@ -77,19 +73,6 @@ def laplace_int(
     if record is not None:
         record(float(meas.map(int(sensitivity))), 0.0)
     return [int(v) for v in meas([_capped(v) for v in values])], scale
-
-
-def laplace_float(
-    values: Sequence[float], *, sensitivity: float, epsilon: float
-) -> tuple[list[float], float]:
-    """OpenDP's float-safe Laplace noise on a vector of real totals with L1 ``sensitivity``."""
-    if sensitivity <= 0 or epsilon <= 0:
-        raise InternalError("sensitivity and ε must be positive")
-    space = (dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l1_distance(T=float))
-    meas, scale = _fit_scale(
-        lambda b: dp.m.make_laplace(*space, scale=b), float(sensitivity), epsilon
-    )
-    return [float(v) for v in meas([float(v) for v in values])], scale
 
 
 def _threshold_space() -> tuple[Any, Any]:

@@ -6,7 +6,6 @@ import pytest
 
 from enclave.noise import (
     half_width,
-    laplace_float,
     laplace_int,
     private_quantile,
     quantile_candidates,
@@ -20,12 +19,6 @@ def test_laplace_int_scale_is_sensitivity_over_epsilon():
     out, scale = laplace_int([0] * 50, sensitivity=10, epsilon=0.5)
     assert scale == pytest.approx(20.0, rel=1e-5)
     assert all(isinstance(v, int) for v in out) and len(set(out)) > 1
-
-
-def test_laplace_float_is_noisy():
-    a, scale = laplace_float([1.5, 2.5], sensitivity=4.0, epsilon=2.0)
-    b, _ = laplace_float([1.5, 2.5], sensitivity=4.0, epsilon=2.0)
-    assert scale == pytest.approx(2.0, rel=1e-5) and a != b
 
 
 def test_threshold_grows_as_delta_shrinks():
