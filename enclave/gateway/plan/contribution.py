@@ -29,6 +29,7 @@ from typing import Literal
 
 import sqlglot.expressions as exp
 
+from enclave.gateway.plan.keys import key_combinations
 from enclave.gateway.plan.sources import Scope
 from enclave.gateway.values import Aggregate
 from enclave.policy import DatasetPolicy
@@ -61,11 +62,7 @@ def groups_bound(
         return 1
     bound = ds.contribution.groups_per_person
     if all(ks is not None for ks in key_sets):
-        combos = 1
-        for name in key_sets:
-            ks = ds.key_set(name or "")
-            combos *= len(ks.values) if ks is not None else bound
-        bound = min(bound, combos)
+        bound = min(bound, key_combinations(key_sets, ds, unknown=bound))
     return max(1, bound)
 
 

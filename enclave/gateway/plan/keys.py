@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import sqlglot
 import sqlglot.expressions as exp
@@ -21,7 +22,7 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from enclave.gateway.plan.sources import Scope
 from enclave.policy import DatasetPolicy, KeySet
 
-__all__ = ["key_set_for", "key_sql", "normalise"]
+__all__ = ["key_combinations", "key_set_for", "key_sql", "normalise"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -69,3 +70,20 @@ def key_sql(key: exp.Expr, key_set: KeySet | None) -> str:
     if all(isinstance(v, str) for v in values):
         return f"CAST({sql} AS VARCHAR)"
     return f"TRY_CAST({sql} AS BIGINT)"
+
+
+def key_combinations(key_sets: Sequence[str | None], ds: DatasetPolicy, unknown: int) -> int:
+    """How many key tuples a query can have: the product of the key sets' sizes, counting
+    ``unknown`` for a private key (or a key set the policy does not name).
+
+    >>> from enclave.policy import load_dataset_policy
+    >>> from enclave.settings import REPO_POLICIES
+    >>> ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
+    >>> key_combinations(["sexes", None], ds, unknown=10) == len(ds.key_set("sexes").values) * 10
+    True
+    """
+    combos = 1
+    for name in key_sets:
+        ks = ds.key_set(name) if name else None
+        combos *= len(ks.values) if ks is not None else unknown
+    return combos

@@ -25,7 +25,7 @@ from enclave.gateway.plan.contribution import (
 )
 from enclave.gateway.plan.epsilon import choose_epsilon, query_delta, split_epsilon
 from enclave.gateway.plan.joins import bound_join_fanout
-from enclave.gateway.plan.keys import key_set_for, key_sql
+from enclave.gateway.plan.keys import key_combinations, key_set_for, key_sql
 from enclave.gateway.plan.pieces import Piece, pieces, selection_piece
 from enclave.gateway.plan.sources import Scope
 from enclave.gateway.plan.total import guard, guard_conjuncts
@@ -79,11 +79,8 @@ def _limit_quantile_work(
     quantiles = sum(1 for a in aggregates if a.kind == "quantile")
     if not quantiles:
         return
-    groups = 1
-    for k in keys:
-        ks = ds.key_set(k.key_set) if k.key_set else None
-        groups *= len(ks.values) if ks is not None else ds.limits.max_private_groups
-    groups = min(groups, ds.limits.max_private_groups)
+    limit = ds.limits.max_private_groups
+    groups = min(key_combinations([k.key_set for k in keys], ds, unknown=limit), limit)
     if groups * quantiles > ds.limits.max_quantile_groups:
         raise QueryRejected(
             f"MEDIAN / QUANTILE_CONT are released per group, at most "
