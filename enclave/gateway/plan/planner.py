@@ -72,6 +72,14 @@ def _guard_conditions(relation: exp.Select) -> None:
             join.set("on", guard_conjuncts(join.args["on"]))
 
 
+def _limit_public_domain(keys: list[GroupKey], ds: DatasetPolicy) -> None:
+    """Every public key combination is released: refuse too many before anything is read."""
+    if keys and all(k.key_set for k in keys):
+        limit = ds.limits.max_private_groups
+        if key_combinations([k.key_set for k in keys], ds, unknown=limit) > limit:
+            raise QueryRejected("Too many public key combinations; group by fewer keys.")
+
+
 def _limit_quantile_work(
     aggregates: list[Aggregate], keys: list[GroupKey], ds: DatasetPolicy
 ) -> None:
@@ -182,6 +190,7 @@ def plan(state: Checked, ctx: GatewayContext) -> Planned:
     relation_sql, fanout = _relation(ast, items.columns, ds, query_salt(state.normalized_sql))
     if fanout is not None:
         notes.append(f"joined event tables: at most {fanout} rows per person each")
+    _limit_public_domain(keys, ds)
     _limit_quantile_work(aggregates, keys, ds)
     limit = ast.args.get("limit")
     new_plan = Plan(

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from enclave.errors import InternalError, QueryRejected
+from enclave.errors import InternalError
 from enclave.gateway.deadline import check_deadline, request_limit
 from enclave.gateway.plan.pieces import (
     AUTO,
@@ -68,8 +68,8 @@ def public_domain(plan: Plan, ds: DatasetPolicy) -> list[Key] | None:
     size = 1
     for s in sets:
         size *= len(s)
-    if size > ds.limits.max_private_groups:
-        raise QueryRejected("Too many public key combinations; group by fewer keys.")
+    if size > ds.limits.max_private_groups:  # refused by the plan before any data is read
+        raise InternalError("the plan let through more public key combinations than allowed")
     return [tuple(t) for t in itertools.product(*sets)]
 
 
