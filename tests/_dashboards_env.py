@@ -13,22 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from enclave.settings import REPO_POLICIES, Settings
+from tests._policies import write_project
 
 #: Weeks of ILI published in the test enclave: summer through the 2023/24 season's peak.
 FIRST_WEEK = dt.date(2023, 7, 3)
 WEEKS = 28
-
-TINY = """[project]
-id = "tiny"
-title = "Tiny budget (tests)"
-members = ["researcher@demo"]
-epsilon = 0.3
-max_epsilon_per_query = 0.3
-
-[project.tables]
-persons = ["*"]
-claims = ["*"]
-"""
 
 
 @dataclass(frozen=True)
@@ -54,7 +43,15 @@ def build(root: Path, persons: int = 20000) -> Env:
 
     home, policies = root / "home", root / "policies"
     shutil.copytree(REPO_POLICIES, policies)
-    (policies / "projects" / "tiny.toml").write_text(TINY, encoding="utf-8")
+    write_project(
+        policies,
+        "tiny",
+        title="Tiny budget (tests)",
+        members=("researcher@demo",),
+        epsilon=0.3,
+        per_query=0.3,
+        tables=("persons", "claims"),
+    )
     settings = Settings.from_environ({"ENCLAVE_HOME": str(home), "ENCLAVE_POLICIES": str(policies)})
     manifest = ingested_home(settings, persons, seed=3, extract=root / "extract")
 

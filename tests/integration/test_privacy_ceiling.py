@@ -20,6 +20,7 @@ from enclave.service import Service
 from enclave.settings import REPO_POLICIES, Settings
 from enclave.store import Principal
 from tests._paths import ROOT
+from tests._policies import write_project
 
 STEWARD = Principal(user="steward@test", role="steward", token_id="t")
 RESEARCHER = Principal(user="alice@uni", role="researcher", token_id="t")
@@ -246,20 +247,15 @@ def test_dataset_view_is_for_stewards(svc: Service) -> None:
 
 
 # -- policy files --------------------------------------------------------------------
-BIG = """[project]
-id = "big-file"
-title = "A policy file past the ceiling"
-members = ["alice@uni"]
-epsilon = 415.6
-max_epsilon_per_query = 1.0
-
-[project.tables]
-persons = ["*"]
-"""
-
-
 def test_policy_files_past_the_ceiling_are_refused(settings: Settings) -> None:
-    (settings.policies_dir / "projects" / "big-file.toml").write_text(BIG, encoding="utf-8")
+    write_project(
+        settings.policies_dir,
+        "big-file",
+        title="A policy file past the ceiling",
+        members=("alice@uni",),
+        epsilon=415.6,
+        per_query=1.0,
+    )
     svc = Service.open(settings)
     try:
         with pytest.raises(PolicyViolation) as err:
@@ -329,9 +325,17 @@ def test_cli_refuses_a_top_up_past_the_ceiling(run, settings: Settings) -> None:
 def test_cli_refuses_an_approval_past_the_ceiling(run, svc: Service) -> None:
     _apply(svc, "big")
     out = run(
-        "project", "approve", "big", "--table", "persons=*",
-        "--epsilon", f"{LEFT + 1:g}", "--per-query", "1", code=2,
-    )  # fmt: skip
+        "project",
+        "approve",
+        "big",
+        "--table",
+        "persons=*",
+        "--epsilon",
+        f"{LEFT + 1:g}",
+        "--per-query",
+        "1",
+        code=2,
+    )
     assert "PolicyViolation" in out.output and f"remaining ε={LEFT:g}" in out.output
     assert svc.store.project("big").status == "pending"
 

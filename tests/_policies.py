@@ -1,0 +1,31 @@
+"""Steward policy files for tests that add a project to a copy of the shipped policies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["write_project"]
+
+
+def write_project(
+    policies: Path, pid: str, *, title: str, members: Sequence[str], epsilon: float,
+    per_query: float, tables: Sequence[str] = ("persons",),
+) -> Path:  # fmt: skip
+    """Write ``projects/<pid>.toml`` under ``policies``: an approved project with budget
+    ``epsilon`` (at most ``per_query`` a query) that may read every column of ``tables``."""
+    lines = [
+        "[project]",
+        f"id = {json.dumps(pid)}",
+        f"title = {json.dumps(title)}",
+        f"members = {json.dumps(list(members))}",
+        f"epsilon = {epsilon!r}",
+        f"max_epsilon_per_query = {per_query!r}",
+        "",
+        "[project.tables]",
+        *(f'{table} = ["*"]' for table in tables),
+    ]
+    path = policies / "projects" / f"{pid}.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
