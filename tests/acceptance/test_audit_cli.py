@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from enclave.cli import app
 from enclave.settings import Settings
 from enclave.store import BudgetLimits, open_store
-from tests._store_rows import fill_audit
+from tests._store_rows import fill_audit, reserve
 
 
 @pytest.fixture
@@ -70,15 +70,7 @@ def test_export_json_lines(home, tmp_path):
 
 def test_budget_shows_policy_limits_and_spending(home):
     with open_store(Settings(home=home)) as store:
-        r = store.reserve(
-            project="demo",
-            user="researcher@demo",
-            epsilon=0.75,
-            delta=0.0,
-            request_id="r",
-            sql_hash="h",
-            limits=BudgetLimits(10.0),
-        )
+        r = reserve(store, 0.75, limits=BudgetLimits(10.0), user="researcher@demo")
         store.commit(r, cache_key="k", release={})
     result = _run(home, "budget", "--project", "demo", "--user", "researcher@demo", "--json")
     assert result.exit_code == 0, result.output

@@ -21,6 +21,7 @@ from enclave.settings import REPO_POLICIES, Settings
 from enclave.store import Principal
 from tests._paths import ROOT
 from tests._policies import write_project
+from tests._store_rows import reserve
 
 STEWARD = Principal(user="steward@test", role="steward", token_id="t")
 RESEARCHER = Principal(user="alice@uni", role="researcher", token_id="t")
@@ -223,16 +224,8 @@ def test_member_top_up_adds_nothing_to_the_total(svc: Service) -> None:
 def test_spending_shows_per_project_and_in_total(svc: Service) -> None:
     from enclave.store import BudgetLimits
 
-    policy = svc.project_policy("demo")
-    res = svc.store.reserve(
-        project="demo",
-        user="researcher@demo",
-        epsilon=0.25,
-        delta=0.0,
-        request_id="r1",
-        sql_hash="h",
-        limits=BudgetLimits.from_policy(policy),
-    )
+    limits = BudgetLimits.from_policy(svc.project_policy("demo"))
+    res = reserve(svc.store, 0.25, limits=limits, user="researcher@demo", rid="r1")
     svc.store.commit(res, cache_key="k", release={"columns": [], "rows": []})
     view = svc.dataset_loss(STEWARD)
     assert view.epsilon_spent == 0.25
