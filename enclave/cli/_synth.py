@@ -23,13 +23,24 @@ def synth(
         int,
         typer.Option("--extract-no", help="Extract number; claims differ, persons do not."),
     ] = 1,
+    outbreak: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--outbreak",
+            help="REGION:YYYY-MM-DD:WEEKS:FACTOR[:INDICATOR] multiplies that region's ILI "
+            "(or covid, emergency) cases for those weeks; repeatable.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Generate a deterministic synthetic identified extract (see docs/extract-format.md)."""
     with cli_errors(as_json):
-        from pseudonymize.synth import generate
+        from pseudonymize.synth import Outbreak, generate
 
-        summary = generate(out, persons=persons, seed=seed, extract_no=extract_no)
+        outbreaks = tuple(Outbreak.parse(o) for o in outbreak or ())
+        summary = generate(
+            out, persons=persons, seed=seed, extract_no=extract_no, outbreaks=outbreaks
+        )
         if as_json:
             emit(summary.to_dict())
             return
@@ -39,6 +50,11 @@ def synth(
             typer.echo(f"  {name:<18} {rows:>12,} lines  ({bad:,} injected bad)")
         reasons = ", ".join(f"{r} {k:,}" for r, k in summary.injected.items())
         typer.echo(f"  injected by reason: {reasons}")
+        for o in summary.outbreaks:
+            typer.echo(
+                f"  outbreak: {o['indicator']} in {o['region']} from {o['start']} for "
+                f"{o['weeks']} weeks x{o['factor']:g} ({o['added_claims']:,} claims added)"
+            )
 
 
 def register(app: typer.Typer) -> None:

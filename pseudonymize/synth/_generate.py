@@ -21,6 +21,7 @@ from pseudonymize.synth import _ids, _inject, _places, _sample
 from pseudonymize.synth._claims import make_claims
 from pseudonymize.synth._details import make_diagnoses, make_prescriptions
 from pseudonymize.synth._errors import REASONS, Batch, bad_counts
+from pseudonymize.synth._outbreak import Outbreak, add_outbreaks
 from pseudonymize.synth._people import People, make_people
 from pseudonymize.synth._providers import Providers, make_providers
 from pseudonymize.synth._write import FileResult, emit, write_json
@@ -40,15 +41,20 @@ class SynthSummary:
     injected: dict[str, int]  # bad lines per reason, over all files
     seconds: float
     injected_by_file: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Injected outbreaks, each with the number of claims it added (``added_claims``).
+    outbreaks: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "out_dir": str(self.out_dir),
             "rows": dict(self.rows),
             "injected": dict(self.injected),
             "injected_by_file": {f: dict(r) for f, r in self.injected_by_file.items()},
             "seconds": round(self.seconds, 3),
         }
+        if self.outbreaks:
+            out["outbreaks"] = [dict(o) for o in self.outbreaks]
+        return out
 
 
 def _check(out_dir: Path, persons: int, seed: int, extract_no: int) -> None:
@@ -121,11 +127,21 @@ def _claims_file(
 
 
 def _activity(
-    out_dir: Path, people: People, providers: Providers, taken: np.ndarray, seed: int, no: int
-) -> dict[str, FileResult]:
-    """claims.csv, diagnoses.csv and prescriptions.csv of extract ``no``."""
+    out_dir: Path,
+    people: People,
+    providers: Providers,
+    taken: np.ndarray,
+    seed: int,
+    no: int,
+    outbreaks: tuple[Outbreak, ...] = (),
+) -> tuple[dict[str, FileResult], list[int]]:
+    """claims.csv, diagnoses.csv and prescriptions.csv of extract ``no`` (and the claims
+    each outbreak added)."""
     prefix = f"C{no}-"
     claims = make_claims(_rng(seed, 10, no), people, providers)
+    added: list[int] = []
+    if outbreaks:
+        claims, added = add_outbreaks(_rng(seed, 16, no), claims, people, outbreaks)
     dx = make_diagnoses(_rng(seed, 11, no), claims, people)
     rx = make_prescriptions(_rng(seed, 12, no), claims, people)
     c_counts = bad_counts("claims.csv", len(claims))
@@ -158,14 +174,21 @@ def _activity(
         rng_r,
         lambda _: _inject.prescription_lines(rng_r, r_good, r_counts, u_rx),
     )
-    return out
+    return out, added
 
 
-def generate(out_dir: Path, persons: int, seed: int = 0, extract_no: int = 1) -> SynthSummary:
+def generate(
+    out_dir: Path,
+    persons: int,
+    seed: int = 0,
+    extract_no: int = 1,
+    outbreaks: tuple[Outbreak, ...] = (),
+) -> SynthSummary:
     """Write a synthetic identified extract of ``persons`` persons to ``out_dir``.
 
-    Output is byte-identical for the same ``(persons, seed, extract_no)``; see
-    docs/extract-format.md for the files and the injected bad lines.
+    Output is byte-identical for the same ``(persons, seed, extract_no, outbreaks)``; see
+    docs/extract-format.md for the files, the injected bad lines and ``outbreaks``
+    (``Outbreak.parse("Taipei:2024-01-08:3:2")``).
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -183,8 +206,14 @@ def generate(out_dir: Path, persons: int, seed: int = 0, extract_no: int = 1) ->
         results: dict[str, FileResult] = {}
         results["persons.csv"], taken = _persons(out_dir, people, seed)
         results["providers.csv"] = _providers(out_dir, providers, seed)
-        results.update(_activity(out_dir, people, providers, taken, seed, extract_no))
-        return _finish(out_dir, persons, seed, extract_no, results, started)
+        activity, added = _activity(
+            out_dir, people, providers, taken, seed, extract_no, tuple(outbreaks)
+        )
+        results.update(activity)
+        done = tuple(
+            {**o.to_dict(), "added_claims": n} for o, n in zip(outbreaks, added, strict=True)
+        )
+        return _finish(out_dir, persons, seed, extract_no, results, started, done)
     except OSError as exc:
         raise UserError(
             f"Cannot write the extract ({exc.strerror or type(exc).__name__}); "
@@ -199,6 +228,7 @@ def _finish(
     extract_no: int,
     results: dict[str, FileResult],
     started: float,
+    outbreaks: tuple[dict[str, Any], ...] = (),
 ) -> SynthSummary:
     truth = [(f, line, reason) for f in FILES for line, reason in sorted(results[f][1])]
     pl.DataFrame(
@@ -213,16 +243,17 @@ def _finish(
     injected = {r: by_reason[r] for r in REASONS}
     by_file = {f: dict(Counter(r for _, r in results[f][1])) for f in FILES}
     rows = {f: results[f][0] for f in FILES}
-    write_json(
-        out_dir / "extract.json",
-        {
-            "format": "nhi",
-            "version": 1,
-            "extract_no": extract_no,
-            "seed": seed,
-            "persons": persons,
-            "files": rows,
-            "injected": injected,
-        },
-    )
-    return SynthSummary(out_dir, rows, injected, time.perf_counter() - started, by_file)
+    meta: dict[str, Any] = {
+        "format": "nhi",
+        "version": 1,
+        "extract_no": extract_no,
+        "seed": seed,
+        "persons": persons,
+        "files": rows,
+        "injected": injected,
+    }
+    if outbreaks:
+        meta["outbreaks"] = list(outbreaks)
+    write_json(out_dir / "extract.json", meta)
+    seconds = time.perf_counter() - started
+    return SynthSummary(out_dir, rows, injected, seconds, by_file, outbreaks)
