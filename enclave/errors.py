@@ -38,8 +38,6 @@ __all__ = [
 class EnclaveError(Exception):
     """Base of every error the enclave raises on purpose."""
 
-    http: int = 500
-
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else self.__class__.__name__
@@ -48,77 +46,67 @@ class EnclaveError(Exception):
 class UserError(EnclaveError):
     """Something the caller can fix; the message says how."""
 
-    http = 400
-
 
 class QueryRejected(UserError):
     """The SQL is outside what the gateway accepts (syntax, shape, functions)."""
-
-    http = 422
 
 
 class PolicyViolation(UserError):
     """The SQL is well formed but the project's policy does not allow it."""
 
-    http = 403
-
 
 class BudgetExhausted(UserError):
     """The request would spend more privacy budget than remains."""
-
-    http = 429
 
 
 class IngestError(UserError):
     """An extract, key file or warehouse path cannot be used as given."""
 
-    http = 400
-
 
 class PolicyError(UserError):
     """A steward's policy file is invalid."""
-
-    http = 400
 
 
 class Unauthorized(UserError):
     """No valid credential was presented."""
 
-    http = 401
-
 
 class Forbidden(UserError):
     """The credential is valid but its role or project does not allow this."""
-
-    http = 403
 
 
 class NotFound(UserError):
     """The named project, member, token or release does not exist."""
 
-    http = 404
-
 
 class Conflict(UserError):
     """The request conflicts with the current state (e.g. already approved)."""
-
-    http = 409
 
 
 class RateLimited(UserError):
     """Too many requests from one token; retry later."""
 
-    http = 429
-
 
 class InternalError(EnclaveError, AssertionError):
     """An invariant broke: this is probably a bug, not something the caller did."""
 
-    http = 500
-
     @property
     def message(self) -> str:
         return "Internal error in the enclave; this is probably a bug. It has been audited."
+
+
+#: The HTTP status of each error class; a subclass not listed has its nearest base's.
+_HTTP: dict[type[EnclaveError], int] = {
+    UserError: 400,
+    QueryRejected: 422,
+    PolicyViolation: 403,
+    BudgetExhausted: 429,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    RateLimited: 429,
+}
 
 
 def exit_code(exc: BaseException) -> int:
@@ -127,8 +115,8 @@ def exit_code(exc: BaseException) -> int:
 
 
 def http_status(exc: BaseException) -> int:
-    """HTTP status for an exception (500 for anything unexpected)."""
-    return exc.http if isinstance(exc, EnclaveError) else 500
+    """HTTP status for an exception (500 for bugs and anything unexpected)."""
+    return next((_HTTP[c] for c in type(exc).__mro__ if c in _HTTP), 500)
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
