@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from tests._paths import ROOT
-from tests.ingest_fake import write_extract
+from tests.ingest_fake import Fake, write_extract
 
 ENCLAVE = ROOT / ".venv" / "bin" / "enclave"
 
@@ -35,12 +35,17 @@ def _claims(path: Path) -> int:
         return con.execute("SELECT count(*) FROM claims").fetchone()[0]
 
 
-def test_ingest_json_manifest_and_key_verbs(tmp_path):
+def _ingest_json(tmp_path: Path) -> tuple[Path, Fake, subprocess.CompletedProcess[str], dict]:
+    """A fake extract ingested into a new home with ``--json``: home, extract, run, manifest."""
     fake = write_extract(tmp_path / "e1")
     home = tmp_path / "home"
     done = _run(home, "ingest", str(fake.path), "--format", "nhi", "--json")
     assert done.returncode == 0, done.stderr[-500:]
-    manifest = json.loads(done.stdout)
+    return home, fake, done, json.loads(done.stdout)
+
+
+def test_ingest_json_manifest_and_key_verbs(tmp_path):
+    home, fake, done, manifest = _ingest_json(tmp_path)
     for f in manifest["files"].values():
         assert f["rows_read"] == f["rows_loaded"] + f["rows_quarantined"]
     assert (home / "manifests" / f"{manifest['ingest_id']}.json").is_file()
@@ -58,14 +63,10 @@ def test_ingest_records_its_manifest_in_the_metadata_store(tmp_path):
     from enclave.settings import Settings
     from enclave.store import open_store
 
-    fake = write_extract(tmp_path / "e1")
-    home = tmp_path / "home"
-    done = _run(home, "ingest", str(fake.path), "--format", "nhi", "--json")
-    assert done.returncode == 0, done.stderr[-500:]
-    manifest = json.loads(done.stdout)
+    home, _, _, manifest = _ingest_json(tmp_path)
     with open_store(Settings(home=home)) as store:
-        stored = store.manifests()
-        audit_ok = store.verify_audit().ok
+        stored = store.audit_log.manifests()
+        audit_ok = store.audit_log.verify().ok
     assert [m["ingest_id"] for m in stored] == [manifest["ingest_id"]]
     assert stored[0]["files"] == manifest["files"] and stored[0]["key_id"] == manifest["key_id"]
     assert audit_ok
