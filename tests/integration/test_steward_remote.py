@@ -4,6 +4,7 @@ exit codes as on the host, and the actor recorded is the token's owner."""
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 from typer.testing import CliRunner
@@ -32,65 +33,33 @@ def _json(result):
     return json.loads(result.stdout)
 
 
+def _steward(server, command: str):
+    """``command`` (shell words) run by the steward with ``--json``: it succeeds; its JSON."""
+    result = _cli(server, STEWARD, *shlex.split(command), "--json")
+    assert result.exit_code == 0, result.output
+    return _json(result)
+
+
 def test_the_first_approval_flow_over_http(server) -> None:
-    assert _cli(server, STEWARD, "user", "add", "rem@uni", "--json").exit_code == 0
-    applied = _cli(
+    _steward(server, "user add rem@uni")
+    applied = _steward(
         server,
-        STEWARD,
-        "project",
-        "apply",
-        "remote-flu",
-        "--title",
-        "Flu",
-        "--purpose",
-        "p",
-        "--tables",
-        "persons,claims",
-        "--epsilon",
-        "2",
-        "--applicant",
-        "rem@uni",
-        "--json",
+        "project apply remote-flu --title Flu --purpose p --tables persons,claims --epsilon 2 "
+        "--applicant rem@uni",
     )
-    assert applied.exit_code == 0, applied.output
-    assert _json(applied)["applicant"] == "rem@uni"
-    approved = _cli(
+    assert applied["applicant"] == "rem@uni"
+    approved = _steward(
         server,
-        STEWARD,
-        "project",
-        "approve",
-        "remote-flu",
-        "--table",
-        "persons=*",
-        "--epsilon",
-        "2",
-        "--per-query",
-        "0.5",
-        "--reason",
-        "ethics ref 7",
-        "--json",
+        "project approve remote-flu --table 'persons=*' --epsilon 2 --per-query 0.5 "
+        "--reason 'ethics ref 7'",
     )
-    assert approved.exit_code == 0, approved.output
-    assert _json(approved)["status"] == "active"
+    assert approved["status"] == "active"
     token = _cli(server, STEWARD, "token", "issue", "rem@uni", "--days", "30")
     assert token.exit_code == 0 and token.stdout.strip().startswith("enc_")
-    up = _cli(
-        server,
-        STEWARD,
-        "budget",
-        "top-up",
-        "remote-flu",
-        "--epsilon",
-        "1",
-        "--reason",
-        "extension",
-        "--json",
-    )
-    assert up.exit_code == 0 and _json(up)["epsilon_total"] == 3.0
-    shown = _cli(
-        server, STEWARD, "budget", "--project", "remote-flu", "--user", "rem@uni", "--json"
-    )
-    assert shown.exit_code == 0 and _json(shown)["member"] == "rem@uni"
+    up = _steward(server, "budget top-up remote-flu --epsilon 1 --reason extension")
+    assert up["epsilon_total"] == 3.0
+    shown = _steward(server, "budget --project remote-flu --user rem@uni")
+    assert shown["member"] == "rem@uni"
     assert _cli(server, STEWARD, "audit", "verify").exit_code == 0
     with open_store(server.settings) as store:
         records = [r for r in store.export_audit() if r["project"] == "remote-flu"]
