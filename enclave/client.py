@@ -14,7 +14,7 @@ Refusals raise the same exception types the server uses (``enclave.errors``), so
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import httpx
 
@@ -24,13 +24,20 @@ from enclave.errors import EnclaveError, InternalError, UserError
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["Client", "error_from_payload", "to_frame"]
+__all__ = ["Ask", "Client", "error_from_payload", "to_frame"]
 
 _ERRORS: dict[str, type[EnclaveError]] = {
     name: cls
     for name in errors.__all__
     if isinstance(cls := getattr(errors, name), type) and issubclass(cls, EnclaveError)
 }
+
+
+class Ask(TypedDict, total=False):
+    """What a query may spend: ``epsilon``, or the 95% ``half_width`` wanted (not both)."""
+
+    epsilon: float | None
+    half_width: float | None
 
 
 def error_from_payload(status: int, payload: Any) -> EnclaveError:
@@ -127,61 +134,40 @@ class Client:
             raise error_from_payload(resp.status_code, body)
         return body
 
-    @staticmethod
-    def _ask(
-        sql: str, project: str | None, epsilon: float | None, half_width: float | None
-    ) -> dict[str, Any]:
+    def _post(self, path: str, sql: str, project: str | None, ask: Ask) -> dict[str, Any]:
+        """POST a query body (``sql``, ``project`` and the ``ask`` given) to ``path``."""
+        unknown = sorted(set(ask) - set(Ask.__annotations__))
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+        epsilon, half_width = ask.get("epsilon"), ask.get("half_width")
         if epsilon is not None and half_width is not None:
             raise UserError("Give either epsilon or half_width, not both.")
         body: dict[str, Any] = {"sql": sql, "project": project}
-        if epsilon is not None:
-            body["epsilon"] = epsilon
-        if half_width is not None:
-            body["half_width"] = half_width
-        return body
+        body.update({k: v for k, v in ask.items() if v is not None})
+        return dict(self.request("POST", path, body))
 
     # -- researchers ---------------------------------------------------------------
     def query_json(
-        self,
-        sql: str,
-        project: str | None = None,
-        *,
-        epsilon: float | None = None,
-        half_width: float | None = None,
+        self, sql: str, project: str | None = None, **ask: Unpack[Ask]
     ) -> dict[str, Any]:
         """The release as JSON (what ``enclave query --json`` prints)."""
-        return dict(
-            self.request("POST", "/v1/queries", self._ask(sql, project, epsilon, half_width))
-        )
+        return self._post("/v1/queries", sql, project, ask)
 
-    def query(
-        self,
-        sql: str,
-        project: str | None = None,
-        *,
-        epsilon: float | None = None,
-        half_width: float | None = None,
-    ) -> pl.DataFrame:
+    def query(self, sql: str, project: str | None = None, **ask: Unpack[Ask]) -> pl.DataFrame:
         """A differentially private answer as a polars DataFrame (``.to_pandas()`` works).
 
         Each aggregate comes with ``<alias>_se``, ``<alias>_ci_low`` and ``<alias>_ci_high``;
         the release's metadata (ε spent, budget remaining, bounds) is in ``last_release``.
         """
-        data = self.query_json(sql, project, epsilon=epsilon, half_width=half_width)
+        data = self.query_json(sql, project, **ask)
         self.last_release = {k: v for k, v in data.items() if k not in ("rows",)}
         return to_frame(data)
 
     def dry_run_json(
-        self,
-        sql: str,
-        project: str | None = None,
-        *,
-        epsilon: float | None = None,
-        half_width: float | None = None,
+        self, sql: str, project: str | None = None, **ask: Unpack[Ask]
     ) -> dict[str, Any]:
         """What the query would cost (ε) and its expected 95% half-width; spends nothing."""
-        body = self._ask(sql, project, epsilon, half_width)
-        return dict(self.request("POST", "/v1/queries/dry-run", body))
+        return self._post("/v1/queries/dry-run", sql, project, ask)
 
     dry_run = dry_run_json
 
@@ -190,16 +176,10 @@ class Client:
         return dict(self.request("GET", f"/v1/projects/{self._project(project)}/budget"))
 
     def submit_review(
-        self,
-        sql: str,
-        project: str | None = None,
-        *,
-        epsilon: float | None = None,
-        half_width: float | None = None,
+        self, sql: str, project: str | None = None, **ask: Unpack[Ask]
     ) -> dict[str, Any]:
         """Ask a steward to approve a query above the project's review threshold."""
-        body = self._ask(sql, project, epsilon, half_width)
-        return dict(self.request("POST", "/v1/reviews", body))
+        return self._post("/v1/reviews", sql, project, ask)
 
     def me(self) -> dict[str, Any]:
         """Who this token belongs to, and their projects."""
