@@ -1,8 +1,8 @@
 """Stage 3: the query has a shape the back half can make private — or it is refused.
 
 ``check_shape`` copies ``state.ast`` (it never mutates a previous stage's tree) and runs
-the ordered rules below; each is a small function ``rule(select, catalog) -> select`` in
-``enclave.gateway.check.rules``. On success ``state.ast`` is the final tree and
+the ordered rules below; each is a small function ``rule(select, …) -> select`` in
+``enclave.gateway.check.rules`` that names what else it needs (``cat``, ``limits``). On success ``state.ast`` is the final tree and
 ``state.normalized_sql`` its canonical text (recomputed, so that ``GROUP BY 1`` and
 ``GROUP BY region`` share a cache key).
 
@@ -49,12 +49,14 @@ Guarantees to the back half (beyond the shared contract), stated literally:
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from enclave.errors import QueryRejected
+from enclave.errors import InternalError, QueryRejected
 from enclave.gateway.check.canonical import canonical, to_sql
 from enclave.gateway.check.catalog import Catalog
 from enclave.gateway.check.rules.allowed_columns import allowed_columns
@@ -73,26 +75,18 @@ from enclave.gateway.check.rules.require_aggregate import require_aggregate
 from enclave.gateway.check.rules.total_expressions import total_expressions
 from enclave.gateway.values import Authorised, Checked, GatewayContext, advance
 
-__all__ = ["RULES", "check_shape"]
+__all__ = ["RULES", "check_shape", "run_rule"]
 
-Rule = Callable[[exp.Select, Catalog], exp.Select]
-
-
-def _nodes(select: exp.Select, cat: Catalog) -> exp.Select:
-    allowed_nodes(select)
-    return select
-
-
-def _inline(select: exp.Select, cat: Catalog) -> exp.Select:
-    select = inline_ctes(qualify_columns(select, cat), cat)  # type: ignore[arg-type]
-    allowed_columns(select, cat)
-    return select
-
+#: a rule takes the tree first; ``catalog``/``cat`` and ``limits`` are passed by name
+#: to the rules that declare them (sqlglot's optimizer calls its rules the same way)
+Rule = Callable[..., exp.Expression]
 
 #: the ordered rules (sqlglot optimizer style); the first refusal wins
 RULES: tuple[Rule, ...] = (
-    _nodes,
-    _inline,
+    allowed_nodes,
+    qualify_columns,
+    inline_ctes,
+    allowed_columns,
     person_join_only,
     deny_identifier_grouping,
     within_group_to_quantile,
@@ -101,7 +95,22 @@ RULES: tuple[Rule, ...] = (
     total_expressions,
     post_aggregation,
     promote_numbers,
+    limit_tree,
 )
+
+
+def run_rule(rule: Rule, select: exp.Select, **available: object) -> exp.Select:
+    """Call ``rule`` with the tree and those of ``available`` its parameters name."""
+    wanted = _parameters(rule)
+    result = rule(select, **{name: value for name, value in available.items() if name in wanted})
+    if not isinstance(result, exp.Select):
+        raise InternalError("A shape rule returned something other than a SELECT.")
+    return result
+
+
+@functools.cache
+def _parameters(rule: Rule) -> frozenset[str]:
+    return frozenset(inspect.signature(rule).parameters)
 
 
 def check_shape(state: Authorised, ctx: GatewayContext) -> Checked:
@@ -115,8 +124,7 @@ def check_shape(state: Authorised, ctx: GatewayContext) -> Checked:
     select: exp.Select = state.ast.copy()
     try:
         for rule in RULES:
-            select = rule(select, cat)
-        limit_tree(select, ctx.dataset.limits)
+            select = run_rule(rule, select, cat=cat, limits=ctx.dataset.limits)
         normalized = to_sql(canonical(select))
     except RecursionError:
         raise QueryRejected("The query is nested too deeply; simplify it.") from None

@@ -28,7 +28,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
 from enclave.engines.hashing import portable_hash
@@ -129,32 +129,45 @@ def _exact_sum(expr: str) -> str:
     return f"CAST(COALESCE(sum(CAST({expr} AS DECIMAL(38, 0))), 0) AS DECIMAL(38, 0))"
 
 
-def _final_preagg(stats: Sequence[Stat]) -> list[str]:
+def _final_columns(
+    stats: Sequence[Stat],
+    *,
+    count: str,
+    distinct: Callable[[int, SqlStat], str],
+    total: Callable[[int, SqlStat], str],
+) -> list[str]:
+    """The final SELECT list: one column ``__v<i>`` per stat (or a row count if none)."""
     if not stats:  # quantiles only: their histograms carry the data
         return ["CAST(count(*) AS BIGINT) AS __rows"]
     out = []
     for i, st in enumerate(stats_for(stats)):
         if st.stat == "count":
-            out.append(f"CAST(sum(__w) AS BIGINT) AS __v{i}")
+            out.append(f"{count} AS __v{i}")
         elif st.stat == "distinct":
-            out.append(f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT) AS __v{i}")
+            out.append(f"{distinct(i, st)} AS __v{i}")
         else:
-            out.append(f"{_exact_sum(f'__w * {share_sql(st, i)}')} AS __v{i}")
+            out.append(f"{_exact_sum(total(i, st))} AS __v{i}")
     return out
+
+
+def _final_preagg(stats: Sequence[Stat]) -> list[str]:
+    """Over per-(person, key) rows weighted by ``__w``, shares ``__s<i>``."""
+    return _final_columns(
+        stats,
+        count="CAST(sum(__w) AS BIGINT)",
+        distinct=lambda i, st: f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT)",
+        total=lambda i, st: f"__w * {share_sql(st, i)}",
+    )
 
 
 def _final_window(stats: Sequence[Stat]) -> list[str]:
-    if not stats:
-        return ["CAST(count(*) AS BIGINT) AS __rows"]
-    out = []
-    for i, st in enumerate(stats_for(stats)):
-        if st.stat == "count":
-            out.append(f"count(*) AS __v{i}")
-        elif st.stat == "distinct":
-            out.append(f"count(DISTINCT CASE WHEN {st.column} > 0 THEN __pid END) AS __v{i}")
-        else:  # every kept row adds its own units (share K per row)
-            out.append(f"{_exact_sum(f'{_row_units(st)} * {SHARE_UNITS}')} AS __v{i}")
-    return out
+    """Over the kept rows: every kept row adds its own units (share K per row)."""
+    return _final_columns(
+        stats,
+        count="count(*)",
+        distinct=lambda i, st: f"count(DISTINCT CASE WHEN {st.column} > 0 THEN __pid END)",
+        total=lambda i, st: f"{_row_units(st)} * {SHARE_UNITS}",
+    )
 
 
 def bounded_sql(

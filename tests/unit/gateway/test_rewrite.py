@@ -87,14 +87,19 @@ def test_ungrouped_distinct_and_avg_parts_match_pandas(ctx, frames):
     assert los_n == pytest.approx(w.sum())
 
 
+def _heavy_plan(tmp_path, sql, groups_per_person):
+    """A context over the heavy-person warehouse (10 rows a person) and ``sql`` planned at ε 1."""
+    ctx = heavy_context(tmp_path, rows_per_person=10, groups_per_person=groups_per_person)
+    return ctx, planned(sql, ctx, epsilon=1.0)
+
+
 @pytest.mark.parametrize("strategy", ["preagg", "window"])
 def test_heavy_person_is_bounded(tmp_path, strategy):
-    ctx = heavy_context(tmp_path, rows_per_person=10, groups_per_person=2)
-    state = planned(
+    ctx, state = _heavy_plan(
+        tmp_path,
         "SELECT c.setting, count(*) AS n, count(DISTINCT c.person_id) AS d, "
         "sum(c.amount) AS s FROM claims c GROUP BY c.setting",
-        ctx,
-        epsilon=1.0,
+        groups_per_person=2,
     )
     sql = bounded_query(state.plan, ctx.dataset, query_salt("q"), strategy)
     _, totals = ctx.engine.execute(sql)
@@ -109,12 +114,11 @@ def test_heavy_person_is_bounded(tmp_path, strategy):
 
 
 def test_choice_is_salted_not_first_rows(tmp_path):
-    ctx = heavy_context(tmp_path, rows_per_person=10, groups_per_person=1)
-    state = planned(
+    ctx, state = _heavy_plan(
+        tmp_path,
         "SELECT date_trunc('month', visit_date) AS m, count(*) AS n FROM claims "
         "GROUP BY date_trunc('month', visit_date)",
-        ctx,
-        epsilon=1.0,
+        groups_per_person=1,
     )
     picks = set()
     for salt in ("a", "b", "c", "d", "e", "f"):

@@ -37,7 +37,7 @@ from enclave.gateway.check.rules.total_functions import (
 __all__ = ["Typer", "total_expressions"]
 
 
-class Typer(FunctionTypes):
+class Typer:
     """Types expressions of one SELECT; raises QueryRejected on anything not total."""
 
     def __init__(
@@ -47,6 +47,7 @@ class Typer(FunctionTypes):
         aliases: dict[str, ValueType] | None = None,
     ) -> None:
         self.tables, self.cat, self.aliases = tables, cat, aliases or {}
+        fn = FunctionTypes(self)
         self.rules: dict[type[exp.Expression], Callable[[exp.Expression], ValueType]] = {
             exp.Column: self.column,
             exp.Literal: lambda n: "str" if n.is_string else "num",
@@ -70,24 +71,24 @@ class Typer(FunctionTypes):
             exp.Abs: lambda n: self.want(n.this, "num"),
             exp.Floor: lambda n: self.want(n.this, "num"),
             exp.Ceil: lambda n: self.want(n.this, "num"),
-            exp.Round: self.round_,
+            exp.Round: fn.round_,
             exp.Least: self.same,
             exp.Greatest: self.same,
             exp.Coalesce: self.same,
             exp.Case: self.case,
             exp.If: self.if_,
-            exp.Cast: self.cast,
+            exp.Cast: fn.cast,
             exp.Upper: lambda n: self.want(n.this, "str"),
             exp.Lower: lambda n: self.want(n.this, "str"),
-            exp.Trim: self.trim,
+            exp.Trim: fn.trim,
             exp.Length: lambda n: self.want(n.this, "str", "num"),
-            exp.Substring: self.substring,
-            exp.Left: self.left,
-            exp.DateTrunc: self.trunc,
-            exp.TimestampTrunc: self.trunc,
-            exp.Extract: self.extract,
-            exp.TimeToStr: self.strftime,
-            exp.Anonymous: self.anonymous,
+            exp.Substring: fn.substring,
+            exp.Left: fn.left,
+            exp.DateTrunc: fn.trunc,
+            exp.TimestampTrunc: fn.trunc,
+            exp.Extract: fn.extract,
+            exp.TimeToStr: fn.strftime,
+            exp.Anonymous: fn.anonymous,
         }
         for kind in COMPARISONS:
             self.rules[kind] = self.compare

@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Protocol
 
 from sqlglot import exp
 
 from enclave.errors import QueryRejected
 from enclave.gateway.check.catalog import ValueType
 
-__all__ = ["ARGUMENTS", "DATE_PARTS", "NAMES", "FunctionTypes", "check_arguments", "iso_date"]
+__all__ = [
+    "ARGUMENTS",
+    "DATE_PARTS",
+    "NAMES",
+    "FunctionTypes",
+    "Typing",
+    "check_arguments",
+    "iso_date",
+]
 
 _TRUNC_PARTS = {"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "ISOYEAR"}
 _EXTRACT_PARTS = _TRUNC_PARTS | {"DOW", "DAYOFWEEK", "ISODOW", "DOY", "DAYOFYEAR", "YEARWEEK"}
@@ -130,22 +139,31 @@ def _part(node: exp.Expression | None) -> str:
     return ""
 
 
-class FunctionTypes:
-    """Mixin for the typer: one method per allowed function (see ``Typer.rules``)."""
+class Typing(Protocol):
+    """What the function types need from the typer: the type of an argument."""
 
-    def type(self, node: exp.Expression | None) -> ValueType:
-        raise NotImplementedError
+    def type(self, node: exp.Expression | None) -> ValueType: ...
 
     def want(
         self, node: exp.Expression, wanted: ValueType, result: ValueType | None = None
-    ) -> ValueType:
-        raise NotImplementedError
+    ) -> ValueType: ...
+
+
+class FunctionTypes:
+    """One method per allowed function with arguments to check (see ``Typer.rules``).
+
+    Args:
+        typer: types the function's arguments (``Typer`` in ``total_expressions``).
+    """
+
+    def __init__(self, typer: Typing) -> None:
+        self.typer = typer
 
     def round_(self, node: exp.Expression) -> ValueType:
         digits = node.args.get("decimals")
         if digits is not None and not _int_literal(digits, 10):
             raise QueryRejected("ROUND's digits must be a literal integer between -10 and 10.")
-        return self.want(node.this, "num")
+        return self.typer.want(node.this, "num")
 
     def cast(self, node: exp.Expression) -> ValueType:
         to = node.args.get("to")
@@ -158,16 +176,16 @@ class FunctionTypes:
                 "cast numbers with CAST(x AS DOUBLE)."
             )
         if target == "DOUBLE":
-            return self.want(node.this, "num")
+            return self.typer.want(node.this, "num")
         if target in ("VARCHAR", "TEXT", "CHAR"):
-            self.type(node.this)
+            self.typer.type(node.this)
             return "str"
         if target in ("DATE", "TIMESTAMP"):
             if isinstance(node.this, exp.Literal):
                 if not iso_date(node.this):
                     raise QueryRejected("Date literals must be valid dates written 'YYYY-MM-DD'.")
                 return "date"
-            return self.want(node.this, "date")
+            return self.typer.want(node.this, "date")
         raise QueryRejected(
             f"CAST to {target} is not allowed (it could fail on some rows); cast numbers with "
             "CAST(x AS DOUBLE)."
@@ -177,7 +195,7 @@ class FunctionTypes:
         chars = node.expression
         if chars is not None and not (isinstance(chars, exp.Literal) and chars.is_string):
             raise QueryRejected("TRIM's characters must be a text literal.")
-        return self.want(node.this, "str")
+        return self.typer.want(node.this, "str")
 
     def substring(self, node: exp.Expression) -> ValueType:
         for key in ("start", "length"):
@@ -186,26 +204,26 @@ class FunctionTypes:
                 raise QueryRejected(
                     "substr needs literal integer positions, e.g. substr(icd10, 1, 3)."
                 )
-        return self.want(node.this, "str")
+        return self.typer.want(node.this, "str")
 
     def left(self, node: exp.Expression) -> ValueType:
         if not _int_literal(node.expression):
             raise QueryRejected("left needs a literal integer length, e.g. left(icd10, 3).")
-        return self.want(node.this, "str")
+        return self.typer.want(node.this, "str")
 
     def trunc(self, node: exp.Expression) -> ValueType:
         if _part(node.args.get("unit")) not in _TRUNC_PARTS:
             raise QueryRejected(
                 "date_trunc needs a literal part: 'year', 'quarter', 'month', 'week' or 'day'."
             )
-        return self.want(node.this, "date")
+        return self.typer.want(node.this, "date")
 
     def extract(self, node: exp.Expression) -> ValueType:
         if _part(node.this) not in _EXTRACT_PARTS:
             raise QueryRejected(
                 "extract needs a literal part: year, quarter, month, week, day, dow, doy, isoyear."
             )
-        return self.want(node.expression, "date", "num")
+        return self.typer.want(node.expression, "date", "num")
 
     def strftime(self, node: exp.Expression) -> ValueType:
         fmt = node.args.get("format")
@@ -213,13 +231,13 @@ class FunctionTypes:
             raise QueryRejected(
                 "strftime needs a literal format using %Y %y %m %d %j %U %W %V %G %u %w %b %B %a %A."
             )
-        return self.want(node.this, "date", "str")
+        return self.typer.want(node.this, "date", "str")
 
     def anonymous(self, node: exp.Expression) -> ValueType:
         name = str(node.name).lower()
         args = node.expressions
         if name == "date_part" and len(args) == 2 and _part(args[0]) in _EXTRACT_PARTS:
-            return self.want(args[1], "date", "num")
+            return self.typer.want(args[1], "date", "num")
         if name == "isoyear" and len(args) == 1:
-            return self.want(args[0], "date", "num")
+            return self.typer.want(args[0], "date", "num")
         raise QueryRejected(f"{name.upper()[:64]} is not allowed here; see docs/sql-reference.md.")
