@@ -88,7 +88,7 @@ def test_ungrouped_distinct_and_avg_parts_match_pandas(ctx, frames):
 
 
 def _heavy_plan(tmp_path, sql, groups_per_person):
-    """A context over the heavy-person warehouse (10 rows a person) and ``sql`` planned at ε 1."""
+    """The one-heavy-person context, at most 10 rows a person, and ``sql`` planned at ε 1."""
     ctx = heavy_context(tmp_path, rows_per_person=10, groups_per_person=groups_per_person)
     return ctx, planned(sql, ctx, epsilon=1.0)
 
