@@ -11,6 +11,7 @@ from enclave.policy import load_dataset_policy, load_project_policies, load_proj
 from tests._paths import ROOT
 
 POLICIES = ROOT / "policies"
+DATASET, PROJECT = "dataset.toml", "p1.toml"
 
 GOOD_DATASET = """
 [tables.persons]
@@ -29,8 +30,19 @@ regions = ["North", "South"]
 weeks = { start = "2023-01-02", end = "2023-01-30", step_days = 7 }
 """
 
+GOOD_PROJECT = """
+[project]
+id = "p1"
+members = ["a@x"]
+epsilon = 2.0
+delta = 0.0
+max_epsilon_per_query = 0.5
+[project.tables]
+persons = ["region"]
+"""
 
-def write(tmp_path: Path, text: str, name: str = "dataset.toml") -> Path:
+
+def write(tmp_path: Path, text: str, name: str = DATASET) -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
@@ -57,30 +69,50 @@ def test_minimal_dataset_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "match"),
+    ("name", "change", "match"),
     [
-        (('role = "key", key_set = "regions"', 'role = "boss"'), "role"),
-        (("lower = 1900, upper = 2026", "lower = 1900"), "bounds"),
-        (("lower = 1900, upper = 2026", "lower = 2026, upper = 1900"), "bounds"),
-        (('person_column = "person_id"', 'person_column = "nobody"'), "person_column"),
-        (('key_set = "regions"', 'key_set = "nowhere"'), "unknown key set"),
-        (('regions = ["North", "South"]', 'regions = ["North", "North"]'), "distinct"),
-        (("step_days = 7", "step_weeks = 1"), "step"),
-        (('end = "2023-01-30"', 'end = "2022-01-30"'), "ends before"),
-        (("[tables.providers]", "[tables.Providers]"), "lower case"),
+        (DATASET, ('role = "key", key_set = "regions"', 'role = "boss"'), "role"),
+        (DATASET, ("lower = 1900, upper = 2026", "lower = 1900"), "bounds"),
+        (DATASET, ("lower = 1900, upper = 2026", "lower = 2026, upper = 1900"), "bounds"),
+        (DATASET, ('person_column = "person_id"', 'person_column = "nobody"'), "person_column"),
+        (DATASET, ('key_set = "regions"', 'key_set = "nowhere"'), "unknown key set"),
+        (DATASET, ('regions = ["North", "South"]', 'regions = ["North", "North"]'), "distinct"),
+        (DATASET, ("step_days = 7", "step_weeks = 1"), "step"),
+        (DATASET, ('end = "2023-01-30"', 'end = "2022-01-30"'), "ends before"),
+        (DATASET, ("[tables.providers]", "[tables.Providers]"), "lower case"),
         (
+            DATASET,
             ('columns.person_id = { role = "identifier" }', 'columns.person_id = { role = "key" }'),
             "identifier",
         ),
+        (PROJECT, ('id = "p1"', 'name = "p1"'), "id"),
+        (PROJECT, ("epsilon = 2.0", "epsilon = 0"), "epsilon"),
+        (
+            PROJECT,
+            ("max_epsilon_per_query = 0.5", "max_epsilon_per_query = 5"),
+            "max_epsilon_per_query",
+        ),
+        (PROJECT, ("delta = 0.0", "delta = 1.5"), "delta"),
+        (PROJECT, ('persons = ["region"]', 'claims = ["amount"]'), "not in the dataset"),
+        (PROJECT, ('persons = ["region"]', 'persons = ["salary"]'), "not in the dataset"),
+        (PROJECT, ('members = ["a@x"]', 'members = "a@x"'), "members"),
+        (PROJECT, ('members = ["a@x"]', 'members = ["a@x"]\nstatus = "paused"'), "status"),
     ],
 )
-def test_broken_dataset_policies_are_refused(
-    tmp_path: Path, change: tuple[str, str], match: str
+def test_broken_policies_are_refused(
+    tmp_path: Path, name: str, change: tuple[str, str], match: str
 ) -> None:
+    """A good dataset or project file with one change is refused, saying what is wrong."""
+    dataset = load_dataset_policy(write(tmp_path, GOOD_DATASET))
+    good = GOOD_DATASET if name == DATASET else GOOD_PROJECT
     old, new = change
-    assert old in GOOD_DATASET
+    assert old in good
+    path = write(tmp_path, good.replace(old, new), name)
     with pytest.raises(PolicyError, match=match):
-        load_dataset_policy(write(tmp_path, GOOD_DATASET.replace(old, new)))
+        if name == DATASET:
+            load_dataset_policy(path)
+        else:
+            load_project_policy(path, dataset)
 
 
 @pytest.mark.parametrize(
@@ -113,42 +145,6 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
         load_dataset_policy(write(tmp_path, "[tables\n"))
     with pytest.raises(PolicyError, match="no \\[tables"):
         load_dataset_policy(write(tmp_path, "[dataset]\nname = 'x'\n"))
-
-
-GOOD_PROJECT = """
-[project]
-id = "p1"
-members = ["a@x"]
-epsilon = 2.0
-delta = 0.0
-max_epsilon_per_query = 0.5
-[project.tables]
-persons = ["region"]
-"""
-
-
-@pytest.mark.parametrize(
-    ("change", "match"),
-    [
-        (('id = "p1"', 'name = "p1"'), "id"),
-        (("epsilon = 2.0", "epsilon = 0"), "epsilon"),
-        (("max_epsilon_per_query = 0.5", "max_epsilon_per_query = 5"), "max_epsilon_per_query"),
-        (("delta = 0.0", "delta = 1.5"), "delta"),
-        (('persons = ["region"]', 'claims = ["amount"]'), "not in the dataset"),
-        (('persons = ["region"]', 'persons = ["salary"]'), "not in the dataset"),
-        (('members = ["a@x"]', 'members = "a@x"'), "members"),
-        (('members = ["a@x"]', 'members = ["a@x"]\nstatus = "paused"'), "status"),
-    ],
-)
-def test_broken_project_policies_are_refused(
-    tmp_path: Path, change: tuple[str, str], match: str
-) -> None:
-    dataset = load_dataset_policy(write(tmp_path, GOOD_DATASET))
-    old, new = change
-    assert old in GOOD_PROJECT
-    path = write(tmp_path, GOOD_PROJECT.replace(old, new), "p1.toml")
-    with pytest.raises(PolicyError, match=match):
-        load_project_policy(path, dataset)
 
 
 def test_duplicate_project_ids(tmp_path: Path) -> None:
