@@ -35,20 +35,21 @@ from enclave.api._responses import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+_projects = APIRouter(tags=["projects"])
+_budgets = APIRouter(tags=["budgets"])
+_accounts = APIRouter(tags=["accounts"])
+_reviews = APIRouter(tags=["reviews"])
+_audit = APIRouter(tags=["audit"])
 
 
-@router.get(
-    "/projects", **answers(ProjectsOut, *AUTHED), tags=["projects"], summary="Projects you may see"
-)
+@_projects.get("/projects", **answers(ProjectsOut, *AUTHED), summary="Projects you may see")
 def list_projects(svc: Svc, who: Caller) -> dict[str, Any]:
     return {"projects": svc.list_projects(who)}
 
 
-@router.post(
+@_projects.post(
     "/projects",
     **answers(ProjectOut, *BODY, 409, status=201),
-    tags=["projects"],
     summary="Apply for a project",
 )
 def apply(body: ApplicationBody, svc: Svc, who: Caller) -> dict[str, Any]:
@@ -63,20 +64,18 @@ def apply(body: ApplicationBody, svc: Svc, who: Caller) -> dict[str, Any]:
     )
 
 
-@router.get(
+@_projects.get(
     "/projects/{project}",
     **answers(ProjectOut, *AUTHED),
-    tags=["projects"],
     summary="One project and its rules",
 )
 def show(project: str, svc: Svc, who: Caller) -> dict[str, Any]:
     return svc.show_project(who, project)
 
 
-@router.post(
+@_projects.post(
     "/projects/{project}/approve",
     **answers(ProjectOut, *BODY, 409),
-    tags=["projects"],
     summary="Approve an application",
 )
 def approve(project: str, body: ApprovalBody, svc: Svc, who: Steward) -> dict[str, Any]:
@@ -84,124 +83,112 @@ def approve(project: str, body: ApprovalBody, svc: Svc, who: Steward) -> dict[st
     return svc.approve_project(who, project, rules, reason=body.reason)
 
 
-@router.post("/projects/{project}/reject", **answers(ProjectOut, *BODY, 409), tags=["projects"])
+@_projects.post("/projects/{project}/reject", **answers(ProjectOut, *BODY, 409))
 def reject(project: str, body: DecisionBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.set_project_status(who, project, "rejected", body.reason)
 
 
-@router.post("/projects/{project}/suspend", **answers(ProjectOut, *BODY, 409), tags=["projects"])
+@_projects.post("/projects/{project}/suspend", **answers(ProjectOut, *BODY, 409))
 def suspend(project: str, body: DecisionBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.set_project_status(who, project, "suspended", body.reason)
 
 
-@router.post("/projects/{project}/resume", **answers(ProjectOut, *BODY, 409), tags=["projects"])
+@_projects.post("/projects/{project}/resume", **answers(ProjectOut, *BODY, 409))
 def resume(project: str, body: DecisionBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.set_project_status(who, project, "active", body.reason)
 
 
-@router.post(
+@_projects.post(
     "/projects/{project}/members",
     **answers(MembershipOut, *BODY, 409, status=201),
-    tags=["projects"],
 )
 def add_member(project: str, body: MemberBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.add_member(who, project, body.user)
 
 
-@router.delete(
-    "/projects/{project}/members/{user}", **answers(MembershipOut, *AUTHED, 409), tags=["projects"]
-)
+@_projects.delete("/projects/{project}/members/{user}", **answers(MembershipOut, *AUTHED, 409))
 def remove_member(project: str, user: str, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.remove_member(who, project, user)
 
 
-@router.post(
+@_budgets.post(
     "/projects/{project}/budget/top-ups",
     **answers(BudgetOut, *BODY, 409, status=201),
-    tags=["budgets"],
 )
 def top_up(project: str, body: TopUpBody, svc: Svc, who: Steward) -> dict[str, Any]:
     """Add ε (and δ) to a project, or to one member's share, with an audited reason."""
-    return svc.top_up(
-        who,
-        project,
-        epsilon=body.epsilon,
-        delta=body.delta,
-        reason=body.reason,
-        member=body.member,
-    )
+    return svc.top_up(who, project, **body.model_dump())
 
 
-@router.post(
+@_accounts.post(
     "/users",
     **answers(UserOut, *BODY, 409, status=201),
-    tags=["accounts"],
     summary="Add a user with a role",
 )
 def add_user(body: UserBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.add_user(who, body.id, body.role)
 
 
-@router.get("/users", **answers(UsersOut, *AUTHED), tags=["accounts"])
+@_accounts.get("/users", **answers(UsersOut, *AUTHED))
 def list_users(svc: Svc, who: Steward) -> dict[str, Any]:
     return {"users": svc.store.users()}
 
 
-@router.post(
+@_accounts.post(
     "/tokens",
     **answers(NewTokenOut, *BODY, 409, status=201),
-    tags=["accounts"],
     summary="Issue a token (shown once)",
 )
 def issue_token(body: TokenBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.issue_token(who, body.user, body.ttl_days)
 
 
-@router.get(
+@_accounts.get(
     "/users/{user}/tokens",
     **answers(TokensOut, *AUTHED),
-    tags=["accounts"],
     summary="A user's tokens (no secrets)",
 )
 def list_tokens(user: str, svc: Svc, who: Steward) -> dict[str, Any]:
     return {"tokens": svc.list_tokens(who, user)}
 
 
-@router.delete(
+@_accounts.delete(
     "/tokens/{token_id}",
     **answers(RevokedOut, *AUTHED, 409),
-    tags=["accounts"],
     summary="Revoke a token at once",
 )
 def revoke_token(token_id: str, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.revoke_token(who, token_id)
 
 
-@router.post("/reviews/{review_id}/approve", **answers(ReviewOut, *BODY, 409), tags=["reviews"])
+@_reviews.post("/reviews/{review_id}/approve", **answers(ReviewOut, *BODY, 409))
 def approve_review(review_id: str, body: DecisionBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.decide_review(who, review_id, approve=True, reason=body.reason)
 
 
-@router.post("/reviews/{review_id}/reject", **answers(ReviewOut, *BODY, 409), tags=["reviews"])
+@_reviews.post("/reviews/{review_id}/reject", **answers(ReviewOut, *BODY, 409))
 def reject_review(review_id: str, body: DecisionBody, svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.decide_review(who, review_id, approve=False, reason=body.reason)
 
 
-@router.get(
+@_audit.get(
     "/audit",
     **answers(AuditOut, *AUTHED),
-    tags=["audit"],
     summary="Export the hash-chained audit log",
 )
 def audit_export(svc: Svc, who: Steward) -> dict[str, Any]:
     return {"records": svc.audit_export(who)}
 
 
-@router.get(
+@_audit.get(
     "/audit/verify",
     **answers(AuditVerifyOut, *AUTHED),
-    tags=["audit"],
     summary="Verify the audit chain",
 )
 def audit_verify(svc: Svc, who: Steward) -> dict[str, Any]:
     return svc.audit_verify(who)
+
+
+router = APIRouter(prefix="/v1")
+for _part in (_projects, _budgets, _accounts, _reviews, _audit):
+    router.include_router(_part)
