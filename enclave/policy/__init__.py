@@ -1,29 +1,11 @@
-"""Steward-owned policies: datasets and projects."""
+"""Steward-owned policies: datasets and projects.
 
-from enclave.policy._load import load_dataset_policy, load_project_policies, load_project_policy
-from enclave.policy._model import (
-    ColumnPolicy,
-    ContributionPolicy,
-    DatasetPolicy,
-    KeySet,
-    Limits,
-    PrivacyCeiling,
-    ProjectPolicy,
-    PublicKeyExpr,
-    TablePolicy,
-)
+The value types are those of ``_model`` and the loaders those of ``_load``; each module's
+``__all__`` is what this package exports.
+"""
 
-__all__ = [
-    "ColumnPolicy",
-    "ContributionPolicy",
-    "DatasetPolicy",
-    "KeySet",
-    "Limits",
-    "PrivacyCeiling",
-    "ProjectPolicy",
-    "PublicKeyExpr",
-    "TablePolicy",
-    "load_dataset_policy",
-    "load_project_policies",
-    "load_project_policy",
-]
+from enclave.policy import _load, _model
+from enclave.policy._load import *  # noqa: F403
+from enclave.policy._model import *  # noqa: F403
+
+__all__ = [*_model.__all__, *_load.__all__]
