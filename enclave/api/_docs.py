@@ -14,6 +14,8 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
@@ -90,30 +92,45 @@ def _openapi(app: FastAPI) -> Any:
     return build
 
 
+#: path -> (route name, renderer, title, its asset arguments: file names under ASSETS)
+_PAGES: dict[str, tuple[str, Callable[..., HTMLResponse], str, dict[str, str]]] = {
+    "/docs": (
+        "swagger",
+        get_swagger_ui_html,
+        "Swagger UI",
+        {
+            "swagger_js_url": "swagger-ui-bundle.js",
+            "swagger_css_url": "swagger-ui.css",
+            "swagger_favicon_url": "favicon.png",
+        },
+    ),
+    "/redoc": (
+        "redoc",
+        partial(get_redoc_html, with_google_fonts=False),
+        "ReDoc",
+        {"redoc_js_url": "redoc.standalone.js", "redoc_favicon_url": "favicon.png"},
+    ),
+}
+
+
+def _page(
+    app: FastAPI, render: Callable[..., HTMLResponse], title: str, assets: dict[str, str]
+) -> Callable[[Request], Awaitable[HTMLResponse]]:
+    """A docs page whose OpenAPI and asset URLs follow the request's root path."""
+
+    async def page(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        urls = {arg: f"{root}{ASSETS}/{file}" for arg, file in assets.items()}
+        return render(openapi_url=f"{root}/openapi.json", title=f"{app.title} - {title}", **urls)
+
+    return page
+
+
 def install_docs(app: FastAPI) -> None:
     """``/docs`` (Swagger UI), ``/redoc`` and their assets, all served locally."""
     static = files("fastapi_offline") / "static"
     app.mount(ASSETS, StaticFiles(directory=str(static)), name="docs-assets")
     app.openapi = _openapi(app)  # type: ignore[method-assign]
 
-    @app.get("/docs", include_in_schema=False)
-    async def swagger(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=f"{root}/openapi.json",
-            title=f"{app.title} - Swagger UI",
-            swagger_js_url=f"{root}{ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS}/favicon.png",
-        )
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=f"{root}/openapi.json",
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{ASSETS}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS}/favicon.png",
-            with_google_fonts=False,
-        )
+    for path, (name, render, title, assets) in _PAGES.items():
+        app.get(path, include_in_schema=False, name=name)(_page(app, render, title, assets))
