@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from enclave.errors import UserError
@@ -17,14 +17,11 @@ from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
 from enclave.gateway.values import GatewayContext, Requested
 from tests._data import in_memory
+from tests._hypothesis import gateway_examples
 from tests.unit.gateway.test_gateway_check import _ADVERSARIAL
 
 CTX: GatewayContext = example_context()
-SETTINGS = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+SETTINGS = gateway_examples(150)
 
 
 DB = in_memory(_ADVERSARIAL)

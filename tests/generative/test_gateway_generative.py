@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from enclave.errors import UserError
@@ -17,6 +17,7 @@ from enclave.gateway import GatewayContext, QueryRequest, answer
 from enclave.service import open_context
 from enclave.settings import Settings
 from enclave.store import BudgetLimits
+from tests._hypothesis import gateway_examples
 
 GOOD_KEYS = [
     "setting",
@@ -102,11 +103,7 @@ def _spent(ctx: GatewayContext) -> float:
     return ctx.store.budget("demo", BudgetLimits.from_policy(ctx.projects["demo"])).epsilon_spent
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@gateway_examples(150)
 @given(sql=queries(), eps=st.sampled_from([0.1, 0.25, 0.5]))
 def test_random_queries_never_crash_and_releases_are_charged(
     ctx: GatewayContext, sql: str, eps: float

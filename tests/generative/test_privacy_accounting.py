@@ -10,12 +10,13 @@ private keys.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from enclave.errors import UserError
 from enclave.gateway import GatewayContext, Release
 from tests._dp_gateway import OpenDPLedger, Releases, gateway_context
+from tests._hypothesis import gateway_examples
 from tests._warehouse import build
 from tests.generative.test_gateway_generative import queries
 
@@ -93,11 +94,7 @@ def test_aliases_cannot_collide_with_internal_pieces(
     _check_columns(release)
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@gateway_examples(40)
 @given(sql=queries(), eps=st.sampled_from([0.1, 0.5, 1.0]))
 def test_random_accepted_queries_spend_what_they_are_charged(
     sql: str, eps: float, ctx: GatewayContext
