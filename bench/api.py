@@ -64,10 +64,10 @@ def build(home: Path, persons: int, warehouse: Path | None) -> Settings:
 def setup_accounts(settings: Settings) -> str:
     svc = Service(settings)
     with open_store(settings) as store:
-        if store.user("bench@uni") is None:
-            store.add_user("bench@uni", "researcher", actor="bench")
-        token = store.issue_token("bench@uni", actor="bench")
-    if svc.store.project("bench") is None:
+        if store.accounts.user("bench@uni") is None:
+            store.accounts.add_user("bench@uni", "researcher", actor="bench")
+        token = store.accounts.issue_token("bench@uni", actor="bench")
+    if svc.store.projects.get("bench") is None:
         who = Principal(user="bench@uni", role="researcher", token_id="bench")
         svc.apply_project(
             who,

@@ -179,8 +179,8 @@ def tokens_frame(svc: Any, steward: Principal) -> pl.DataFrame:
     """Every user with role, projects and token metadata (never a hash)."""
     _steward(steward)
     rows: list[dict[str, Any]] = []
-    for user in svc.store.users():
-        projects = ", ".join(svc.store.memberships(user["id"]))
+    for user in svc.store.accounts.users():
+        projects = ", ".join(svc.store.projects.memberships(user["id"]))
         toks = svc.list_tokens(steward, user["id"]) or [{}]
         rows.extend(
             {
@@ -207,7 +207,7 @@ def issue_token(svc: Any, steward: Principal, user: str, days: int | None, role:
     user = user.strip()
     if not user:
         raise UserError("Name the user the token is for.")
-    if svc.store.user(user) is None:
+    if svc.store.accounts.user(user) is None:
         svc.add_user(steward, user, role)
     return str(svc.issue_token(steward, user, float(days) if days else None)["token"])
 
@@ -225,7 +225,7 @@ def ingest_summary(svc: Any, steward: Principal) -> pl.DataFrame:
     """Per ingest and file: rows read, loaded, quarantined, and quarantine counts by reason."""
     _steward(steward)
     out: list[dict[str, Any]] = []
-    for m in svc.store.manifests():
+    for m in svc.store.audit_log.manifests():
         for name, f in sorted((m.get("files") or {}).items()):  # file name -> report
             base = {
                 "ingest": m.get("ingest_id"),

@@ -48,8 +48,8 @@ DEMO_TOKEN_LIFETIME = dt.timedelta(days=30)
 
 
 def _ensure_user(store: Any, user: str, role: str) -> None:
-    if store.user(user) is None:
-        store.add_user(user, role, actor="demo")
+    if store.accounts.user(user) is None:
+        store.accounts.add_user(user, role, actor="demo")
 
 
 def run_demo(
@@ -77,8 +77,8 @@ def run_demo(
         _ensure_user(store, DEMO_STEWARD, "steward")
         _ensure_user(store, LOCAL_ADMIN, "steward")
         _ensure_user(store, DEMO_RESEARCHER, "researcher")
-        token = store.issue_token(DEMO_RESEARCHER, DEMO_TOKEN_LIFETIME, actor="demo")
-        steward_token = store.issue_token(DEMO_STEWARD, DEMO_TOKEN_LIFETIME, actor="demo")
+        token = store.accounts.issue_token(DEMO_RESEARCHER, DEMO_TOKEN_LIFETIME, actor="demo")
+        steward_token = store.accounts.issue_token(DEMO_STEWARD, DEMO_TOKEN_LIFETIME, actor="demo")
     summary = None
     if indicators:
         from enclave.service import backfill_indicators

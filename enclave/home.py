@@ -40,8 +40,8 @@ def init_home(settings: Settings) -> InitResult:
     existed = settings.home_exists
     settings.ensure_home()
     with open_store(settings) as store:
-        if store.user(LOCAL_ADMIN) is None:
-            store.add_user(LOCAL_ADMIN, "steward", actor="init")
+        if store.accounts.user(LOCAL_ADMIN) is None:
+            store.accounts.add_user(LOCAL_ADMIN, "steward", actor="init")
     return InitResult(str(settings.home), LOCAL_ADMIN, created=not existed)
 
 
@@ -49,7 +49,7 @@ def local_admin(store: Any) -> Principal:
     """The local admin as a principal; a UserError if this home has none."""
     from enclave.store import Principal
 
-    user = store.user(LOCAL_ADMIN)
+    user = store.accounts.user(LOCAL_ADMIN)
     if user is None or user["role"] != "steward":
         raise UserError(
             "This enclave has no local admin account; run `enclave init` once on this "

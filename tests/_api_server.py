@@ -104,8 +104,8 @@ def seed_accounts(settings: Settings) -> dict[str, str]:
             (OUTSIDER, "researcher"),
             (PUBLIC, "public"),
         ):
-            store.add_user(user, role, actor="test")
-            tokens[user] = store.issue_token(user, actor="test")
+            store.accounts.add_user(user, role, actor="test")
+            tokens[user] = store.accounts.issue_token(user, actor="test")
     return tokens
 
 

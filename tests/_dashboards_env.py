@@ -58,15 +58,15 @@ def build(root: Path, persons: int = 20000) -> Env:
     svc = Service.open(settings)
     try:
         store = svc.store
-        store.record_manifest(manifest.to_dict())  # as `enclave ingest` and the demo do
-        store.add_user("steward@test", "steward")
-        store.add_user("researcher@demo", "researcher")
-        store.add_user("spare@test", "researcher")
-        steward = store.issue_token("steward@test")
-        researcher = store.issue_token("researcher@demo")
-        spare = store.issue_token("researcher@demo")
+        store.audit_log.record_manifest(manifest.to_dict())  # as `enclave ingest` and the demo do
+        store.accounts.add_user("steward@test", "steward")
+        store.accounts.add_user("researcher@demo", "researcher")
+        store.accounts.add_user("spare@test", "researcher")
+        steward = store.accounts.issue_token("steward@test")
+        researcher = store.accounts.issue_token("researcher@demo")
+        spare = store.accounts.issue_token("researcher@demo")
         for pid in ("flu-study", "cost-study"):
-            store.apply_project(
+            store.projects.apply(
                 pid,
                 title=pid.replace("-", " ").capitalize(),
                 purpose="tests",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from enclave.store import AuditRecord
+from enclave.store import AuditRecord, BudgetAsk
 
 __all__ = ["fill_audit", "reserve"]
 
@@ -16,15 +16,8 @@ def reserve(
     project: str = "demo", rid: str = "r",
 ) -> Any:  # fmt: skip
     """Reserve ``eps`` (and ``delta``) for a request with a fake SQL hash."""
-    return store.reserve(
-        project=project,
-        user=user,
-        epsilon=eps,
-        delta=delta,
-        request_id=rid,
-        sql_hash="h" * 64,
-        limits=limits,
-    )
+    ask = BudgetAsk(project, user, eps, delta, request_id=rid, sql_hash="h" * 64, limits=limits)
+    return store.reserve(ask)
 
 
 def fill_audit(

@@ -131,7 +131,7 @@ def add_user(body: UserBody, svc: Svc, who: Steward) -> dict[str, Any]:
 
 @_accounts.get("/users", **answers(UsersOut, *AUTHED))
 def list_users(svc: Svc, who: Steward) -> dict[str, Any]:
-    return {"users": svc.store.users()}
+    return {"users": svc.store.accounts.users()}
 
 
 @_accounts.post(

@@ -51,7 +51,7 @@ class Local:
         from enclave.service import require_steward
 
         require_steward(self.principal)
-        return list(self._service.store.users())
+        return list(self._service.store.accounts.users())
 
     def project_budget(self, project: str, member: str | None = None) -> dict[str, Any]:
         return dict(self._service.budget(self.principal, project, member=member))

@@ -168,7 +168,9 @@ def answer_request(request: QueryRequest, ctx: GatewayContext) -> Answer:
             return Answer(from_cache(stored, _remaining(ctx, request)), key, out.digest)
         _check_review(state, ctx)
         out.epsilon, out.delta = state.plan.epsilon, state.plan.delta
-        reservation = ctx.store.reserve(
+        from enclave.store import BudgetAsk
+
+        ask = BudgetAsk(
             project=request.project,
             user=request.user,
             epsilon=out.epsilon,
@@ -177,6 +179,7 @@ def answer_request(request: QueryRequest, ctx: GatewayContext) -> Answer:
             sql_hash=out.digest,
             limits=_limits(ctx, request.project),
         )
+        reservation = ctx.store.reserve(ask)
         noised: Noised = _run(BACK, state, ctx)
         _check_privacy_loss(noised)
         release = dataclasses.replace(

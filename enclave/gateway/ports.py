@@ -2,7 +2,8 @@
 
 The gateway depends only on these; the service layer wires concrete ones in
 (``enclave.service.open_context``): DuckDB or Spark behind ``Engine``, the SQLite or
-PostgreSQL store (with the service's review queue) behind ``GatewayStore``.
+PostgreSQL store (with the service's review queue) behind ``GatewayStore``. The values
+that cross the port are the store's frozen types.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from enclave.engines.base import Engine
+from enclave.store import AuditRecord, BudgetAsk, BudgetLimits, BudgetStatus, Reservation
 
 __all__ = ["Engine", "GatewayStore"]
 
@@ -25,18 +27,18 @@ class GatewayStore(Protocol):
         """Whether a steward approved this exact query (above the review threshold)."""
         ...
 
-    def reserve(self, **ask: Any) -> Any:
+    def reserve(self, ask: BudgetAsk) -> Reservation:
         """Reserve ε and δ in one transaction, or raise BudgetExhausted."""
         ...
 
-    def commit(self, reservation: Any, *, cache_key: str, release: dict[str, Any]) -> None:
+    def commit(self, reservation: Reservation, *, cache_key: str, release: dict[str, Any]) -> None:
         """Charge, cache the release and audit it, in one transaction."""
         ...
 
-    def budget(self, project: str, limits: Any, user: str | None = None) -> Any:
+    def budget(self, project: str, limits: BudgetLimits, user: str | None = None) -> BudgetStatus:
         """Total, spent and remaining budget."""
         ...
 
-    def audit(self, record: Any) -> int:
+    def audit(self, record: AuditRecord) -> int:
         """Append one record to the hash-chained audit log."""
         ...

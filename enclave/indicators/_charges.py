@@ -73,20 +73,22 @@ def ensure_charged(store: Any, ind: Indicator, year: int, policy: Any) -> tuple[
             f"{ind.project!r} allows at most {policy.max_epsilon_per_query:g} per release; "
             "lower epsilon_per_year or raise the project's max_epsilon_per_query."
         )
-    from enclave.store import BudgetLimits
+    from enclave.store import BudgetAsk, BudgetLimits
 
     charge = Charge(ind.id, year, len(known) + 1, mine, ind.epsilon_per_year, ind.periods_per_year)
     res = store.reserve(
-        project=ind.project,
-        user=ind.user,
-        epsilon=ind.epsilon_per_year,
-        delta=0.0,
-        request_id=uuid.uuid4().hex,
-        sql_hash=f"indicator-year:{ind.id}:{year}:{mine}",
-        limits=BudgetLimits.from_policy(policy),
+        BudgetAsk(
+            project=ind.project,
+            user=ind.user,
+            epsilon=ind.epsilon_per_year,
+            delta=0.0,
+            request_id=uuid.uuid4().hex,
+            sql_hash=f"indicator-year:{ind.id}:{year}:{mine}",
+            limits=BudgetLimits.from_policy(policy),
+        )
     )
     store.commit(res, cache_key=charge.cache_key, release=asdict(charge))
-    return charge, float(res.epsilon)
+    return charge, float(res.ask.epsilon)
 
 
 def indicator_losses(

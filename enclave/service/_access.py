@@ -38,7 +38,7 @@ class Access:
 
     def authenticate(self, token: str) -> Principal:
         """The principal behind a bearer token (raises Unauthorized)."""
-        return self._store.authenticate(token)
+        return self._store.accounts.authenticate(token)
 
     def projects_of(self, principal: Principal) -> list[str]:
         """Projects the principal is a member of (stewards: every project)."""
@@ -46,7 +46,7 @@ class Access:
             return self._policies.project_ids()
         if principal.role != "researcher":
             return []
-        mine = set(self._store.memberships(principal.user))
+        mine = set(self._store.projects.memberships(principal.user))
         files = self._policies.file_projects.items()
         mine |= {p for p, pol in files if principal.user in pol.members}
         return sorted(mine)
@@ -73,7 +73,7 @@ class Access:
             raise Forbidden("Only researchers may query; use a researcher's token.")
         policy = self._policies.project_policy(project)
         if policy is None:
-            record = self._store.project(project)
+            record = self._store.projects.get(project)
             if record is None and project not in self._policies.file_projects:
                 raise NotFound(f"There is no project {project!r}; check the project id.")
             status = record.status if record is not None else "not approved"

@@ -35,8 +35,8 @@ class Administration:
         validate_id("user id", user, USER_ID)
         if role not in ROLES:
             raise UserError(f"A role is one of {', '.join(ROLES)}.")
-        self._store.add_user(user, role, actor=principal.user)
-        added = self._store.user(user)
+        self._store.accounts.add_user(user, role, actor=principal.user)
+        added = self._store.accounts.user(user)
         if added is None:
             raise InternalError("A user just added is not in the store.")
         return dict(added)
@@ -50,30 +50,30 @@ class Administration:
         if ttl_days is not None and ttl_days <= 0:
             raise UserError("A token's lifetime must be positive; give days > 0.")
         ttl = None if ttl_days is None else dt.timedelta(days=ttl_days)
-        token = self._store.issue_token(user, ttl, actor=principal.user)
+        token = self._store.accounts.issue_token(user, ttl, actor=principal.user)
         token_id = token.split(".", 1)[0].removeprefix("enc_")
-        listed = {t["id"]: t for t in self._store.tokens(user)}
+        listed = {t["id"]: t for t in self._store.accounts.tokens(user)}
         return {"token": token, "id": token_id, "user": user, **_expiry(listed.get(token_id))}
 
     def list_tokens(self, principal: Principal, user: str) -> list[dict[str, Any]]:
         require_steward(principal)
-        if self._store.user(user) is None:
+        if self._store.accounts.user(user) is None:
             raise NotFound(f"No user {user!r}; check `enclave user` names.")
-        return list(self._store.tokens(user))
+        return list(self._store.accounts.tokens(user))
 
     def revoke_token(self, principal: Principal, token_id: str) -> dict[str, Any]:
         require_steward(principal)
-        self._store.revoke_token(token_id, actor=principal.user)
+        self._store.accounts.revoke_token(token_id, actor=principal.user)
         return {"id": token_id, "revoked": True}
 
     # -- audit -----------------------------------------------------------------------
     def audit_export(self, principal: Principal) -> list[dict[str, Any]]:
         require_steward(principal)
-        return list(self._store.export_audit())
+        return list(self._store.audit_log.export())
 
     def audit_verify(self, principal: Principal) -> dict[str, Any]:
         require_steward(principal)
-        return dict(self._store.verify_audit().to_json())
+        return dict(self._store.audit_log.verify().to_json())
 
 
 def _expiry(row: dict[str, Any] | None) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def load_extract(
 
     manifest = ingest(source, fmt, settings, warehouse=warehouse, progress=progress).to_dict()
     with open_store(settings) as store:
-        store.record_manifest(manifest)
+        store.audit_log.record_manifest(manifest)
     if parquet:
         return {**manifest, "parquet": str(export_parquet(settings, source=warehouse))}
     return manifest

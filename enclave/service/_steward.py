@@ -66,7 +66,7 @@ class Stewardship:
             if self._policies.dataset.table(table) is None:
                 known = ", ".join(t.name for t in self._policies.dataset.tables)
                 raise NotFound(f"There is no table {table!r}; the dataset has {known}.")
-        record = self._store.apply_project(
+        record = self._store.projects.apply(
             app.project,
             title=app.title,
             purpose=app.purpose,
@@ -85,19 +85,19 @@ class Stewardship:
             return principal.user
         if principal.role != "steward":
             raise Forbidden("Only a steward may record an application for someone else.")
-        user = self._store.user(applicant)
+        user = self._store.accounts.user(applicant)
         if user is None or user["role"] != "researcher":
             raise NotFound(f"No researcher {applicant!r}; add them first (`enclave user add`).")
         return applicant
 
     def _ensure_record(self, project: str, steward: str) -> None:
         """Give a policy-file project a store record (so it can be suspended, etc.)."""
-        if self._store.project(project) is not None:
+        if self._store.projects.get(project) is not None:
             return
         base = self._policies.file_projects.get(project)
         if base is None:
             raise NotFound(f"There is no project {project!r}; see `enclave project list`.")
-        self._store.apply_project(
+        self._store.projects.apply(
             project,
             title=base.title,
             purpose="defined by a policy file",
@@ -115,7 +115,7 @@ class Stewardship:
         require_steward(principal)
         clean = validate_rules(rules, self._policies.dataset)
         with self._ceiling.held():
-            record = self._store.project(project)
+            record = self._store.projects.get(project)
             if record is not None and record.status == "pending":
                 self._ceiling.refuse_approval(principal, project, clean)
             if record is None:
@@ -134,10 +134,12 @@ class Stewardship:
         return _record_json(approved)
 
     def _has_member(self, project: str, applicant: str | None) -> bool:
-        if applicant and self._store.user(applicant) is not None:
+        if applicant and self._store.accounts.user(applicant) is not None:
             return True
         base = self._policies.file_projects.get(project)
-        return bool(self._store.members(project)) or bool(base is not None and base.members)
+        return bool(self._store.projects.members(project)) or bool(
+            base is not None and base.members
+        )
 
     def set_project_status(
         self, principal: Principal, project: str, status: str, reason: str | None = None
@@ -146,10 +148,14 @@ class Stewardship:
         require_steward(principal)
         if status not in ("rejected", "suspended", "active"):
             raise UserError("Use approve, reject, suspend or resume.")
-        if status == "active" and (rec := self._store.project(project)) and rec.status == "pending":
+        if (
+            status == "active"
+            and (rec := self._store.projects.get(project))
+            and rec.status == "pending"
+        ):
             raise UserError("Approve a pending application with its rules (`project approve`).")
         self._ensure_record(project, principal.user)
-        record = self._store.set_project_status(
+        record = self._store.projects.set_status(
             project, status, steward=principal.user, reason=reason
         )
         return _record_json(record)
@@ -173,7 +179,7 @@ class Stewardship:
         return self.describe_project(project)
 
     def describe_project(self, project: str) -> dict[str, Any]:
-        record = self._store.project(project)
+        record = self._store.projects.get(project)
         if record is None and project not in self._policies.file_projects:
             raise NotFound(f"There is no project {project!r}; check `enclave project list`.")
         policy = self._policies.project_policy(project)
@@ -194,10 +200,10 @@ class Stewardship:
     # -- members -----------------------------------------------------------
     def add_member(self, principal: Principal, project: str, user: str) -> dict[str, Any]:
         require_steward(principal)
-        if self._store.user(user) is None:
+        if self._store.accounts.user(user) is None:
             raise NotFound(f"No user {user!r}; add the user first (`enclave user add`).")
         self._ensure_record(project, principal.user)
-        self._store.add_member(project, user, steward=principal.user)
+        self._store.projects.add_member(project, user, steward=principal.user)
         return {"project": project, "user": user, "member": True}
 
     def remove_member(self, principal: Principal, project: str, user: str) -> dict[str, Any]:
@@ -209,7 +215,7 @@ class Stewardship:
                 "there, or revoke their tokens / suspend the project now."
             )
         self._ensure_record(project, principal.user)
-        self._store.remove_member(project, user, steward=principal.user)
+        self._store.projects.remove_member(project, user, steward=principal.user)
         return {"project": project, "user": user, "member": False}
 
     # -- budgets ---------------------------------------------------------------------
@@ -231,14 +237,7 @@ class Stewardship:
             policy = self._policies.approved(project)
             if member is not None and member not in policy.members:
                 raise NotFound(f"{member!r} is not a member of {project!r}.")
-            self._store.top_up(
-                project,
-                epsilon=epsilon,
-                delta=delta,
-                reason=grant.reason,
-                steward=principal.user,
-                member=member,
-            )
+            self._store.ledger.top_up(grant, steward=principal.user)
         return dataclasses.asdict(self._store.budget(project, BudgetLimits.from_policy(policy)))
 
 

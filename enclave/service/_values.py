@@ -1,4 +1,4 @@
-"""The values the service's collaborators pass each other.
+"""The values the service's collaborators pass each other (``TopUp`` is the store's own).
 
 >>> Question("SELECT 1", None, epsilon=0.5).request("p", "u").epsilon
 0.5
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from enclave.gateway import QueryRequest
+from enclave.store import TopUp
 
 __all__ = ["Application", "Question", "TopUp"]
 
@@ -45,14 +46,3 @@ class Application:
     tables: tuple[str, ...]
     requested_epsilon: float | None
     applicant: str | None = None
-
-
-@dataclass(frozen=True)
-class TopUp:
-    """Budget a steward adds to a project (or to one ``member``'s share), and why."""
-
-    project: str
-    epsilon: float
-    delta: float
-    reason: str
-    member: str | None = None

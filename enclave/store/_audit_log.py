@@ -14,18 +14,15 @@ from typing import Any
 
 from enclave.errors import UserError
 from enclave.store import _audit
-from enclave.store._base import Base
+from enclave.store._base import Repository
 from enclave.store._db import Tx
 from enclave.store._types import AuditRecord, AuditVerification
 
 __all__ = ["AuditLog"]
 
 
-class AuditLog:
+class AuditLog(Repository):
     """Append, verify and export the audit chain; keep ingest manifests (audited)."""
-
-    def __init__(self, base: Base) -> None:
-        self._b = base
 
     def append(self, record: AuditRecord) -> int:
         """Append one record to the chain; return its sequence number."""

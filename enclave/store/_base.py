@@ -1,9 +1,9 @@
 """What every repository of the metadata store is built on: one database, a clock and
 the audit chain's anchor.
 
-Each repository (accounts, projects, reviews, ledger, audit) takes the same ``Base``, so
-they share the connections, the transaction helper and the audit chain: a change and its
-audit record always commit together or not at all.
+Each repository (accounts, projects, reviews, ledger, audit) is a ``Repository`` over the
+same ``Base``, so they share the connections, the transaction helper and the audit chain:
+a change and its audit record always commit together or not at all.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from enclave.store import _audit
 from enclave.store._db import Database, Tx
 from enclave.store._types import AuditRecord
 
-__all__ = ["Base", "Clock", "utc"]
+__all__ = ["Base", "Clock", "Repository", "utc"]
 
 T = TypeVar("T")
 Clock = Callable[[], dt.datetime]
@@ -63,3 +63,11 @@ class Base:
             detail=detail,
         )  # fmt: skip
         return _audit.append(tx, record, self.anchor)
+
+
+class Repository:
+    """What a repository (``Accounts``, ``Projects``, ``Reviews``, ``Ledger``,
+    ``AuditLog``) is built on: the store's one ``Base``."""
+
+    def __init__(self, base: Base) -> None:
+        self._b = base

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from enclave.store import _ledger
-from enclave.store._base import Base
+from enclave.store._base import Repository
 from enclave.store._db import Tx
-from enclave.store._types import BudgetLimits, BudgetStatus, Reservation
+from enclave.store._types import BudgetAsk, BudgetLimits, BudgetStatus, Reservation, TopUp
 
 __all__ = ["Ledger", "LossRows"]
 
@@ -22,31 +22,13 @@ LossRows = tuple[
 ]
 
 
-class Ledger:
+class Ledger(Repository):
     """ε and δ held, charged and refunded per project and member; cached releases."""
 
-    def __init__(self, base: Base) -> None:
-        self._b = base
-
-    def reserve(
-        self,
-        *,
-        project: str,
-        user: str,
-        epsilon: float,
-        delta: float,
-        request_id: str,
-        sql_hash: str,
-        limits: BudgetLimits,
-    ) -> Reservation:
+    def reserve(self, ask: BudgetAsk) -> Reservation:
         """Hold ε and δ for one request, or raise ``BudgetExhausted``; audited."""
-        return self._b.write(
-            lambda tx: _ledger.reserve(
-                tx, project=project, user=user, epsilon=epsilon, delta=delta,
-                request_id=request_id, sql_hash=sql_hash, limits=limits,
-                now=self._b.now(), anchor=self._b.anchor,
-            )
-        )  # fmt: skip
+        b = self._b
+        return b.write(lambda tx: _ledger.reserve(tx, ask, b.now(), b.anchor))
 
     def commit(self, reservation: Reservation, *, cache_key: str, release: dict[str, Any]) -> None:
         """Make the charge final and store the release; after this the answer may leave."""
@@ -64,23 +46,10 @@ class Ledger:
     def budget(self, project: str, limits: BudgetLimits, user: str | None = None) -> BudgetStatus:
         return self._b.read(lambda tx: _ledger.budget(tx, project, limits, user))
 
-    def top_up(
-        self,
-        project: str,
-        *,
-        epsilon: float,
-        delta: float = 0.0,
-        reason: str,
-        steward: str,
-        member: str | None = None,
-    ) -> None:
-        """Add ε/δ to a project's total and each member's cap (or one ``member``'s cap)."""
-        self._b.write(
-            lambda tx: _ledger.top_up(
-                tx, project, epsilon=epsilon, delta=delta, reason=reason, steward=steward,
-                member=member, now=self._b.now(), anchor=self._b.anchor,
-            )
-        )  # fmt: skip
+    def top_up(self, grant: TopUp, *, steward: str) -> None:
+        """Add ε/δ to a project's total and each member's cap (or one member's cap)."""
+        b = self._b
+        b.write(lambda tx: _ledger.top_up(tx, grant, steward, b.now(), b.anchor))
 
     def loss_rows(self) -> LossRows:
         """Statuses, approval rules, project top-ups and spending, in one read transaction."""

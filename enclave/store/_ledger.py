@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ from enclave.store import _audit
 from enclave.store._db import Tx
 from enclave.store._types import (
     AuditRecord,
+    BudgetAsk,
     BudgetLimits,
     BudgetStatus,
     Reservation,
+    TopUp,
     from_delta_units,
     from_micro_eps,
     to_delta_units,
@@ -98,61 +101,37 @@ def _check(t: dict[str, Any], eps: int, delta: int, project: str, user: str) -> 
             _refuse(_fmt_eps(eps), _fmt_eps(left), _fmt_eps(eps - left), whom, "epsilon", "ε")
 
 
-def reserve(
-    tx: Tx,
-    *,
-    project: str,
-    user: str,
-    epsilon: float,
-    delta: float,
-    request_id: str,
-    sql_hash: str,
-    limits: BudgetLimits,
-    now: str,
-    anchor: Path | None,
-) -> Reservation:
-    eps_u, delta_u = to_micro_eps(epsilon), to_delta_units(delta)
+def reserve(tx: Tx, ask: BudgetAsk, now: str, anchor: Path | None) -> Reservation:
+    eps_u, delta_u = to_micro_eps(ask.epsilon), to_delta_units(ask.delta)
     if eps_u == 0:
         raise UserError("epsilon must be greater than 0 to reserve budget; give a positive ε.")
+    project, user = ask.project, ask.user
     _lock_project(tx, project)
-    _check(_totals(tx, project, limits, user), eps_u, delta_u, project, user)
-    res = Reservation(
-        uuid.uuid4().hex,
-        project,
-        user,
-        from_micro_eps(eps_u),
-        from_delta_units(delta_u),
-        request_id,
-        sql_hash,
-        now,
-    )
-    tx.execute(
-        "ledger_insert", (res.id, project, user, request_id, sql_hash, eps_u, delta_u, now, now)
-    )
-    _audit.append(tx, _record(res, now, "reserve", "reserved", f"reservation {res.id}"), anchor)
+    _check(_totals(tx, project, ask.limits, user), eps_u, delta_u, project, user)
+    held = replace(ask, epsilon=from_micro_eps(eps_u), delta=from_delta_units(delta_u))
+    res = Reservation(uuid.uuid4().hex, held, now)
+    row = (res.id, project, user, ask.request_id, ask.sql_hash, eps_u, delta_u, now, now)
+    tx.execute("ledger_insert", row)
+    _audit.append(tx, _record(res, now, "reserve", "reserved"), anchor)
     return res
 
 
 def _record(
-    res: Reservation,
-    now: str,
-    action: str,
-    verdict: str,
-    detail: str,
-    error_type: str | None = None,
+    res: Reservation, now: str, action: str, verdict: str, error_type: str | None = None
 ) -> AuditRecord:
+    ask = res.ask
     return AuditRecord(
         time=now,
-        request_id=res.request_id,
-        actor=res.user,
-        project=res.project,
+        request_id=ask.request_id,
+        actor=ask.user,
+        project=ask.project,
         action=action,
         verdict=verdict,
-        sql_hash=res.sql_hash,
-        epsilon=res.epsilon,
-        delta=res.delta,
+        sql_hash=ask.sql_hash,
+        epsilon=ask.epsilon,
+        delta=ask.delta,
         error_type=error_type,
-        detail=detail,
+        detail=f"reservation {res.id}",
     )
 
 
@@ -168,14 +147,13 @@ def commit(
 ) -> None:
     body = json.dumps(release, sort_keys=True, default=str)
     _settle(tx, res, "committed", now)
-    tx.execute("cache_insert", (res.project, cache_key, res.id, body, now))
-    _audit.append(tx, _record(res, now, "release", "released", f"reservation {res.id}"), anchor)
+    tx.execute("cache_insert", (res.ask.project, cache_key, res.id, body, now))
+    _audit.append(tx, _record(res, now, "release", "released"), anchor)
 
 
 def cancel(tx: Tx, res: Reservation, error_type: str, now: str, anchor: Path | None) -> None:
     _settle(tx, res, "cancelled", now)
-    rec = _record(res, now, "cancel", "refunded", f"reservation {res.id}", error_type)
-    _audit.append(tx, rec, anchor)
+    _audit.append(tx, _record(res, now, "cancel", "refunded", error_type), anchor)
 
 
 def cached_release(tx: Tx, project: str, cache_key: str) -> dict[str, Any] | None:
@@ -209,31 +187,20 @@ def budget(tx: Tx, project: str, limits: BudgetLimits, user: str | None) -> Budg
     )
 
 
-def top_up(
-    tx: Tx,
-    project: str,
-    *,
-    epsilon: float,
-    delta: float,
-    reason: str,
-    steward: str,
-    member: str | None,
-    now: str,
-    anchor: Path | None,
-) -> None:
-    eps_u, delta_u = to_micro_eps(epsilon), to_delta_units(delta)
+def top_up(tx: Tx, grant: TopUp, steward: str, now: str, anchor: Path | None) -> None:
+    eps_u, delta_u = to_micro_eps(grant.epsilon), to_delta_units(grant.delta)
     if eps_u == 0 and delta_u == 0:
         raise UserError("A top-up needs a positive epsilon or delta; nothing was changed.")
-    if not reason.strip():
+    reason = grant.reason.strip()
+    if not reason:
         raise UserError("A top-up needs a reason (it is audited); nothing was changed.")
+    project, member = grant.project, grant.member
     _lock_project(tx, project)
-    tx.execute(
-        "topup_insert",
-        (uuid.uuid4().hex, project, member, eps_u, delta_u, reason, steward, now),
-    )
+    row = (uuid.uuid4().hex, project, member, eps_u, delta_u, grant.reason, steward, now)
+    tx.execute("topup_insert", row)
     record = AuditRecord.now(
         action="top_up", verdict="applied", actor=steward, time=now, project=project,
         epsilon=from_micro_eps(eps_u), delta=from_delta_units(delta_u),
-        detail=(f"member {member}: " if member else "") + reason.strip(),
+        detail=(f"member {member}: " if member else "") + reason,
     )  # fmt: skip
     _audit.append(tx, record, anchor)

@@ -16,7 +16,7 @@ from typing import Any
 from enclave.errors import Conflict, NotFound, UserError
 from enclave.store import _accounts as acc
 from enclave.store import _ledger
-from enclave.store._base import Base
+from enclave.store._base import Repository
 from enclave.store._db import Tx
 from enclave.store._types import BudgetLimits, BudgetStatus, ProjectRecord
 
@@ -60,11 +60,8 @@ def _state(tx: Tx, project: str) -> ProjectState:
     )
 
 
-class Projects:
+class Projects(Repository):
     """Applications, approvals, suspensions, approval rules and memberships."""
-
-    def __init__(self, base: Base) -> None:
-        self._b = base
 
     def apply(
         self,

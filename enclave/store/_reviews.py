@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from enclave.errors import Conflict, NotFound
-from enclave.store._base import Base
+from enclave.store._base import Repository
 from enclave.store._db import Tx
 
 __all__ = ["Reviews"]
@@ -30,11 +30,8 @@ def _get(tx: Tx, review_id: str) -> dict[str, Any]:
     return dict(zip(_FIELDS, row, strict=True))
 
 
-class Reviews:
+class Reviews(Repository):
     """Submitted, approved and rejected reviews."""
-
-    def __init__(self, base: Base) -> None:
-        self._b = base
 
     def submit(
         self,

@@ -32,12 +32,14 @@ __all__ = [
     "ROLES",
     "AuditRecord",
     "AuditVerification",
+    "BudgetAsk",
     "BudgetLimits",
     "BudgetStatus",
     "Principal",
     "ProjectRecord",
     "Reservation",
     "Role",
+    "TopUp",
     "from_delta_units",
     "from_micro_eps",
     "to_delta_units",
@@ -119,17 +121,39 @@ class BudgetLimits:
 
 
 @dataclass(frozen=True)
-class Reservation:
-    """A charge held in the ledger between ``reserve`` and ``commit``/``cancel``."""
+class BudgetAsk:
+    """What one request asks the ledger to hold: ε and δ for ``user`` in ``project``, under
+    the project's ``limits``; ``request_id`` and ``sql_hash`` tie the charge to its audit
+    records."""
 
-    id: str
     project: str
     user: str
     epsilon: float
     delta: float
     request_id: str
     sql_hash: str
+    limits: BudgetLimits
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A charge held in the ledger between ``reserve`` and ``commit``/``cancel``: the ask
+    as held (ε and δ rounded up to the ledger's units), and when."""
+
+    id: str
+    ask: BudgetAsk
     created: str
+
+
+@dataclass(frozen=True)
+class TopUp:
+    """Budget a steward adds to a project (or to one ``member``'s share), and why."""
+
+    project: str
+    epsilon: float
+    delta: float
+    reason: str
+    member: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ change. Token format and hashing are in ``_accounts``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from enclave.errors import Conflict, NotFound, Unauthorized, UserError
 from enclave.store import _accounts as acc
-from enclave.store._base import Base
+from enclave.store._base import Repository
 from enclave.store._db import Tx
 from enclave.store._types import Principal
 
@@ -20,12 +21,8 @@ __all__ = ["Accounts"]
 _TOKEN_KEYS = ("id", "user", "created", "expires", "revoked")
 
 
-class Accounts:
+class Accounts(Repository):
     """Users (steward, researcher, public) and their tokens."""
-
-    def __init__(self, base: Base) -> None:
-        self._b = base
-        self._verifier: acc.TokenVerifier | None = None
 
     def add_user(self, user: str, role: str, *, actor: str = "system") -> None:
         """Create a user with a role (steward, researcher, public); Conflict if it exists."""
@@ -75,9 +72,12 @@ class Accounts:
             raise Unauthorized("Malformed token. Send the token exactly as it was issued.")
         token_id, text = parsed
         row = self._b.read(lambda tx: tx.one("token_get", (token_id,)))
-        if self._verifier is None:
-            self._verifier = acc.TokenVerifier()
         return acc.principal(row, token_id, text, self._verifier, self._b.clock())
+
+    @functools.cached_property
+    def _verifier(self) -> acc.TokenVerifier:
+        """argon2 verification, remembering this process's verified tokens."""
+        return acc.TokenVerifier()
 
     def revoke_token(self, token_id: str, *, actor: str = "system") -> None:
         """Revoke a token by its id (the part after ``enc_``); NotFound if unknown."""

@@ -143,7 +143,7 @@ def test_researcher_session_ends_when_token_revoked(app, env: Env) -> None:
     from enclave.store import open_store
 
     with open_store(env.settings) as store:
-        store.revoke_token(env.spare_token.split(".", 1)[0].removeprefix("enc_"))
+        store.accounts.revoke_token(env.spare_token.split(".", 1)[0].removeprefix("enc_"))
     at.run()
     _no_trace(at)
     assert any("sign in again" in e.lower() for e in _texts(at, "error"))
@@ -177,12 +177,12 @@ def test_steward_approves_only_the_chosen_application(app, env: Env) -> None:
     at.run()
     svc = _service(env)
     try:
-        assert svc.store.project("cost-study").status == "pending"
-        flu = svc.store.project("flu-study")
+        assert svc.store.projects.get("cost-study").status == "pending"
+        flu = svc.store.projects.get("flu-study")
         assert flu.status == "active" and flu.reason == "ethics approval on file"
         rules = svc.describe_project("flu-study")["policy"]
         assert rules["review_epsilon"] == 0.4
-        record = [r for r in svc.store.export_audit() if r["action"] == "project_active"][-1]
+        record = [r for r in svc.store.audit_log.export() if r["action"] == "project_active"][-1]
         assert record["project"] == "flu-study" and record["actor"] == "steward@test"
         assert record["detail"].startswith("ethics approval on file;")
     finally:

@@ -15,7 +15,7 @@ def test_demo_tokens_expire(tmp_path: Path) -> None:
     run_demo(settings, persons=300, indicators=False)
     store = open_store(settings)
     for user in (DEMO_RESEARCHER, DEMO_STEWARD):
-        (token,) = store.tokens(user)
+        (token,) = store.accounts.tokens(user)
         expires = dt.datetime.fromisoformat(token["expires"])
         left = expires - dt.datetime.now(dt.UTC)
         assert dt.timedelta(0) < left <= DEMO_TOKEN_LIFETIME

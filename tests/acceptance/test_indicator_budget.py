@@ -38,7 +38,7 @@ def settings(tmp_path: Path) -> Settings:
 def test_dataset_view_shows_the_indicators_per_year_and_lifetime(settings: Settings) -> None:
     svc = Service.open(settings)
     try:
-        svc.store.add_user(STEWARD.user, "steward")
+        svc.store.accounts.add_user(STEWARD.user, "steward")
         empty = svc.dataset_loss(STEWARD)
         assert empty.indicators_epsilon_lifetime == 0 and empty.indicators_epsilon_by_year == {}
         assert {i["indicator"] for i in empty.indicators} == {"ili", "covid", "emergency"}
@@ -73,7 +73,7 @@ def test_cli_dataset_budget_prints_the_indicators(
     monkeypatch.delenv("ENCLAVE_URL", raising=False)
     svc = Service.open(settings)
     try:
-        svc.store.add_user("admin@local", "steward")
+        svc.store.accounts.add_user("admin@local", "steward")
         release_indicators(settings, indicator="emergency", period="2024-03-04", service=svc)
     finally:
         svc.close()

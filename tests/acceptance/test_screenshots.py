@@ -143,7 +143,7 @@ def _approvals(env: Env) -> list[dict]:
 
     svc = Service.open(env.settings)
     try:
-        return [r for r in svc.store.export_audit() if r["action"] == "project_active"]
+        return [r for r in svc.store.audit_log.export() if r["action"] == "project_active"]
     finally:
         svc.close()
 

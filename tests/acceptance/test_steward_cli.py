@@ -103,9 +103,9 @@ def test_first_approval_flow(run, tmp_path):
     assert _json(run("project", "show", "flu", "--json"))["status"] == "suspended"
     run("project", "resume", "flu")
     with open_store(Settings(home=tmp_path)) as store:
-        records = list(store.export_audit())
+        records = list(store.audit_log.export())
         actions = [r["action"] for r in records]
-        assert store.verify_audit().ok
+        assert store.audit_log.verify().ok
     by_action: dict = {}
     for r in records:
         by_action.setdefault(r["action"], r)  # the first of each
@@ -175,7 +175,7 @@ def test_refusals_exit_2_and_change_nothing(run, tmp_path):
     assert "max_epsilon_per_query" in bad["error"]["message"]
     assert _json(run("project", "show", "wide", "--json"))["status"] == "pending"
     with open_store(Settings(home=tmp_path)) as store:
-        assert sorted(u["id"] for u in store.users()) == ["admin@local", "bob"]
+        assert sorted(u["id"] for u in store.accounts.users()) == ["admin@local", "bob"]
         assert store.budget("demo", BudgetLimits(10.0)).epsilon_total == 10.0
 
 
@@ -214,7 +214,7 @@ def test_the_actor_cannot_be_typed_in(run, tmp_path):
     )
     assert err["error"]["type"] == "Forbidden"
     with open_store(Settings(home=tmp_path)) as store:
-        assert not [r for r in store.export_audit() if r["action"] == "top_up"]
+        assert not [r for r in store.audit_log.export() if r["action"] == "top_up"]
 
 
 def _apply(pid: str, *extra: str) -> tuple[str, ...]:
@@ -252,7 +252,7 @@ def test_steward_input_is_validated(run, args, says):
 
 def test_approval_needs_a_member(run, tmp_path):
     with open_store(Settings(home=tmp_path)) as store:  # an applicant with no account
-        store.apply_project(
+        store.projects.apply(
             "orphan",
             title="t",
             purpose="p",

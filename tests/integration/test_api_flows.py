@@ -250,7 +250,7 @@ def test_missing_and_malformed_tokens_are_401(server):
 
 def test_token_expiry(server):
     with open_store(server.settings) as store:
-        token = store.issue_token(OUTSIDER, dt.timedelta(seconds=1.5), actor="test")
+        token = store.accounts.issue_token(OUTSIDER, dt.timedelta(seconds=1.5), actor="test")
     with server.client() as http:
         auth = {"Authorization": f"Bearer {token}"}
         assert http.get("/v1/me", headers=auth).status_code == 200
@@ -384,7 +384,7 @@ def test_members_and_top_ups(server):
 
 def test_rate_limit_per_token(server):
     with open_store(server.settings) as store:
-        token = store.issue_token(PUBLIC, actor="test")
+        token = store.accounts.issue_token(PUBLIC, actor="test")
     with server.client() as http:
         auth = {"Authorization": f"Bearer {token}"}
         codes = []

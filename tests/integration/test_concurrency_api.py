@@ -77,7 +77,7 @@ def test_200_parallel_requests_charge_exactly_50(tmp_path_factory):
     assert audit["query:released:"] == 50
     assert audit["query:refused:BudgetExhausted"] == 150
     with open_store(settings) as store:
-        assert store.verify_audit().ok
+        assert store.audit_log.verify().ok
 
 
 def test_killed_server_leaves_no_uncharged_release_and_no_unaudited_charge(tmp_path_factory):
@@ -125,4 +125,4 @@ def test_killed_server_leaves_no_uncharged_release_and_no_unaudited_charge(tmp_p
     assert committed == released_audit, "every committed charge has its release audited"
     assert {r for (r,) in cache} == committed, "no release in the cache without a charge"
     with open_store(settings) as store:
-        assert store.verify_audit().ok
+        assert store.audit_log.verify().ok

@@ -12,6 +12,7 @@ import pytest
 from enclave.errors import BudgetExhausted
 from enclave.settings import Settings
 from enclave.store import BudgetLimits, open_store
+from tests._store_rows import reserve
 
 LIMITS = BudgetLimits(epsilon=5.0, delta=1e-6)
 
@@ -20,15 +21,7 @@ def _attempts(store, worker: int, n: int) -> tuple[int, int]:
     ok = refused = 0
     for i in range(n):
         try:
-            r = store.reserve(
-                project="demo",
-                user=f"u{worker % 3}",
-                epsilon=0.1,
-                delta=0.0,
-                request_id=f"{worker}-{i}",
-                sql_hash="h",
-                limits=LIMITS,
-            )
+            r = reserve(store, 0.1, limits=LIMITS, user=f"u{worker % 3}", rid=f"{worker}-{i}")
         except BudgetExhausted:
             refused += 1
             continue
@@ -47,7 +40,7 @@ def _check_ledger(home: Path, expected_ok: int) -> None:
     with open_store(Settings(home=home)) as store:
         status = store.budget("demo", LIMITS)
         assert status.epsilon_spent == 5.0 and status.epsilon_remaining == 0.0
-        verification = store.verify_audit()
+        verification = store.audit_log.verify()
         assert verification.ok and verification.records == 2 * expected_ok
     con = sqlite3.connect(home / "metadata.sqlite")
     try:

@@ -52,8 +52,8 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def svc(settings: Settings):
     service = Service.open(settings)
-    service.store.add_user(STEWARD.user, "steward")
-    service.store.add_user(RESEARCHER.user, "researcher")
+    service.store.accounts.add_user(STEWARD.user, "steward")
+    service.store.accounts.add_user(RESEARCHER.user, "researcher")
     yield service
     service.close()
 
@@ -127,7 +127,7 @@ def test_no_privacy_section_means_no_ceiling(settings: Settings) -> None:
     assert ds.privacy.max_total_epsilon is None and ds.privacy.max_total_delta is None
     svc = Service.open(settings)
     try:
-        svc.store.add_user(RESEARCHER.user, "researcher")
+        svc.store.accounts.add_user(RESEARCHER.user, "researcher")
         _apply(svc, "huge")
         assert svc.approve_project(STEWARD, "huge", _rules(5000.0))["status"] == "active"
         view = svc.dataset_loss(STEWARD)
@@ -147,7 +147,7 @@ def test_approval_past_the_ceiling_is_refused_and_changes_nothing(svc: Service) 
         f"Requested ε={LEFT + 3:g} for approving project 'big'; remaining ε={LEFT:g} under the "
         "privacy ceiling of dataset 'claims' (difference 3)."
     )
-    assert svc.store.project("big").status == "pending"
+    assert svc.store.projects.get("big").status == "pending"
     assert svc.project_policy("big") is None
     assert svc.dataset_loss(STEWARD).epsilon_total == SHIPPED_EPS
     (refusal,) = _refusals(svc)
@@ -170,7 +170,7 @@ def test_delta_past_the_ceiling_is_refused(svc: Service) -> None:
     assert "Requested δ=9.5e-06" in err.value.message
     assert "remaining δ=9e-06" in err.value.message
     assert "max_total_delta" in err.value.message
-    assert svc.store.project("keys").status == "pending"
+    assert svc.store.projects.get("keys").status == "pending"
 
 
 def test_pending_rejected_and_suspended_projects(svc: Service) -> None:
@@ -260,7 +260,7 @@ def test_policy_files_past_the_ceiling_are_refused(settings: Settings) -> None:
         # The steward still sees why.
         view = svc.dataset_loss(STEWARD)
         assert view.epsilon_total == 443.0 and view.epsilon_remaining == 0.0
-        records = list(svc.store.export_audit())
+        records = list(svc.store.audit_log.export())
         assert records[-1]["action"] == "policy_load" and records[-1]["verdict"] == "refused"
     finally:
         svc.close()
@@ -281,8 +281,8 @@ def run(settings: Settings, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("ENCLAVE_URL", raising=False)
     local = Service.open(settings)  # the local admin account `enclave init` creates
     try:
-        if local.store.user("admin@local") is None:
-            local.store.add_user("admin@local", "steward")
+        if local.store.accounts.user("admin@local") is None:
+            local.store.accounts.add_user("admin@local", "steward")
     finally:
         local.close()
     runner = CliRunner()
@@ -330,7 +330,7 @@ def test_cli_refuses_an_approval_past_the_ceiling(run, svc: Service) -> None:
         code=2,
     )
     assert "PolicyViolation" in out.output and f"remaining ε={LEFT:g}" in out.output
-    assert svc.store.project("big").status == "pending"
+    assert svc.store.projects.get("big").status == "pending"
 
 
 # -- steward page --------------------------------------------------------------------
@@ -341,7 +341,7 @@ def test_steward_page_shows_the_loss_across_projects(
 
     _apply(svc, "flu")
     svc.approve_project(STEWARD, "flu", _rules(7.0))
-    token = svc.store.issue_token(STEWARD.user)
+    token = svc.store.accounts.issue_token(STEWARD.user)
     monkeypatch.setenv("ENCLAVE_HOME", str(settings.home))
     monkeypatch.setenv("ENCLAVE_POLICIES", str(settings.policies_dir))
     page = ROOT / "dashboards" / "views" / "steward.py"

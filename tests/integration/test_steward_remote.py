@@ -62,7 +62,7 @@ def test_the_first_approval_flow_over_http(server) -> None:
     assert shown["member"] == "rem@uni"
     assert _cli(server, STEWARD, "audit", "verify").exit_code == 0
     with open_store(server.settings) as store:
-        records = [r for r in store.export_audit() if r["project"] == "remote-flu"]
+        records = [r for r in store.audit_log.export() if r["project"] == "remote-flu"]
     assert {r["actor"] for r in records} == {STEWARD}
     active = next(r for r in records if r["action"] == "project_active")
     assert active["detail"].startswith("ethics ref 7;")

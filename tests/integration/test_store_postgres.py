@@ -14,7 +14,7 @@ import pytest
 
 from enclave.errors import BudgetExhausted, Conflict, InternalError, UserError
 from enclave.settings import Settings
-from enclave.store import BudgetLimits, open_store
+from enclave.store import BudgetLimits, TopUp, open_store
 from tests import conftest_pg
 from tests._store_rows import fill_audit, reserve
 
@@ -83,7 +83,7 @@ def test_reserve_commit_cache_and_budget(store):
 
 def test_cancel_refunds_and_settling_twice_is_a_bug(store):
     r = _reserve(store, 1.0)
-    store.cancel(r, error_type="QueryRejected")
+    store.ledger.cancel(r, error_type="QueryRejected")
     assert store.budget("demo", LIMITS).epsilon_spent == 0
     with pytest.raises(InternalError):
         store.commit(r, cache_key="k", release={})
@@ -101,7 +101,7 @@ def test_member_cap_and_top_up(store):
     store.commit(_reserve(store, 1.0, limits=limits), cache_key="a", release={})
     with pytest.raises(BudgetExhausted, match="member"):
         _reserve(store, 0.1, limits=limits)
-    store.top_up("demo", epsilon=0.5, reason="extension", steward="st", member="ana")
+    store.ledger.top_up(TopUp("demo", 0.5, 0.0, "extension", member="ana"), steward="st")
     store.commit(_reserve(store, 0.5, limits=limits), cache_key="b", release={})
     assert store.budget("demo", limits, user="ana").member_epsilon_remaining == 0
 
@@ -111,24 +111,24 @@ def test_state_is_shared_by_a_second_store_instance(store, tmp_path, pg_url):
     with open_store(_settings(tmp_path / "other", pg_url)) as other:
         assert other.budget("demo", LIMITS).epsilon_spent == 2.0
         assert other.cached_release("demo", "k") == {"x": 1}
-        assert other.verify_audit().ok
+        assert other.audit_log.verify().ok
 
 
 def test_accounts_round_trip(store, tmp_path, pg_url):
-    store.add_user("ana", "researcher")
+    store.accounts.add_user("ana", "researcher")
     with pytest.raises(Conflict):
-        store.add_user("ana", "researcher")
-    token = store.issue_token("ana", dt.timedelta(days=1), actor="st")
+        store.accounts.add_user("ana", "researcher")
+    token = store.accounts.issue_token("ana", dt.timedelta(days=1), actor="st")
     with open_store(_settings(tmp_path / "other", pg_url)) as other:
-        assert other.authenticate(token).user == "ana"
+        assert other.accounts.authenticate(token).user == "ana"
     stored = _sql(pg_url, "SELECT hash FROM tokens")
     assert len(stored) == 1 and stored[0][0].startswith("$argon2id$")
     assert token.split(".", 1)[1] not in stored[0][0]
-    store.apply_project(
+    store.projects.apply(
         "p1", title="t", purpose="p", tables=("claims",), requested_epsilon=1.0, applicant="ana"
     )
-    store.add_member("p1", "ana", steward="st")
-    assert store.members("p1") == ["ana"] and store.memberships("ana") == ["p1"]
+    store.projects.add_member("p1", "ana", steward="st")
+    assert store.projects.members("p1") == ["ana"] and store.projects.memberships("ana") == ["p1"]
 
 
 @pytest.mark.parametrize(
@@ -149,9 +149,9 @@ def test_accounts_round_trip(store, tmp_path, pg_url):
 )
 def test_audit_tampering_detected(store, pg_url, statements, problem):
     fill_audit(store, 6)
-    assert store.verify_audit().ok
+    assert store.audit_log.verify().ok
     _sql(pg_url, *statements)
-    v = store.verify_audit()
+    v = store.audit_log.verify()
     assert (v.ok, v.problem) == (False, problem)
 
 
@@ -179,7 +179,7 @@ def test_200_parallel_requests_charge_exactly_50(tmp_path, pg_url):
     with open_store(settings) as check:
         status = check.budget("demo", LIMITS)
         assert (status.epsilon_spent, status.epsilon_remaining) == (5.0, 0.0)
-        v = check.verify_audit()
+        v = check.audit_log.verify()
         assert v.ok and v.records == 2 * 50
     [(committed, micro)] = _sql(
         pg_url,
@@ -221,4 +221,4 @@ def test_eight_processes_share_one_budget(tmp_path, pg_url):
     assert total == 50
     with open_store(_settings(tmp_path, pg_url)) as check:
         assert check.budget("demo", LIMITS).epsilon_spent == 5.0
-        assert check.verify_audit().ok
+        assert check.audit_log.verify().ok

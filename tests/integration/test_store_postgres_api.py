@@ -78,4 +78,4 @@ def test_two_instances_share_budget_exactly(tmp_path_factory, pg_url, monkeypatc
     for home in homes:
         assert not home.metadata_path.exists(), "no SQLite store was used"
     with open_store(homes[1]) as store:
-        assert store.verify_audit().ok
+        assert store.audit_log.verify().ok

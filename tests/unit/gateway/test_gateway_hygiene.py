@@ -293,8 +293,8 @@ def test_cli_refuses_hygiene_cases_with_exit_2_and_a_typed_error(
 
     settings = fresh_home()
     with open_store(settings) as store:
-        store.add_user("researcher@demo", "researcher", actor="test")
-        token = store.issue_token("researcher@demo", actor="test")
+        store.accounts.add_user("researcher@demo", "researcher", actor="test")
+        token = store.accounts.issue_token("researcher@demo", actor="test")
     env = {**os.environ, "ENCLAVE_HOME": str(settings.home), "ENCLAVE_TOKEN": token}
     env.pop("ENCLAVE_DEBUG", None)
 
@@ -334,7 +334,7 @@ def test_cli_refuses_hygiene_cases_with_exit_2_and_a_typed_error(
     assert ok.returncode == 0, ok.stderr[-500:]
     assert json.loads(ok.stdout)["epsilon"] == pytest.approx(0.1)
     with open_store(settings) as store:
-        records = [r for r in store.export_audit() if r["action"] in ("query", "dry_run")]
+        records = [r for r in store.audit_log.export() if r["action"] in ("query", "dry_run")]
     assert [r["verdict"] for r in records] == ["refused"] * len(cases) + ["estimated"]
     assert [r["error_type"] for r in records[:-1]] == [c[2] for c in cases]
     assert all(r["epsilon"] == 0 for r in records)

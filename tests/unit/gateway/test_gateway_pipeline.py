@@ -91,16 +91,16 @@ def test_refused_fixture_is_refused_audited_and_free(path: Path, ctx: GatewayCon
     headers, sql = read_fixture(path)
     project = headers.get("project", "demo")
     before = _spent(ctx, project) if project in ctx.projects else 0.0
-    audit_before = sum(1 for _ in ctx.store.export_audit())
+    audit_before = sum(1 for _ in ctx.store.audit_log.export())
     with pytest.raises(EXPECT[headers["expect"]]):
         answer(_ask(sql, project, headers.get("user"), epsilon=0.5), ctx)
     if project in ctx.projects:
         assert _spent(ctx, project) == pytest.approx(before)
-    records = list(ctx.store.export_audit())
+    records = list(ctx.store.audit_log.export())
     assert len(records) == audit_before + 1
     last = records[-1]
     assert last["verdict"] == "refused" and last["error_type"] == headers["expect"]
-    assert ctx.store.verify_audit().ok
+    assert ctx.store.audit_log.verify().ok
 
 
 def test_noise_differs_between_fresh_releases(ctx: GatewayContext) -> None:
@@ -171,7 +171,7 @@ def test_crash_between_execute_and_commit_releases_nothing(
 
     fresh = answer(_ask(sql, epsilon=0.4), context)
     assert not fresh.cached
-    assert store.verify_audit().ok
+    assert store.audit_log.verify().ok
     context.engine.close()
 
 

@@ -144,7 +144,7 @@ def test_release_charges_the_year_once_and_rerun_costs_nothing(
 
     later = release_indicators(settings, indicator="ili", period="2023-03-06", service=svc)
     assert later.released == 1 and later.epsilon_spent == 0  # the year is paid for
-    actions = [r["action"] for r in svc.store.export_audit()]
+    actions = [r["action"] for r in svc.store.audit_log.export()]
     assert actions.count("indicator_release") == 5 and actions.count("publish_indicator") == 5
     assert actions.count("reserve") == 1 and actions.count("release") == 1
 

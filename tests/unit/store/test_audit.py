@@ -36,7 +36,7 @@ def _sql(settings, *statements):
 
 def _verify(settings):
     with open_store(settings) as store:
-        return store.verify_audit()
+        return store.audit_log.verify()
 
 
 def test_intact_chain_verifies_and_exports(settings):
@@ -44,7 +44,7 @@ def test_intact_chain_verifies_and_exports(settings):
     v = _verify(settings)
     assert (v.ok, v.records, v.problem, v.head_seq) == (True, 6, None, 6)
     with open_store(settings) as store:
-        records = list(store.export_audit())
+        records = list(store.audit_log.export())
     assert [r["seq"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert records[0]["prev_hash"] == "0" * 64
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(records))
@@ -59,8 +59,8 @@ def test_paging_export_and_verify(settings, monkeypatch):
     monkeypatch.setattr(_audit, "_PAGE", 2)
     _fill(settings, 5)
     with open_store(settings) as store:
-        assert [r["seq"] for r in store.export_audit()] == [1, 2, 3, 4, 5]
-        assert store.verify_audit().records == 5
+        assert [r["seq"] for r in store.audit_log.export()] == [1, 2, 3, 4, 5]
+        assert store.audit_log.verify().records == 5
     _sql(settings, "DELETE FROM audit_log WHERE seq = 3")
     assert _verify(settings).problem == "deleted"
 
@@ -181,6 +181,6 @@ def test_detail_is_kept_short_and_hash_survives_int_epsilon(settings):
         store.audit(
             AuditRecord.now(action="x", verdict="y", actor="a", epsilon=1, detail="z" * 999)
         )
-        [record] = list(store.export_audit())
+        [record] = list(store.audit_log.export())
         assert len(record["detail"]) == 200 and record["epsilon"] == 1.0
-        assert store.verify_audit().ok
+        assert store.audit_log.verify().ok

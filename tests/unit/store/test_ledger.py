@@ -13,7 +13,7 @@ import pytest
 from enclave.errors import BudgetExhausted, InternalError, UserError
 from enclave.policy import load_project_policies
 from enclave.settings import Settings
-from enclave.store import BudgetLimits, open_store
+from enclave.store import BudgetLimits, TopUp, open_store
 from tests._store_rows import reserve
 
 
@@ -72,7 +72,7 @@ def test_reserve_then_commit_charges_and_caches(store, settings):
 def test_cancel_refunds_and_is_audited(store, settings):
     limits = BudgetLimits(epsilon=1.0)
     r = _reserve(store, 0.4, limits=limits)
-    store.cancel(r, error_type="QueryTimeout")
+    store.ledger.cancel(r, error_type="QueryTimeout")
     assert store.budget("demo", limits).epsilon_spent == 0.0
     last = _rows(settings, "SELECT action, verdict, error_type FROM audit_log ORDER BY seq")[-1]
     assert last == ("cancel", "refunded", "QueryTimeout")
@@ -85,7 +85,7 @@ def test_settling_twice_is_a_bug(store):
     r = _reserve(store, 0.1)
     store.commit(r, cache_key="k", release={"a": 1})
     with pytest.raises(InternalError):
-        store.cancel(r, error_type="X")
+        store.ledger.cancel(r, error_type="X")
     assert store.budget("demo", BudgetLimits(1.0)).epsilon_spent == pytest.approx(0.1)
 
 
@@ -119,7 +119,7 @@ def test_refusal_can_be_audited_after_a_failed_reserve(store):
             epsilon=2.0,
         )
     )
-    assert seq == 1 and store.verify_audit().ok
+    assert seq == 1 and store.audit_log.verify().ok
 
 
 def test_delta_and_member_limits(store):
@@ -147,9 +147,9 @@ def test_projects_do_not_share_budgets(store):
 def test_top_up_raises_project_and_member_caps(store, settings):
     limits = BudgetLimits(epsilon=1.0, member_epsilon=1.0)
     _reserve(store, 1.0, limits=limits)
-    store.top_up("demo", epsilon=0.5, reason="second wave", steward="st")
+    store.ledger.top_up(TopUp("demo", 0.5, 0.0, "second wave"), steward="st")
     _reserve(store, 0.5, limits=limits)
-    store.top_up("demo", epsilon=1.0, reason="ben only", steward="st", member="ben")
+    store.ledger.top_up(TopUp("demo", 1.0, 0.0, "ben only", member="ben"), steward="st")
     with pytest.raises(BudgetExhausted):  # a member top-up does not raise the project total
         _reserve(store, 0.1, user="ben", limits=limits)
     assert store.budget("demo", limits).epsilon_total == 1.5
@@ -170,9 +170,9 @@ def test_top_up_raises_project_and_member_caps(store, settings):
 def test_bad_top_up_refused_and_store_unchanged(store, settings, kwargs):
     _reserve(store, 0.2)
     before = _dump(settings)
-    args = {"reason": "more", "steward": "st", **kwargs}
+    grant = {"project": "demo", "delta": 0.0, "reason": "more", **kwargs}
     with pytest.raises(UserError):
-        store.top_up("demo", **args)
+        store.ledger.top_up(TopUp(**grant), steward="st")
     assert _dump(settings) == before
     assert _rows(settings, "SELECT COUNT(*) FROM budget_topups") == [(0,)]
 
@@ -207,10 +207,10 @@ def test_crash_between_reserve_and_commit_stays_charged(settings):
         import os, signal
         from pathlib import Path
         from enclave.settings import Settings
-        from enclave.store import BudgetLimits, open_store
+        from enclave.store import BudgetAsk, BudgetLimits, open_store
         store = open_store(Settings(home=Path({str(settings.home)!r})))
-        store.reserve(project="demo", user="ana", epsilon=0.25, delta=0.0, request_id="crash",
-                      sql_hash="h", limits=BudgetLimits(epsilon=1.0))
+        store.reserve(BudgetAsk(project="demo", user="ana", epsilon=0.25, delta=0.0,
+                                request_id="crash", sql_hash="h", limits=BudgetLimits(epsilon=1.0)))
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
@@ -219,7 +219,7 @@ def test_crash_between_reserve_and_commit_stays_charged(settings):
         limits = BudgetLimits(epsilon=1.0)
         assert store.budget("demo", limits).epsilon_spent == 0.25
         assert store.budget("demo", limits).epsilon_reserved == 0.25
-        records = list(store.export_audit())
+        records = list(store.audit_log.export())
         assert [(r["action"], r["request_id"]) for r in records] == [("reserve", "crash")]
-        assert store.verify_audit().ok
+        assert store.audit_log.verify().ok
         assert _rows(settings, "SELECT COUNT(*) FROM release_cache") == [(0,)]

@@ -33,8 +33,8 @@ def settings(tmp_path):
 @pytest.fixture
 def store(settings, clock):
     with open_store(settings, clock=clock) as s:
-        s.add_user("st", "steward")
-        s.add_user("ana", "researcher")
+        s.accounts.add_user("st", "steward")
+        s.accounts.add_user("ana", "researcher")
         yield s
 
 
@@ -48,46 +48,46 @@ def _db_bytes(settings) -> bytes:
 
 
 def test_token_authenticates_and_is_stored_only_as_hash(store, settings):
-    token = store.issue_token("ana", dt.timedelta(days=1), actor="st")
-    principal = store.authenticate(token)
+    token = store.accounts.issue_token("ana", dt.timedelta(days=1), actor="st")
+    principal = store.accounts.authenticate(token)
     assert (principal.user, principal.role) == ("ana", "researcher")
     assert token.startswith("enc_" + principal.token_id + ".")
-    assert store.authenticate(token) == principal  # second time, from the verified memory
+    assert store.accounts.authenticate(token) == principal  # second time, from the verified memory
     stored = _db_bytes(settings)
     secret = token.split(".", 1)[1]
     assert token.encode() not in stored
     assert secret.encode() not in stored
     assert b"$argon2id$" in stored
-    [meta] = store.tokens("ana")
+    [meta] = store.accounts.tokens("ana")
     assert meta["id"] == principal.token_id and "hash" not in meta
 
 
 def test_fresh_store_instance_verifies_with_argon2(store, settings, clock):
-    token = store.issue_token("ana")
+    token = store.accounts.issue_token("ana")
     with open_store(settings, clock=clock) as other:  # another worker: no memory of it
-        assert other.authenticate(token).user == "ana"
+        assert other.accounts.authenticate(token).user == "ana"
 
 
 def test_expiry(store, clock):
-    token = store.issue_token("ana", dt.timedelta(hours=1))
+    token = store.accounts.issue_token("ana", dt.timedelta(hours=1))
     clock.now += dt.timedelta(minutes=59)
-    assert store.authenticate(token).user == "ana"
+    assert store.accounts.authenticate(token).user == "ana"
     clock.now += dt.timedelta(minutes=2)
     with pytest.raises(Unauthorized, match="expired"):
-        store.authenticate(token)
+        store.accounts.authenticate(token)
 
 
 def test_revocation_reaches_other_workers(store, settings, clock):
-    token = store.issue_token("ana")
-    token_id = store.authenticate(token).token_id
+    token = store.accounts.issue_token("ana")
+    token_id = store.accounts.authenticate(token).token_id
     with open_store(settings, clock=clock) as other:
-        assert other.authenticate(token).user == "ana"
-        store.revoke_token(token_id, actor="st")
+        assert other.accounts.authenticate(token).user == "ana"
+        store.accounts.revoke_token(token_id, actor="st")
         with pytest.raises(Unauthorized, match="revoked"):
-            other.authenticate(token)
-    assert store.tokens("ana")[0]["revoked"] is not None
+            other.accounts.authenticate(token)
+    assert store.accounts.tokens("ana")[0]["revoked"] is not None
     with pytest.raises(NotFound):
-        store.revoke_token("0" * 16)
+        store.accounts.revoke_token("0" * 16)
 
 
 @pytest.mark.parametrize(
@@ -101,33 +101,33 @@ def test_revocation_reaches_other_workers(store, settings, clock):
     ],
 )
 def test_bad_tokens_refused(store, mangle):
-    token = store.issue_token("ana")
-    store.authenticate(token)  # the verified memory must not let a wrong secret through
+    token = store.accounts.issue_token("ana")
+    store.accounts.authenticate(token)  # the verified memory must not let a wrong secret through
     with pytest.raises(Unauthorized):
-        store.authenticate(mangle(token))
+        store.accounts.authenticate(mangle(token))
 
 
 def test_token_needs_existing_user_and_positive_ttl(store):
     with pytest.raises(NotFound):
-        store.issue_token("nobody")
+        store.accounts.issue_token("nobody")
     with pytest.raises(UserError):
-        store.issue_token("ana", dt.timedelta(seconds=0))
-    assert store.tokens("nobody") == []
+        store.accounts.issue_token("ana", dt.timedelta(seconds=0))
+    assert store.accounts.tokens("nobody") == []
 
 
 def test_users_and_roles(store):
     with pytest.raises(Conflict):
-        store.add_user("ana", "researcher")
+        store.accounts.add_user("ana", "researcher")
     with pytest.raises(UserError):
-        store.add_user("eve", "admin")
-    store.add_user("pub", "public")
-    assert [u["id"] for u in store.users()] == ["ana", "pub", "st"]
-    assert store.user("pub")["role"] == "public"
-    assert store.user("nobody") is None
+        store.accounts.add_user("eve", "admin")
+    store.accounts.add_user("pub", "public")
+    assert [u["id"] for u in store.accounts.users()] == ["ana", "pub", "st"]
+    assert store.accounts.user("pub")["role"] == "public"
+    assert store.accounts.user("nobody") is None
 
 
 def test_project_lifecycle(store):
-    rec = store.apply_project(
+    rec = store.projects.apply(
         "flu",
         title="Flu",
         purpose="Seasonality",
@@ -137,23 +137,23 @@ def test_project_lifecycle(store):
     )
     assert (rec.status, rec.tables, rec.requested_epsilon) == ("pending", ("claims",), 2.0)
     with pytest.raises(Conflict):
-        store.apply_project(
+        store.projects.apply(
             "flu", title="", purpose="", tables=(), requested_epsilon=None, applicant="ana"
         )
     with pytest.raises(Conflict, match="pending"):
-        store.set_project_status("flu", "suspended", steward="st")
-    assert store.set_project_status("flu", "active", steward="st").status == "active"
-    rec = store.set_project_status("flu", "suspended", steward="st", reason="audit review")
+        store.projects.set_status("flu", "suspended", steward="st")
+    assert store.projects.set_status("flu", "active", steward="st").status == "active"
+    rec = store.projects.set_status("flu", "suspended", steward="st", reason="audit review")
     assert (rec.status, rec.reason) == ("suspended", "audit review")
     with pytest.raises(NotFound):
-        store.set_project_status("nope", "active", steward="st")
+        store.projects.set_status("nope", "active", steward="st")
     with pytest.raises(UserError):
-        store.set_project_status("flu", "archived", steward="st")
+        store.projects.set_status("flu", "archived", steward="st")
     assert [p.id for p in store.projects.all()] == ["flu"]
 
 
 def test_memberships(store):
-    store.apply_project(
+    store.projects.apply(
         "flu",
         title="Flu",
         purpose="p",
@@ -162,32 +162,34 @@ def test_memberships(store):
         applicant="st",
         status="active",
     )
-    store.add_member("flu", "ana", steward="st")
-    store.add_member("flu", "ana", steward="st")  # idempotent
-    assert store.members("flu") == ["ana"]
-    assert store.memberships("ana") == ["flu"]
+    store.projects.add_member("flu", "ana", steward="st")
+    store.projects.add_member("flu", "ana", steward="st")  # idempotent
+    assert store.projects.members("flu") == ["ana"]
+    assert store.projects.memberships("ana") == ["flu"]
     with pytest.raises(NotFound):
-        store.add_member("flu", "nobody", steward="st")
+        store.projects.add_member("flu", "nobody", steward="st")
     with pytest.raises(NotFound):
-        store.add_member("nope", "ana", steward="st")
-    store.remove_member("flu", "ana", steward="st")
-    assert store.members("flu") == []
+        store.projects.add_member("nope", "ana", steward="st")
+    store.projects.remove_member("flu", "ana", steward="st")
+    assert store.projects.members("flu") == []
     with pytest.raises(NotFound):
-        store.remove_member("flu", "ana", steward="st")
+        store.projects.remove_member("flu", "ana", steward="st")
 
 
 def test_steward_actions_are_audited(store):
-    token = store.issue_token("ana", actor="st")
-    store.revoke_token(store.authenticate(token).token_id, actor="st")
-    actions = [r["action"] for r in store.export_audit()]
+    token = store.accounts.issue_token("ana", actor="st")
+    store.accounts.revoke_token(store.accounts.authenticate(token).token_id, actor="st")
+    actions = [r["action"] for r in store.audit_log.export()]
     assert actions == ["add_user", "add_user", "issue_token", "revoke_token"]
-    assert all(token not in str(r) for r in store.export_audit())
-    assert store.verify_audit().ok
+    assert all(token not in str(r) for r in store.audit_log.export())
+    assert store.audit_log.verify().ok
 
 
 def test_manifests_round_trip(store):
-    store.record_manifest({"files": [{"name": "claims.csv", "rows_read": 10, "rows_loaded": 9}]})
-    store.record_manifest({"files": []})
-    assert store.manifests()[0]["files"][0]["rows_loaded"] == 9
-    assert len(store.manifests()) == 2
-    assert [r["action"] for r in store.export_audit()][-2:] == ["ingest", "ingest"]
+    store.audit_log.record_manifest(
+        {"files": [{"name": "claims.csv", "rows_read": 10, "rows_loaded": 9}]}
+    )
+    store.audit_log.record_manifest({"files": []})
+    assert store.audit_log.manifests()[0]["files"][0]["rows_loaded"] == 9
+    assert len(store.audit_log.manifests()) == 2
+    assert [r["action"] for r in store.audit_log.export()][-2:] == ["ingest", "ingest"]
