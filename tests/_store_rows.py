@@ -8,7 +8,18 @@ from typing import Any
 
 from enclave.store import AuditRecord, BudgetAsk
 
-__all__ = ["fill_audit", "reserve"]
+__all__ = ["apply_project", "fill_audit", "reserve"]
+
+
+def apply_project(
+    store: Any, pid: str, *, applicant: str, tables: Sequence[str] = ("persons",),
+    epsilon: float = 1.0,
+) -> Any:  # fmt: skip
+    """A pending application for project ``pid`` (a placeholder title and purpose)."""
+    placeholders = {"title": "t", "purpose": "p"}
+    return store.projects.apply(
+        pid, **placeholders, tables=tuple(tables), requested_epsilon=epsilon, applicant=applicant
+    )
 
 
 def reserve(

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from enclave.cli import app
 from enclave.settings import Settings
 from enclave.store import BudgetLimits, open_store
+from tests._store_rows import apply_project
 
 
 @pytest.fixture
@@ -252,14 +253,7 @@ def test_steward_input_is_validated(run, args, says):
 
 def test_approval_needs_a_member(run, tmp_path):
     with open_store(Settings(home=tmp_path)) as store:  # an applicant with no account
-        store.projects.apply(
-            "orphan",
-            title="t",
-            purpose="p",
-            tables=("persons",),
-            requested_epsilon=1.0,
-            applicant="ghost",
-        )
+        apply_project(store, "orphan", applicant="ghost")
     args = ("--table", "persons=*", "--epsilon", "1", "--per-query", "1", "--json")
     err = _json(run("project", "approve", "orphan", *args, code=2))
     assert "no member" in err["error"]["message"]

@@ -16,7 +16,7 @@ from enclave.errors import BudgetExhausted, Conflict, InternalError, UserError
 from enclave.settings import Settings
 from enclave.store import BudgetLimits, TopUp, open_store
 from tests import conftest_pg
-from tests._store_rows import fill_audit, reserve
+from tests._store_rows import apply_project, fill_audit, reserve
 
 pytestmark = pytest.mark.postgres
 
@@ -124,9 +124,7 @@ def test_accounts_round_trip(store, tmp_path, pg_url):
     stored = _sql(pg_url, "SELECT hash FROM tokens")
     assert len(stored) == 1 and stored[0][0].startswith("$argon2id$")
     assert token.split(".", 1)[1] not in stored[0][0]
-    store.projects.apply(
-        "p1", title="t", purpose="p", tables=("claims",), requested_epsilon=1.0, applicant="ana"
-    )
+    apply_project(store, "p1", applicant="ana", tables=("claims",))
     store.projects.add_member("p1", "ana", steward="st")
     assert store.projects.members("p1") == ["ana"] and store.projects.memberships("ana") == ["p1"]
 
