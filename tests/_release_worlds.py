@@ -41,20 +41,13 @@ MAX_CLAIMS = 6
 
 
 def write_world(
-    path: Path,
-    *,
-    persons: int = 600,
-    seed: int = 5,
-    null_regions: float = 0.0,
-    heavy: int = 0,
-    heavy_rows: int = 0,
-    shuffle_seed: int | None = None,
-) -> Path:
+    path: Path, *, persons: int = 600, seed: int = 5, shuffle_seed: int | None = None,
+    **population: Any,
+) -> Path:  # fmt: skip
     """Write the warehouse; ``shuffle_seed`` stores the same rows in another order.
-    ``heavy`` persons have ``heavy_rows`` claims, each with a prescription."""
-    pop = dataclasses.replace(
-        RELEASE, null_regions=null_regions, heavy=heavy, heavy_rows=heavy_rows
-    )
+    ``population`` changes fields of ``RELEASE``: a share of ``null_regions``, or ``heavy``
+    persons with ``heavy_rows`` claims, each with a prescription."""
+    pop = dataclasses.replace(RELEASE, **population)
     return write(path, frames(persons, seed, pop), shuffle_seed=shuffle_seed)
 
 
