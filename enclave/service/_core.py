@@ -17,8 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import threading
-from typing import Any
+from typing import Any, Unpack
 
 from enclave.gateway import GatewayContext
 from enclave.policy import DatasetPolicy, ProjectPolicy, load_dataset_policy
@@ -30,8 +29,8 @@ from enclave.service._policies import Policies
 from enclave.service._queries import Queries
 from enclave.service._reviews import Reviews
 from enclave.service._steward import Stewardship
-from enclave.service._values import Application, Question, TopUp
-from enclave.service._wiring import LazyEngine
+from enclave.service._values import Application, Precision, Question, TopUp
+from enclave.service._wiring import Lazy, LazyEngine
 from enclave.settings import Settings
 from enclave.store import Principal, Store, open_store
 
@@ -50,8 +49,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = LazyEngine(settings)
-        self._store: Store | None = None
-        self._lock = threading.Lock()
+        self._store: Lazy[Store] = Lazy(functools.partial(open_store, settings))
         self.memo = _fast.Memo()
 
     @classmethod
@@ -60,17 +58,12 @@ class Service:
 
     def close(self) -> None:
         self.engine.close()
-        if self._store is not None:
-            self._store.close()
+        self._store.close()
 
     # -- what the service is built on ------------------------------------------------
     @property
     def store(self) -> Store:
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    self._store = open_store(self.settings)
-        return self._store
+        return self._store.get()
 
     @functools.cached_property
     def dataset(self) -> DatasetPolicy:
@@ -159,16 +152,14 @@ class Service:
         sql: str,
         project: str | None,
         *,
-        epsilon: float | None = None,
-        half_width: float | None = None,
         dry_run: bool = False,
+        **ask: Unpack[Precision],
     ) -> dict[str, Any]:
         """Answer (or dry-run, with ``dry_run``) one query as JSON-ready data."""
-        question = Question(sql, project, epsilon=epsilon, half_width=half_width)
-        return self.queries.query(principal, question, dry_run=dry_run)
+        return self.queries.query(principal, Question(sql, project, **ask), dry_run=dry_run)
 
     def dry_run(
-        self, principal: Principal, sql: str, project: str | None, **ask: Any
+        self, principal: Principal, sql: str, project: str | None, **ask: Unpack[Precision]
     ) -> dict[str, Any]:
         """ε a query would cost and its expected 95% half-width per aggregate; no spending."""
         return self.query(principal, sql, project, dry_run=True, **ask)
@@ -181,17 +172,10 @@ class Service:
         return self.queries.budget(principal, project, member)
 
     def submit_review(
-        self,
-        principal: Principal,
-        sql: str,
-        project: str | None,
-        *,
-        epsilon: float | None = None,
-        half_width: float | None = None,
+        self, principal: Principal, sql: str, project: str | None, **ask: Unpack[Precision]
     ) -> dict[str, Any]:
         """Queue a query above the project's review threshold for a steward's approval."""
-        question = Question(sql, project, epsilon=epsilon, half_width=half_width)
-        return self.reviews.submit(principal, question)
+        return self.reviews.submit(principal, Question(sql, project, **ask))
 
     def list_reviews(self, principal: Principal, status: str | None = None) -> list[dict[str, Any]]:
         return self.reviews.find(principal, status)

@@ -1,17 +1,27 @@
 """The values the service's collaborators pass each other (``TopUp`` is the store's own).
 
->>> Question("SELECT 1", None, epsilon=0.5).request("p", "u").epsilon
+>>> ask: Precision = {"epsilon": 0.5}
+>>> Question("SELECT 1", None, **ask).request("p", "u").epsilon
 0.5
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from enclave.gateway import QueryRequest
 from enclave.store import TopUp
 
-__all__ = ["Application", "Question", "TopUp"]
+__all__ = ["Application", "Precision", "Question", "TopUp"]
+
+
+class Precision(TypedDict, total=False):
+    """How precise an answer is asked to be: the ε to spend, or a target 95% half-width
+    (the keywords of ``Service.query``, ``dry_run`` and ``submit_review``)."""
+
+    epsilon: float | None
+    half_width: float | None
 
 
 @dataclass(frozen=True)
