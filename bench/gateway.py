@@ -27,27 +27,25 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-from enclave.engines.duckdb import DuckDBEngine  # noqa: E402
-from enclave.engines.hashing import query_salt  # noqa: E402
-from enclave.gateway.check.authorise import authorise  # noqa: E402
-from enclave.gateway.check.check_shape import check_shape  # noqa: E402
-from enclave.gateway.check.parse import parse  # noqa: E402
-from enclave.gateway.pipeline import BACK  # noqa: E402
-from enclave.gateway.plan.planner import plan  # noqa: E402
-from enclave.gateway.release.assemble import _estimates  # noqa: E402
-from enclave.gateway.release.estimates import Noisy  # noqa: E402
-from enclave.gateway.sql.rewrite import bounded_query  # noqa: E402
-from enclave.gateway.values import GatewayContext, QueryRequest, Requested  # noqa: E402
-from enclave.policy import load_dataset_policy, load_project_policies  # noqa: E402
-from enclave.settings import REPO_POLICIES, Settings  # noqa: E402
+from bench._common import build_warehouse, cell_key, median_time
+from enclave.engines.duckdb import DuckDBEngine
+from enclave.engines.hashing import query_salt
+from enclave.gateway.check.authorise import authorise
+from enclave.gateway.check.check_shape import check_shape
+from enclave.gateway.check.parse import parse
+from enclave.gateway.pipeline import BACK
+from enclave.gateway.plan.planner import plan
+from enclave.gateway.release.assemble import _estimates
+from enclave.gateway.release.estimates import Noisy
+from enclave.gateway.sql.rewrite import bounded_query
+from enclave.gateway.values import GatewayContext, QueryRequest, Requested
+from enclave.policy import load_dataset_policy, load_project_policies
+from enclave.settings import REPO_POLICIES
 
 J = "FROM claims c JOIN persons p ON p.person_id = c.person_id"
 AGE = (
@@ -98,21 +96,12 @@ def gateway(sql: str, ctx: GatewayContext) -> Requested:
     return state
 
 
-def _median_time(fn: Any, reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def _strategy_time(plan_: Any, ds: Any, salt: str, strategy: Any, engine: Any, reps: int) -> float:
     """Median time of the bounded SQL alone; NaN when the engine refuses it (memory/time)."""
     from enclave.errors import QueryRejected
 
     try:
-        return _median_time(lambda: engine.execute(bounded_query(plan_, ds, salt, strategy)), reps)
+        return median_time(lambda: engine.execute(bounded_query(plan_, ds, salt, strategy)), reps)
     except QueryRejected:
         return float("nan")
 
@@ -131,18 +120,12 @@ def _two_pass_time(sql: str, ctx: GatewayContext, reps: int) -> float:
     fixed = dataclasses.replace(p, rows_per_person=cap // 16)
     salt = query_salt(state.normalized_sql or sql)
     bounded = bounded_query(fixed, ctx.dataset, salt)
-    return _median_time(lambda: (ctx.engine.execute(hist), ctx.engine.execute(bounded)), reps)
-
-
-def _key(values: Any) -> tuple[str, ...]:
-    import datetime as dt
-
-    return tuple(v.date().isoformat() if isinstance(v, dt.datetime) else str(v) for v in values)
+    return median_time(lambda: (ctx.engine.execute(hist), ctx.engine.execute(bounded)), reps)
 
 
 def _truth(sql: str, ctx: GatewayContext, n_keys: int) -> dict[tuple[Any, ...], float]:
     _, rows = ctx.engine.execute(sql)
-    return {_key(r[:n_keys]): float(r[n_keys] or 0) for r in rows}
+    return {cell_key(r[:n_keys]): float(r[n_keys] or 0) for r in rows}
 
 
 def _rel(est: Any, true: float) -> float | None:
@@ -158,7 +141,7 @@ def _first_agg_errors(state: Requested, truth: dict[Any, float]) -> list[float]:
     idx = state.plan.output_columns.index(alias)
     errs = []
     for row in state.release.rows:
-        e = _rel(row[idx], truth.get(_key(row[:nk]), 0.0))
+        e = _rel(row[idx], truth.get(cell_key(row[:nk]), 0.0))
         if e is not None:
             errs.append(e)
     return errs
@@ -179,27 +162,10 @@ def _bias(state: Requested, ctx: GatewayContext, truth: dict[Any, float]) -> flo
             for i, p in enumerate(pieces)
         }
         est = _estimates(plan_, by)[plan_.aggregates[0].alias][0]
-        e = _rel(est, truth.get(_key(row[:nk]), 0.0))
+        e = _rel(est, truth.get(cell_key(row[:nk]), 0.0))
         if e is not None:
             errs.append(e)
     return statistics.median(errs) if errs else None
-
-
-def build_warehouse(home: Path, persons: int, seed: int) -> Settings:
-    from pseudonymize.ingest import ingest
-    from pseudonymize.synth import generate
-
-    settings = Settings(home=home, master_key_hex="00" * 32)
-    settings.ensure_home()
-    if settings.warehouse_path.is_file():
-        return settings
-    t = time.perf_counter()
-    generate(home / "extract", persons=persons, seed=seed)
-    print(f"synth: {time.perf_counter() - t:.1f} s", flush=True, file=sys.stderr)
-    t = time.perf_counter()
-    ingest(home / "extract", "nhi", settings)
-    print(f"ingest: {time.perf_counter() - t:.1f} s", flush=True, file=sys.stderr)
-    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [head, "-" * len(head)]
     for name, sql in WORKLOAD.items():
         engine.execute_raw(sql)  # warm
-        raw = _median_time(lambda sql=sql: engine.execute_raw(sql), args.reps)
-        gw = _median_time(lambda sql=sql: gateway(sql, ctx_auto), args.reps)
+        raw = median_time(lambda sql=sql: engine.execute_raw(sql), args.reps)
+        gw = median_time(lambda sql=sql: gateway(sql, ctx_auto), args.reps)
         st_fixed = gateway(sql, ctx_fixed)
         assert st_fixed.plan is not None
         nk = len(st_fixed.plan.keys)

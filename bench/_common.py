@@ -1,0 +1,73 @@
+"""What the gateway benchmarks share: the synthetic warehouse, the median timer, and one
+normal form for a cell's keys so that released and exact cells can be matched.
+
+>>> import datetime as dt
+>>> cell_key([dt.datetime(2024, 3, 1), dt.date(2024, 3, 1), 30.0, "Taipei", None])
+('2024-03-01', '2024-03-01', '30', 'Taipei', 'None')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from enclave.settings import Settings  # noqa: E402
+
+__all__ = ["ROOT", "build_warehouse", "cell_key", "median_time"]
+
+
+def build_warehouse(home: Path, persons: int, seed: int, *, quiet: bool = False) -> Settings:
+    """A synthetic NHI-style extract ingested into ``home`` (kept and reused if present)."""
+    from pseudonymize.ingest import ingest
+    from pseudonymize.synth import generate
+
+    settings = Settings(home=home, master_key_hex="00" * 32)
+    settings.ensure_home()
+    if settings.warehouse_path.is_file():
+        return settings
+    t = time.perf_counter()
+    generate(home / "extract", persons=persons, seed=seed)
+    if not quiet:
+        print(f"synth: {time.perf_counter() - t:.1f} s", flush=True, file=sys.stderr)
+    t = time.perf_counter()
+    ingest(home / "extract", "nhi", settings)
+    if not quiet:
+        print(f"ingest: {time.perf_counter() - t:.1f} s", flush=True, file=sys.stderr)
+    return settings
+
+
+def median_time(fn: Callable[[], Any], reps: int) -> float:
+    """Median wall time of ``reps`` calls of ``fn``."""
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value)
+    if len(text) >= 19 and text[4] == "-" and text[10] in " T" and text[11:19] == "00:00:00":
+        return text[:10]  # a midnight timestamp written as text is its date
+    return text
+
+
+def cell_key(values: Iterable[Any]) -> tuple[str, ...]:
+    """One cell's key values as text: dates as ISO dates, whole floats as integers."""
+    return tuple(_text(v) for v in values)
