@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -22,7 +23,7 @@ if str(ROOT) not in sys.path:
 
 from enclave.settings import Settings  # noqa: E402
 
-__all__ = ["ROOT", "build_warehouse", "cell_key", "median_time"]
+__all__ = ["ROOT", "build_warehouse", "cell_key", "code_version", "median_time"]
 
 
 def build_warehouse(home: Path, persons: int, seed: int, *, quiet: bool = False) -> Settings:
@@ -71,3 +72,17 @@ def _text(value: Any) -> str:
 def cell_key(values: Iterable[Any]) -> tuple[str, ...]:
     """One cell's key values as text: dates as ISO dates, whole floats as integers."""
     return tuple(_text(v) for v in values)
+
+
+def code_version() -> str:
+    """The checkout's commit, ``+ changes`` when its tracked files differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD"], cwd=ROOT, capture_output=True
+        ).returncode
+    except OSError:
+        return "unknown"
+    return f"{head or 'unknown'}{' + changes' if dirty else ''}"

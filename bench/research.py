@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import build_warehouse
+from bench._common import build_warehouse, code_version
 from bench._research_questions import QUESTIONS
 from bench._research_run import Bench, run_question
 from bench._research_table import table
@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(ctx, PROJECT, projects[PROJECT].members[0], args.epsilon)
     (n_claims,) = engine.execute_raw("SELECT count(*) FROM claims")[1][0]
     out = sys.stderr if args.json else sys.stdout
+    code = code_version()
+    print(f"code: {code}", flush=True, file=out)
     print(f"load average: {os.getloadavg()}", flush=True, file=out)
     print(
         f"warehouse: {args.persons} persons, {n_claims} claims; ε = {args.epsilon:g} per "
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and not any(s.lower() in q.name.lower() for s in args.only):
             continue
         record = run_question(q, bench, args.reps)
-        record.update(persons=args.persons, claims=n_claims)
+        record.update(persons=args.persons, claims=n_claims, code=code)
         records.append(record)
         if args.json:
             print(json.dumps(record), flush=True)

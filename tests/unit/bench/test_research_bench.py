@@ -19,7 +19,7 @@ from bench._research_questions import QUESTIONS, TARGETS
 RECORD_KEYS = {
     "question", "kinds", "epsilon", "reps", "status", "released_reps", "error_type", "error",
     "raw_s", "gateway_s", "ratio", "cells_exact", "cells_big", "cells_missing", "cells_extra",
-    "rows_bound", "private_keys", "bounds", "measures", "sql", "persons", "claims",
+    "rows_bound", "private_keys", "bounds", "measures", "sql", "persons", "claims", "code",
 }  # fmt: skip
 MEASURE_KEYS = {
     "column", "kind", "target", "median_rel_error", "median_rel_error_big_cells",
