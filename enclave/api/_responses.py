@@ -10,11 +10,14 @@ Free-form parts (policies' table grants, bounds, mechanisms) stay objects.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass
 
 from enclave.api._models import ReleaseOut
+from enclave.indicators import PublishedRelease
+from enclave.store import BudgetStatus
 
 __all__ = [
     "AuditOut",
@@ -62,20 +65,14 @@ class HealthOut(_Out):
     status: str = Field(description="'ok' when the metadata store is reachable.")
 
 
-class PublicReleaseOut(_Out):
-    indicator: str
-    period: str = Field(description="The ISO week released.")
-    status: Literal["held", "published"]
-    release_id: str
-    epsilon: float
-    definition: str
-    released: str
-    published: str | None
-    columns: list[str]
-    rows: list[list[Any]]
-    accounting: dict[str, Any] | None = Field(
-        default=None, description="The year's terms: k weeks per person, ε per year, weeks left."
-    )
+@dataclass(frozen=True)
+class PublicReleaseOut(PublishedRelease):
+    # the fields of the indicators' PublishedRelease, two of them described
+    period: Annotated[str, Field(description="The ISO week released.")]
+    accounting: Annotated[
+        dict[str, Any] | None,
+        Field(description="The year's terms: k weeks per person, ε per year, weeks left."),
+    ] = None
 
 
 class PublicReleasesOut(_Out):
@@ -88,22 +85,14 @@ class MeOut(_Out):
     projects: list[str] = Field(description="Projects this user is a member of.")
 
 
-class BudgetOut(_Out):
+@dataclass(frozen=True, kw_only=True)
+class BudgetOut(BudgetStatus):
     """A project's budget (and the caller's or a chosen member's share)."""
 
-    project: str
-    epsilon_total: float
-    epsilon_spent: float
-    epsilon_remaining: float
-    delta_total: float
-    delta_spent: float
-    delta_remaining: float
+    # the fields of the store's BudgetStatus; every answer carries these two, so here they
+    # are required (the store has defaults for them)
     epsilon_reserved: float = Field(description="ε held by queries still running.")
-    member: str | None = None
-    member_epsilon_total: float | None = None
-    member_epsilon_spent: float | None = None
-    member_epsilon_remaining: float | None = None
-    composition: str
+    composition: str = Field()
 
 
 class DryRunOut(_Out):
