@@ -74,6 +74,7 @@ DATE_LEAVES = ("c.visit_date", "DATE '2024-02-29'", "DATE '2023-01-01'")
 NUM_TYPES = ("DOUBLE", "FLOAT", "REAL", "INT", "INTEGER", "BIGINT", "SMALLINT", "DECIMAL(9,2)")
 DIGITS = ("0", "1", "2", "-1", "-2", "10", "-10", "c.los_days", "2147483647")
 DIVISORS = ("2", "0.5", "3", "1e-308", "1e308")
+AGGREGATES = ("SUM", "AVG", "STDDEV_SAMP", "VAR_POP", "MEDIAN")
 
 NUM_FORMS = (
     "({n} + {n})",
@@ -174,7 +175,6 @@ def expression(draw: st.DrawFn, kind: str, depth: int) -> str:
     return _fill(draw, draw(st.sampled_from(forms)), depth)
 
 
-AGGREGATES = ("SUM", "AVG", "STDDEV_SAMP", "VAR_POP", "MEDIAN")
 SHAPES = (
     "SELECT COUNT(*) AS n {join} WHERE {b}",
     "SELECT {agg}({n}) AS a {join}",
