@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from enclave.engines.base import Engine
     from enclave.gateway.ports import GatewayStore
-    from enclave.policy import DatasetPolicy, ProjectPolicy
+    from enclave.policy import DatasetPolicy, ProjectPolicy, TablePolicy
     from enclave.settings import Settings
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Measurement",
     "Noised",
     "Parsed",
+    "PersonTable",
     "Plan",
     "Planned",
     "QueryRequest",
@@ -172,6 +173,16 @@ class Requested:
     deadline: float = math.inf  # time.monotonic() by which the whole request must be done
 
 
+@dataclass(frozen=True)
+class PersonTable:
+    """One patient-level WITH body (``check.person_tables``): its checked SELECT and the
+    table policy it stands for (protected, one row per person, typed bounded columns)."""
+
+    name: str
+    body: exp.Select
+    table: TablePolicy
+
+
 @dataclass(frozen=True, kw_only=True)
 class Parsed(Requested):
     """One SELECT (sqlglot tree, DuckDB dialect) and its canonical text."""
@@ -189,7 +200,13 @@ class Authorised(Parsed):
 
 @dataclass(frozen=True, kw_only=True)
 class Checked(Authorised):
-    """The checked, normalised tree: a shape the planner can make private."""
+    """The checked, normalised tree: a shape the planner can make private.
+
+    ``person_tables`` are the query's patient-level WITH bodies, taken out of ``ast``
+    (which names them as tables), each with the table policy the checks gave it.
+    """
+
+    person_tables: tuple[PersonTable, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,6 +237,7 @@ class Bounded(Executed):
 
     exact: Exact
     measurements: tuple[Measurement, ...] = ()
+    rows_choice: Mapping[str, Any] = field(default_factory=dict)  # the DP "auto" choice
 
 
 @dataclass(frozen=True, kw_only=True)

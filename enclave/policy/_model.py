@@ -62,6 +62,8 @@ class TablePolicy:
     protected: bool
     person_column: str | None
     columns: tuple[ColumnPolicy, ...]
+    #: one row per person by construction (a query's patient-level table)
+    one_row_per_person: bool = False
 
     def column(self, name: str) -> ColumnPolicy | None:
         return _named(self.columns, name)

@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +69,8 @@ class Catalog:
 
     dataset: DatasetPolicy
     project: ProjectPolicy | None = None
+    #: the query's patient-level tables (``check.person_tables``), visible to it alone
+    virtual: tuple[TablePolicy, ...] = ()
 
     @classmethod
     def example(cls, project: str | None = "demo") -> Catalog:
@@ -79,9 +82,19 @@ class Catalog:
         projects = load_project_policies(root / "projects", dataset)
         return cls(dataset, projects[project] if project else None)
 
+    def with_tables(self, tables: tuple[TablePolicy, ...]) -> Catalog:
+        """This catalog with the query's patient-level tables added."""
+        return dataclasses.replace(self, virtual=self.virtual + tables)
+
+    def is_virtual(self, name: str) -> bool:
+        return any(t.name == name.lower() for t in self.virtual)
+
     def table(self, name: str) -> TablePolicy | None:
         if name.lower() in RESERVED_TABLE_NAMES or name.lower().startswith("duckdb_"):
             return None
+        for t in self.virtual:
+            if t.name == name.lower():
+                return t
         return self.dataset.table(name)
 
     def column(self, table: str, column: str) -> ColumnPolicy | None:
@@ -106,13 +119,15 @@ class Catalog:
         return sql_type in _INTEGER_SQL if sql_type else False
 
     def table_allowed(self, table: str) -> bool:
+        if self.is_virtual(table):  # built from columns the project may read
+            return True
         return self.project is None or self.project.allowed_columns(table) is not None
 
     def allowed(self, table: str, column: str) -> bool:
         """May the project use ``table.column``? (Always True before a project is known.)"""
         if self.column(table, column) is None:
             return False
-        if self.project is None:
+        if self.project is None or self.is_virtual(table):
             return True
         cols = self.project.allowed_columns(table)
         return cols is not None and ("*" in cols or column in cols)
@@ -124,4 +139,5 @@ class Catalog:
         return tuple(c.name for c in tp.columns if self.allowed(table, c.name))
 
     def allowed_tables(self) -> tuple[str, ...]:
-        return tuple(t.name for t in self.dataset.tables if self.table_allowed(t.name))
+        tables = (*self.dataset.tables, *self.virtual)
+        return tuple(t.name for t in tables if self.table_allowed(t.name))

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import sqlglot.expressions as exp
 
 from enclave.errors import QueryRejected
-from enclave.gateway.plan.intervals import Interval, interval
+from enclave.gateway.check.intervals import Interval, interval
 from enclave.gateway.plan.sources import Scope
 from enclave.gateway.plan.total import guard
 from enclave.gateway.values import AggKind, Aggregate

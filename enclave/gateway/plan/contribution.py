@@ -1,8 +1,9 @@
 """Planning the contribution bounds: groups per person ``g`` and rows per person ``c``.
 
 * ``g`` starts from the policy (``contribution.groups_per_person``; 1 without GROUP BY).
-  It is **1** when every group key is a function of ``persons`` columns only (a person
-  has one ``persons`` row, so one key value: e.g. ``GROUP BY p.region`` or an age band).
+  It is **1** when every group key is a function of columns of one-row-per-person tables
+  only — ``persons`` or a patient-level table (a person has one such row, so one key
+  value: e.g. ``GROUP BY p.region``, an age band, or a per-person count).
   When every key is public it is also at most the number of key combinations (rows whose
   key is outside its key set are dropped before bounding, so ``GROUP BY p.sex`` gives
   ``g ≤ 2``). The bounding SQL enforces ``g`` whatever the data, so these choices only
@@ -32,13 +33,14 @@ import sqlglot.expressions as exp
 from enclave.gateway.plan.keys import key_combinations
 from enclave.gateway.plan.sources import Scope
 from enclave.gateway.values import Aggregate
-from enclave.policy import DatasetPolicy
+from enclave.policy import DatasetPolicy, TablePolicy
 
 __all__ = [
     "NO_ROWS_BOUND",
     "PERSON_KEYS_NOTE",
     "PERSON_TABLE",
     "groups_bound",
+    "one_row",
     "person_level",
     "rows_bound",
 ]
@@ -66,9 +68,16 @@ def groups_bound(
     return max(1, bound)
 
 
+def one_row(table: TablePolicy) -> bool:
+    """Whether ``table`` holds at most one row per person by construction: ``persons``
+    (the load keys it on the person token) or a query's patient-level table."""
+    return table.one_row_per_person or table.name == PERSON_TABLE
+
+
 def person_level(group_exprs: Sequence[exp.Expression], scope: Scope) -> bool:
-    """Whether every key reads ``persons`` columns only (one key value per person)."""
-    return bool(group_exprs) and all(scope.expand(g)[1] <= {PERSON_TABLE} for g in group_exprs)
+    """Whether every key reads one-row-per-person tables only (one key value per person)."""
+    single = {s.table.name for s in scope.sources if s.select is None and one_row(s.table)}
+    return bool(group_exprs) and all(scope.expand(g)[1] <= single for g in group_exprs)
 
 
 def rows_bound(

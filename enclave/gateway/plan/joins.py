@@ -22,7 +22,7 @@ import sqlglot.expressions as exp
 
 from enclave.engines.hashing import portable_hash
 from enclave.errors import InternalError
-from enclave.gateway.plan.contribution import PERSON_TABLE
+from enclave.gateway.plan.contribution import one_row
 from enclave.policy import DatasetPolicy
 from enclave.schema import TABLES
 
@@ -43,7 +43,7 @@ def _event_tables(relation: exp.Select, ds: DatasetPolicy) -> list[exp.Table]:
     out = []
     for table in relation.find_all(exp.Table):
         policy = ds.table(table.name)
-        if policy is not None and policy.protected and table.name != PERSON_TABLE:
+        if policy is not None and policy.protected and not one_row(policy):
             out.append(table)
     return out
 

@@ -18,6 +18,7 @@ from enclave.engines.hashing import query_salt
 from enclave.errors import QueryRejected
 from enclave.gateway.plan.aggregates import parse_aggregate
 from enclave.gateway.plan.contribution import (
+    NO_ROWS_BOUND,
     PERSON_KEYS_NOTE,
     groups_bound,
     person_level,
@@ -26,6 +27,12 @@ from enclave.gateway.plan.contribution import (
 from enclave.gateway.plan.epsilon import choose_epsilon, query_delta, split_epsilon
 from enclave.gateway.plan.joins import bound_join_fanout
 from enclave.gateway.plan.keys import key_combinations, key_set_for, key_sql
+from enclave.gateway.plan.person_level import (
+    STRUCTURAL_NOTE,
+    dataset_with,
+    inline_bodies,
+    rows_structural,
+)
 from enclave.gateway.plan.pieces import Piece, pieces, selection_piece
 from enclave.gateway.plan.sources import Scope
 from enclave.gateway.plan.total import guard, guard_conjuncts
@@ -153,7 +160,7 @@ def _items_of(
 
 
 def _relation(
-    ast: exp.Select, columns: list[str], ds: DatasetPolicy, salt: str
+    ast: exp.Select, columns: list[str], ds: DatasetPolicy, salt: str, state: Checked
 ) -> tuple[str, int | None]:
     """FROM/JOIN/WHERE as one SELECT of the relation's columns, guarded and join-bounded."""
     relation = ast.copy()
@@ -162,12 +169,13 @@ def _relation(
         relation.set(arg, None)
     _guard_conditions(relation)
     fanout = bound_join_fanout(relation, ds, salt)
+    inline_bodies(relation, state.person_tables)
     return relation.sql(dialect="duckdb"), fanout
 
 
 def plan(state: Checked, ctx: GatewayContext) -> Planned:
     """The plan of a checked query; refuse with QueryRejected / PolicyViolation when impossible."""
-    ds, project = ctx.dataset, state.project
+    ds, project = dataset_with(ctx.dataset, state.person_tables), state.project
     ast = state.ast.copy()
     scope = Scope.build(ast, ds)
     group_exprs = _items(ast)
@@ -179,15 +187,21 @@ def plan(state: Checked, ctx: GatewayContext) -> Planned:
     # private keys: always their own selection draw, so released values stay independent
     extra: list[Piece] = [selection_piece()] if private else []
     rows = rows_bound(aggregates, bool(extra), ds.contribution.rows_per_person)
+    if rows != NO_ROWS_BOUND and rows_structural(scope):
+        rows = 1  # every table read has one row per person: nothing to choose
     contrib = dataclasses.replace(ds.contribution, rows_per_person=rows)
     all_pieces = [p for a in aggregates for p in pieces(a)] + extra
     epsilon, notes = choose_epsilon(state.request, project, contrib, all_pieces, groups)
     if person_level(group_exprs, scope):
         notes.append(PERSON_KEYS_NOTE)
+    if rows == 1 and rows_structural(scope):
+        notes.append(STRUCTURAL_NOTE)
     split = split_epsilon(
         epsilon, aggregates, extra, auto=rows == "auto", auto_share=contrib.auto_epsilon_share
     )
-    relation_sql, fanout = _relation(ast, items.columns, ds, query_salt(state.normalized_sql))
+    relation_sql, fanout = _relation(
+        ast, items.columns, ds, query_salt(state.normalized_sql), state
+    )
     if fanout is not None:
         notes.append(f"joined event tables: at most {fanout} rows per person each")
     _limit_public_domain(keys, ds)

@@ -10,6 +10,7 @@ ORDER BY / LIMIT run on these noisy rows only (``postprocess``).
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import math
@@ -28,7 +29,6 @@ from enclave.gateway.plan.pieces import (
     sensitivity,
 )
 from enclave.gateway.release.assemble import (
-    auto_mechanism,
     piece_columns,
     release_bounds,
     released_rows,
@@ -77,9 +77,17 @@ def _canonical(key: Any) -> Any:
     """One form per group key: the engine groups -0.0 with 0.0 (and NaNs together) but keeps
     whichever form it met first, which depends on row order — and so on one person.
 
+    Dates are released as ISO text, as public date keys and cached releases are.
+
     >>> _canonical(-0.0), _canonical(float("nan")) != _canonical(float("nan"))
     (0.0, True)
+    >>> _canonical(dt.date(2024, 1, 1)), _canonical(dt.datetime(2024, 1, 1))
+    ('2024-01-01', '2024-01-01')
     """
+    if isinstance(key, dt.datetime):
+        return key.date().isoformat() if key.time() == dt.time() else key.isoformat()
+    if isinstance(key, dt.date):
+        return key.isoformat()
     if isinstance(key, float):
         if key == 0.0:
             return 0.0
@@ -215,7 +223,7 @@ def add_noise(state: Histogrammed, ctx: GatewayContext) -> Noised:
     quantiles, quantile_mechanisms = _noised_quantiles(state, ctx, domain, losses)
     mechanisms.update(quantile_mechanisms)
     if AUTO in plan.epsilon_split:
-        mechanisms[AUTO] = auto_mechanism(plan, ctx.dataset)
+        mechanisms[AUTO] = dict(state.rows_choice)
     released = released_rows(plan, domain, noisy, quantiles)
     release = Release(
         columns=plan.output_columns,
