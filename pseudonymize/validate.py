@@ -12,7 +12,7 @@ on values of the right shape) and use ``TRY_CAST`` so no row can abort the load.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from pseudonymize.national_id import LETTER_CODES, WEIGHTS
 
@@ -45,13 +45,46 @@ def sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _check(template: str, doc: str) -> Callable[[str], str]:
+    """A one-column check: ``template`` with the column in place of ``{col}``."""
+
+    def check(col: str) -> str:
+        return template.format(col=col)
+
+    check.__doc__ = doc
+    return check
+
+
+bad_id_format = _check(
+    "NOT regexp_full_match({col}, '[A-Z][12][0-9]{{8}}')",
+    "Not a letter, a sex digit (1/2) and eight more digits.",
+)
+bad_date = _check(
+    "try_strptime({col}, '%Y-%m-%d') IS NULL", "Not an ISO date YYYY-MM-DD that exists."
+)
+bad_timestamp = _check(
+    "TRY_CAST(replace({col}, 'Z', '') AS TIMESTAMP) IS NULL",
+    "Not an ISO-8601 timestamp (Synthea writes ``…T…Z``) or date.",
+)
+bad_number = _check(
+    "TRY_CAST({col} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST({col} AS DOUBLE))",
+    "Not a finite number.",
+)
+bad_int = _check("TRY_CAST({col} AS INTEGER) IS NULL", "Not an integer.")
+bad_uuid = _check("TRY_CAST({col} AS UUID) IS NULL", "Not a UUID.")
+negative = _check("TRY_CAST({col} AS DOUBLE) < 0", "A number below zero.")
+bad_icd10 = _check(
+    "NOT regexp_full_match({col}, '[A-Z][0-9][0-9A-Z](\\.?[0-9A-Z]{{1,4}})?')",
+    "ICD-10 shape: letter, two characters, optional dot and up to four more.",
+)
+bad_atc = _check(
+    "NOT regexp_full_match({col}, '[A-Z]([0-9]{{2}}([A-Z]([A-Z]([0-9]{{2}})?)?)?)?')",
+    "ATC shape at any level: A, A01, A01B, A01BC, A01BC01.",
+)
+
+
 def missing(*cols: str) -> str:
     return " OR ".join(f"{c} IS NULL" for c in cols)
-
-
-def bad_id_format(col: str) -> str:
-    """Not a letter, a sex digit (1/2) and eight more digits."""
-    return f"NOT regexp_full_match({col}, '[A-Z][12][0-9]{{8}}')"
 
 
 def bad_check_digit(col: str) -> str:
@@ -68,30 +101,8 @@ def bad_check_digit(col: str) -> str:
     return f"({' + '.join(terms)}) % 10 <> 0"
 
 
-def bad_date(col: str) -> str:
-    """Not an ISO date YYYY-MM-DD that exists."""
-    return f"try_strptime({col}, '%Y-%m-%d') IS NULL"
-
-
-def bad_timestamp(col: str) -> str:
-    """Not an ISO-8601 timestamp (Synthea writes ``…T…Z``) or date."""
-    return f"TRY_CAST(replace({col}, 'Z', '') AS TIMESTAMP) IS NULL"
-
-
 def date_out_of_range(expr: str, lo: dt.date, hi: dt.date) -> str:
     return f"({expr})::DATE NOT BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'"
-
-
-def bad_number(col: str) -> str:
-    return f"TRY_CAST({col} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST({col} AS DOUBLE))"
-
-
-def bad_int(col: str) -> str:
-    return f"TRY_CAST({col} AS INTEGER) IS NULL"
-
-
-def negative(col: str) -> str:
-    return f"TRY_CAST({col} AS DOUBLE) < 0"
 
 
 def outside(col: str, lo: float, hi: float) -> str:
@@ -100,20 +111,6 @@ def outside(col: str, lo: float, hi: float) -> str:
 
 def not_in(col: str, values: Iterable[str]) -> str:
     return f"{col} NOT IN ({', '.join(sql_str(v) for v in values)})"
-
-
-def bad_icd10(col: str) -> str:
-    """ICD-10 shape: letter, two characters, optional dot and up to four more."""
-    return f"NOT regexp_full_match({col}, '[A-Z][0-9][0-9A-Z](\\.?[0-9A-Z]{{1,4}})?')"
-
-
-def bad_atc(col: str) -> str:
-    """ATC shape at any level: A, A01, A01B, A01BC, A01BC01."""
-    return f"NOT regexp_full_match({col}, '[A-Z]([0-9]{{2}}([A-Z]([A-Z]([0-9]{{2}})?)?)?)?')"
-
-
-def bad_uuid(col: str) -> str:
-    return f"TRY_CAST({col} AS UUID) IS NULL"
 
 
 def optional(col: str, predicate: str) -> str:

@@ -64,6 +64,16 @@ def _id_rules(col: str) -> list[tuple[str, str]]:
     return [("bad_id_format", bad_id_format(col)), ("bad_check_digit", bad_check_digit(col))]
 
 
+def _amount_rules(days: str) -> list[tuple[str, str]]:
+    """An amount (a number, not negative) and an optional count of ``days`` up to 366."""
+    return [
+        ("malformed_number", bad_number("amount")),
+        ("malformed_number", optional(days, bad_int(days))),
+        ("negative_amount", negative("amount")),
+        ("out_of_range", f"coalesce({outside(days, 0, 366)}, false)"),
+    ]
+
+
 def _reference_date(con: duckdb.DuckDBPyConnection, source: Path, today: dt.date) -> dt.date:
     meta = source / "extract.json"
     if meta.is_file():
@@ -139,10 +149,7 @@ def _read_claims(con: duckdb.DuckDBPyConnection, ctx: StageContext, path: Path) 
         ("out_of_range", date_out_of_range(_DATE.format("visit_date"), _EARLIEST, ctx.today)),
         ("bad_setting", not_in("setting", ctx.settings)),
         ("bad_code", f"icd10 IS NOT NULL AND ({bad_icd10('icd10')})"),
-        ("malformed_number", bad_number("amount")),
-        ("malformed_number", optional("los_days", bad_int("los_days"))),
-        ("negative_amount", negative("amount")),
-        ("out_of_range", f"coalesce({outside('los_days', 0, 366)}, false)"),
+        *_amount_rules("los_days"),
     ]  # fmt: skip
     exprs = ("claim_no", "national_id", "provider_code",
              f"{_DATE.format('visit_date')}::DATE AS visit_date", "setting", "icd10",
@@ -176,10 +183,7 @@ def _prescriptions(con: duckdb.DuckDBPyConnection, ctx: StageContext, path: Path
         ("missing_value", missing("claim_no", "national_id", "atc_code", "amount")),
         # then _id_rules, applied by child_refs
         ("bad_code", bad_atc("atc_code")),
-        ("malformed_number", bad_number("amount")),
-        ("malformed_number", optional("days_supply", bad_int("days_supply"))),
-        ("negative_amount", negative("amount")),
-        ("out_of_range", f"coalesce({outside('days_supply', 0, 366)}, false)"),
+        *_amount_rules("days_supply"),
     ]  # fmt: skip
     exprs = ("claim_no", "national_id", "atc_code",
              "TRY_CAST(days_supply AS INTEGER) AS days_supply",
