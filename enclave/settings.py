@@ -20,6 +20,16 @@ __all__ = ["REPO_POLICIES", "Settings"]
 REPO_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 
 
+class _InHome:
+    """A path inside the enclave home: ``settings.<attribute>`` is ``settings.home / name``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, settings: Settings, owner: object = None) -> Path:
+        return settings.home / self.name
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where an enclave keeps its state and how its engine is limited."""
@@ -53,25 +63,11 @@ class Settings:
             ingest_memory_limit=env.get("ENCLAVE_INGEST_MEMORY_LIMIT") or None,
         )
 
-    @property
-    def warehouse_path(self) -> Path:
-        return self.home / "warehouse.duckdb"
-
-    @property
-    def metadata_path(self) -> Path:
-        return self.home / "metadata.sqlite"
-
-    @property
-    def key_path(self) -> Path:
-        return self.home / "master.key"
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return self.home / "quarantine"
-
-    @property
-    def parquet_dir(self) -> Path:
-        return self.home / "parquet"
+    warehouse_path = _InHome("warehouse.duckdb")
+    metadata_path = _InHome("metadata.sqlite")
+    key_path = _InHome("master.key")
+    quarantine_dir = _InHome("quarantine")
+    parquet_dir = _InHome("parquet")
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
