@@ -115,7 +115,19 @@ def _column(table: str, name: str, spec: dict[str, Any], where: str) -> ColumnPo
     lower, upper = _bound(spec.get("lower")), _bound(spec.get("upper"))
     if role == "numeric" and (lower is None or upper is None or lower > upper):
         raise PolicyError(f"{where}: numeric column {table}.{name} needs lower <= upper bounds.")
-    return ColumnPolicy(name, role, lower, upper, spec.get("key_set"))
+    integer = spec.get("integer", False)
+    whole = role == "numeric" and all(float(b or 0).is_integer() for b in (lower, upper))
+    if integer is not False and not (integer is True and whole):
+        raise PolicyError(
+            f"{where}: integer = true is for numeric columns with whole-number bounds "
+            f"({table}.{name})."
+        )
+    codes = spec.get("public_codes")
+    if codes is not None and (role != "code" or not isinstance(codes, str)):
+        raise PolicyError(
+            f"{where}: public_codes names a key set, on code columns only ({table}.{name})."
+        )
+    return ColumnPolicy(name, role, lower, upper, spec.get("key_set"), integer, codes)
 
 
 def _ceiling_value(where: str, key: str, value: Any, *, delta: bool) -> float | None:
@@ -169,10 +181,11 @@ def load_dataset_policy(path: Path) -> DatasetPolicy:
     names = {k.name for k in key_sets}
     for t in tables:
         for c in t.columns:
-            if c.key_set is not None and c.key_set not in names:
-                raise PolicyError(
-                    f"{where}: {t.name}.{c.name} names unknown key set {c.key_set!r}."
-                )
+            for named in (c.key_set, c.public_codes):
+                if named is not None and named not in names:
+                    raise PolicyError(
+                        f"{where}: {t.name}.{c.name} names unknown key set {named!r}."
+                    )
     exprs = tuple(
         PublicKeyExpr(e["table"], e["expression"], e["key_set"])
         for e in raw.get("public_key_exprs", [])

@@ -54,6 +54,11 @@ class ColumnPolicy:
     lower: float | None = None
     upper: float | None = None
     key_set: str | None = None
+    #: a numeric column that holds whole numbers in [lower, upper] only (its public domain)
+    integer: bool = False
+    #: a code column whose code categories (a code's first characters) are public: the
+    #: name of the key set that lists them
+    public_codes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,12 +147,15 @@ class DatasetPolicy:
     contribution: ContributionPolicy = field(default_factory=ContributionPolicy)
     limits: Limits = field(default_factory=Limits)
     privacy: PrivacyCeiling = field(default_factory=PrivacyCeiling)
+    #: key sets the gateway derived from public domains (``gateway.plan.domains``), by
+    #: name; filled as queries are planned and shared with ``dataclasses.replace`` copies
+    derived_key_sets: dict[str, KeySet] = field(default_factory=dict, compare=False, repr=False)
 
     def table(self, name: str) -> TablePolicy | None:
         return _named(self.tables, name)
 
     def key_set(self, name: str) -> KeySet | None:
-        return _named(self.key_sets, name)
+        return _named(self.key_sets, name) or self.derived_key_sets.get(name)
 
 
 @dataclass(frozen=True)

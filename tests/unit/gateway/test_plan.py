@@ -52,7 +52,8 @@ def test_unbounded_column_refused(ctx):
         ("DATE_TRUNC('month', c.visit_date)", "months"),
         ("substr(c.icd10, 1, 1)", "icd10_chapter_letters"),
         ("c.icd10", None),
-        ("substr(c.icd10, 1, 3)", None),
+        # derived from the public ICD-10 categories (plan.domains): named after the key
+        ("substr(c.icd10, 1, 3)", "SUBSTRING(claims.icd10, 1, 3) ["),
     ],
 )
 def test_key_publicity(ctx, key, public):
@@ -61,7 +62,10 @@ def test_key_publicity(ctx, key, public):
         f"ON p.person_id = c.person_id GROUP BY {key}"
     )
     p = _plan(sql, ctx, epsilon=0.5)
-    assert p.keys[0].key_set == public
+    if public is not None and public.endswith("["):
+        assert (p.keys[0].key_set or "").startswith(public)
+    else:
+        assert p.keys[0].key_set == public
     assert p.keys[0].alias == "k"
     assert (p.delta > 0) == (public is None)
 

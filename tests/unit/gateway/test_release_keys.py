@@ -68,7 +68,13 @@ def test_add_noise_releases_the_canonical_form_of_a_key(pair_first: Pair) -> Non
     from enclave.gateway.values import Exact, Requested
 
     ctx = pair_first.with_
-    request = QueryRequest(sql=QUERIES[0], project="demo", user="researcher@demo", epsilon=0.7)
+    # a private key (amount has no public domain; a key over persons only would be public)
+    sql = (
+        f"SELECT CASE WHEN {WHO} AND c.amount >= 0 THEN -0.0 ELSE 0.0 END AS k, "
+        "COUNT(DISTINCT p.person_id) AS n FROM claims c JOIN persons p "
+        "ON p.person_id = c.person_id GROUP BY 1"
+    )
+    request = QueryRequest(sql=sql, project="demo", user="researcher@demo", epsilon=0.7)
     state: Any = Requested(request=request)
     for stage in (*FRONT, *BACK[:-1]):
         state = stage(state, ctx)
