@@ -6,16 +6,30 @@ own interval; ``+ - *`` follow interval maths; ``-x`` and ``ABS`` as usual; ``LE
 ``COALESCE`` take the hull of their branches; casts to a numeric type keep the interval.
 A branch that may be NULL adds nothing (NULLs are skipped by SUM/AVG/COUNT(x)).
 
+Dates count in days: a date column's ``leaf`` interval is its policy range as day
+ordinals (``date.toordinal``), so ``date_diff('day', a, b)`` lies in ``[b_lo - a_hi,
+b_hi - a_lo]`` (``'week'``: those divided by 7, truncated), ``year(d)`` between the years of
+its range and the other parts of a date in their calendar ranges (``month`` 1–12, …).
+A date argument may be a column, a ``DATE 'YYYY-MM-DD'`` literal, ``date_trunc`` of a date,
+a date ± a literal ``INTERVAL`` (months counted as 28 to 31 days), or CASE / COALESCE /
+LEAST / GREATEST of those.
+
 >>> import sqlglot
 >>> leaf = lambda col: (0.0, 20000.0)
 >>> interval(sqlglot.parse_one("least(amount, 5000) * 2 - 1", dialect="duckdb"), leaf)
 (-1.0, 9999.0)
 >>> interval(sqlglot.parse_one("CASE WHEN x > 1 THEN amount ELSE 7 END", dialect="duckdb"), leaf)
 (0.0, 20000.0)
+>>> days = lambda col: (738521.0, 739251.0)  # 2023-01-01 .. 2024-12-31
+>>> interval(sqlglot.parse_one("date_diff('day', DATE '2023-01-01', d)", dialect="duckdb"), days)
+(0.0, 730.0)
+>>> interval(sqlglot.parse_one("year(d) - 1990", dialect="duckdb"), days)
+(33.0, 34.0)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import sqlglot.expressions as exp
@@ -98,4 +112,126 @@ def interval(node: exp.Expression, leaf: Leaf) -> Interval:
         return _hull(parts)
     if isinstance(node, exp.Cast) and node.to.this.name.upper() in _NUMERIC_CASTS:
         return interval(node.this, leaf)
+    if isinstance(node, (exp.DateDiff, exp.Extract, exp.Anonymous, *_PART_RANGES)):
+        return _date_number(node, leaf)
     raise _refuse(node)
+
+
+#: the calendar range of each part of a date but the year (``extract`` names and nodes)
+_RANGES: dict[str, Interval] = {
+    "QUARTER": (1.0, 4.0),
+    "MONTH": (1.0, 12.0),
+    "WEEK": (1.0, 53.0),
+    "DAY": (1.0, 31.0),
+    "DOW": (0.0, 6.0),
+    "DAYOFWEEK": (0.0, 6.0),
+    "ISODOW": (1.0, 7.0),
+    "DOY": (1.0, 366.0),
+    "DAYOFYEAR": (1.0, 366.0),
+}
+_PART_RANGES: dict[type[exp.Expression], str] = {
+    exp.Year: "YEAR",
+    exp.Quarter: "QUARTER",
+    exp.Month: "MONTH",
+    exp.Week: "WEEK",
+    exp.WeekOfYear: "WEEK",
+    exp.Day: "DAY",
+    exp.DayOfWeek: "DOW",
+    exp.DayOfWeekIso: "ISODOW",
+    exp.DayOfYear: "DOY",
+}
+_FIRST, _LAST = 1.0, float(dt.date.max.toordinal())
+#: days an INTERVAL unit may span (at least, at most)
+_UNIT_DAYS = {"DAY": (1, 1), "WEEK": (7, 7), "MONTH": (28, 31), "YEAR": (365, 366)}
+
+
+def _year(ordinal: float) -> float:
+    return float(dt.date.fromordinal(int(min(max(ordinal, _FIRST), _LAST))).year)
+
+
+def _part_of(part: str, days: Interval) -> Interval:
+    if part in ("YEAR", "ISOYEAR"):
+        lo, hi = _year(days[0]), _year(days[1])
+        return (lo - 1, hi + 1) if part == "ISOYEAR" else (lo, hi)
+    if part == "YEARWEEK":
+        return _year(days[0]) * 100 - 99, _year(days[1]) * 100 + 53
+    if part in _RANGES:
+        return _RANGES[part]
+    raise QueryRejected(f"Cannot derive bounds for the date part {part[:16]}.")
+
+
+def _date_number(node: exp.Expression, leaf: Leaf) -> Interval:
+    """A whole number computed from dates: ``date_diff`` or a part of a date."""
+    if isinstance(node, exp.DateDiff):
+        a, b = _days(node.expression, leaf), _days(node.this, leaf)
+        lo, hi = b[0] - a[1], b[1] - a[0]
+        unit = str(node.text("unit")).upper()
+        if unit == "WEEK":
+            return float(int(lo / 7)), float(int(hi / 7))
+        if unit != "DAY":
+            raise _refuse(node)
+        return lo, hi
+    if isinstance(node, exp.Extract):
+        return _part_of(str(node.this.name).upper(), _days(node.expression, leaf))
+    if isinstance(node, exp.Anonymous):
+        args = node.expressions
+        name = str(node.name).lower()
+        if name == "date_part" and len(args) == 2:
+            return _part_of(str(args[0].name).upper(), _days(args[1], leaf))
+        if name == "isoyear" and len(args) == 1:
+            return _part_of("ISOYEAR", _days(args[0], leaf))
+        raise _refuse(node)
+    return _part_of(_PART_RANGES[type(node)], _days(node.this, leaf))
+
+
+def _trunc(part: str, days: Interval) -> Interval:
+    """``date_trunc(part, d)`` lies between ``d`` less the part's longest span and ``d``."""
+    back = {"DAY": 0, "WEEK": 6, "MONTH": 30, "QUARTER": 91, "YEAR": 365, "ISOYEAR": 371}
+    if part not in back:
+        raise QueryRejected(f"Cannot derive bounds for date_trunc to {part[:16]}.")
+    return days[0] - back[part], days[1]
+
+
+def _shift(node: exp.Expression, days: Interval, interval_: exp.Expression) -> Interval:
+    n = float(interval_.name)
+    least, most = _UNIT_DAYS.get(str(interval_.text("unit")).upper(), (0, 0))
+    if not most:
+        raise _refuse(node)
+    if isinstance(node, exp.Sub):
+        return days[0] - n * most, days[1] - n * least
+    return days[0] + n * least, days[1] + n * most
+
+
+def _days(node: exp.Expression, leaf: Leaf) -> Interval:
+    """The day ordinals a date-valued expression lies in."""
+    if isinstance(node, exp.Paren):
+        return _days(node.this, leaf)
+    if isinstance(node, exp.Column):
+        return leaf(node)
+    if isinstance(node, exp.Cast) and node.to.this.name.upper() in ("DATE", "TIMESTAMP"):
+        if isinstance(node.this, exp.Literal) and node.this.is_string:
+            day = float(dt.date.fromisoformat(node.this.name).toordinal())
+            return day, day
+        return _days(node.this, leaf)
+    if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)):
+        return _trunc(str(node.text("unit")).upper(), _days(node.this, leaf))
+    if isinstance(node, (exp.Add, exp.Sub)):
+        moved, by = node.this, node.expression
+        if isinstance(moved, exp.Interval):
+            moved, by = by, moved
+        if isinstance(by, exp.Interval):
+            return _shift(node, _days(moved, leaf), by)
+    if isinstance(node, exp.DateAdd) and isinstance(node.expression, exp.Interval):
+        return _shift(node, _days(node.this, leaf), node.expression)
+    branches: list[exp.Expression] = []
+    if isinstance(node, exp.Case):
+        branches = [i.args["true"] for i in node.args.get("ifs") or []]
+        branches.append(node.args.get("default") or exp.Null())
+    elif isinstance(node, exp.If):
+        branches = [node.args["true"], node.args.get("false") or exp.Null()]
+    elif isinstance(node, (exp.Coalesce, exp.Least, exp.Greatest)):
+        branches = [node.this, *node.expressions]
+    dates = [_days(b, leaf) for b in branches if not isinstance(b, exp.Null)]
+    if not dates:
+        raise _refuse(node)
+    return _hull(dates)

@@ -68,6 +68,7 @@ SCALARS: frozenset[type[exp.Expression]] = frozenset(
         exp.TimestampTrunc,
         exp.Extract,
         exp.TimeToStr,
+        exp.DateAdd,
         *DATE_PARTS,
     }
 )
@@ -83,7 +84,7 @@ _SCALAR_HINT = (
     "allowed functions: abs, round, floor, ceil, least, greatest, coalesce, CASE, "
     "CAST (to DOUBLE or VARCHAR), upper, lower, trim, length, substr, left, date_trunc, "
     "extract/date_part, strftime, year, quarter, month, week, day, dayofweek, isodow, "
-    "dayofyear, isoyear"
+    "dayofyear, isoyear, date_diff ('day' or 'week'), date_add and d ± INTERVAL n DAY"
 )
 
 

@@ -5,7 +5,9 @@ overflow, a bad date) would tell the researcher something about those rows. Each
 given a coarse type (number, text, date, boolean, NULL) and refused if its inputs could
 make it fail: comparisons compare like with like, casts go only to DOUBLE or VARCHAR (or
 to DATE from a valid date literal), division is only by a non-zero number literal,
-``date_trunc``/``extract`` take a literal part of a date, ``strftime`` a literal format.
+``date_trunc``/``extract`` take a literal part of a date, ``strftime`` a literal format;
+dates take ``date_diff('day' | 'week', a, b)`` and ``± INTERVAL n DAY | WEEK | MONTH | YEAR``
+(``rules.total_functions``), no other arithmetic.
 
 >>> import sqlglot
 >>> from enclave.gateway.check.catalog import Catalog
@@ -47,7 +49,7 @@ class Typer:
         aliases: dict[str, ValueType] | None = None,
     ) -> None:
         self.tables, self.cat, self.aliases = tables, cat, aliases or {}
-        fn = FunctionTypes(self)
+        self.fn = fn = FunctionTypes(self)
         self.rules: dict[type[exp.Expression], Callable[[exp.Expression], ValueType]] = {
             exp.Column: self.column,
             exp.Literal: lambda n: "str" if n.is_string else "num",
@@ -89,11 +91,14 @@ class Typer:
             exp.Extract: fn.extract,
             exp.TimeToStr: fn.strftime,
             exp.Anonymous: fn.anonymous,
+            exp.DateAdd: fn.date_add,
+            exp.Interval: self.interval,
         }
         for kind in COMPARISONS:
             self.rules[kind] = self.compare
         for part in DATE_PARTS:
             self.rules[part] = lambda n: self.want(n.this, "date", "num")
+        self.rules[exp.DateDiff] = fn.date_diff
 
     def type(self, node: exp.Expression | None) -> ValueType:
         if node is None:
@@ -110,7 +115,10 @@ class Typer:
     def want(
         self, node: exp.Expression, wanted: ValueType, result: ValueType | None = None
     ) -> ValueType:
-        got = self.type(node)
+        return self.expect(self.type(node), wanted, result)
+
+    @staticmethod
+    def expect(got: ValueType, wanted: ValueType, result: ValueType | None = None) -> ValueType:
         if got not in (wanted, "null"):
             raise QueryRejected(
                 f"Expected {NAMES[wanted]} but got {NAMES[got]}; an implicit conversion "
@@ -192,8 +200,23 @@ class Typer:
         return self.type(node.this)
 
     def arith(self, node: exp.Expression) -> ValueType:
-        self.want(node.this, "num")
-        return self.want(node.expression, "num")
+        parts = (node.this, node.expression)
+        if isinstance(node, (exp.Add, exp.Sub)) and any(isinstance(p, exp.Interval) for p in parts):
+            return self.fn.shift(node)
+        left, right = self.type(node.this), self.type(node.expression)
+        if "date" in (left, right):
+            raise QueryRejected(
+                "Dates take no arithmetic but an INTERVAL: date_diff('day', a, b) is the days "
+                "from a to b, c.visit_date + INTERVAL 30 DAY a later date."
+            )
+        self.expect(left, "num")
+        return self.expect(right, "num")
+
+    def interval(self, node: exp.Expression) -> ValueType:
+        raise QueryRejected(
+            "An INTERVAL is added to or subtracted from a date, e.g. c.visit_date + "
+            "INTERVAL 30 DAY, or given to date_add."
+        )
 
     def div(self, node: exp.Expression) -> ValueType:
         self.want(node.this, "num")

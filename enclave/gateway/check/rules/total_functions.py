@@ -2,6 +2,12 @@
 
 Each method types one function node and refuses arguments that could make it fail on
 some row (non-literal parts and formats, text-to-number casts, invalid date literals).
+Date arithmetic is limited to what DuckDB and Spark compute alike and cannot fail:
+``date_diff('day' | 'week', a, b)`` (a whole number: complete days or weeks from ``a`` to
+``b``), and a date plus or minus a literal ``INTERVAL n DAY | WEEK | MONTH | YEAR`` (also
+``date_add(d, INTERVAL …)``; ``n`` a whole number up to 10,000). ``date_diff`` by month,
+quarter or year (DuckDB counts boundaries, Spark whole units), ``date - date`` (a number in
+DuckDB, an interval in Spark) and ``date + number`` are refused with what to write instead.
 
 >>> import sqlglot
 >>> iso_date(sqlglot.parse_one("'2023-02-29'")), iso_date(sqlglot.parse_one("'2024-02-29'"))
@@ -22,10 +28,13 @@ from enclave.gateway.check.catalog import ValueType
 __all__ = [
     "ARGUMENTS",
     "DATE_PARTS",
+    "DIFF_UNITS",
     "NAMES",
+    "SHIFT_UNITS",
     "FunctionTypes",
     "Typing",
     "check_arguments",
+    "interval",
     "iso_date",
 ]
 
@@ -33,7 +42,8 @@ _TRUNC_PARTS = {"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "ISOYEAR"}
 _EXTRACT_PARTS = _TRUNC_PARTS | {"DOW", "DAYOFWEEK", "ISODOW", "DOY", "DAYOFYEAR", "YEARWEEK"}
 _STRFTIME = re.compile(r"(?:[^%]|%[YymdjUWVGuwbBaA%])*")
 NAMES = {"num": "a number", "str": "text", "date": "a date", "bool": "a condition", "null": "NULL"}
-DATE_PARTS = (
+#: the one-argument parts of a date (each a whole number)
+_UNARY_PARTS: tuple[type[exp.Expression], ...] = (
     exp.Year,
     exp.Quarter,
     exp.Month,
@@ -44,6 +54,13 @@ DATE_PARTS = (
     exp.DayOfWeekIso,
     exp.DayOfYear,
 )
+#: date functions whose value is a whole number: the parts of a date, and ``date_diff``
+#: (``rules.promote_numbers`` computes with them in DOUBLE)
+DATE_PARTS: tuple[type[exp.Expression], ...] = (*_UNARY_PARTS, exp.DateDiff)
+#: units of ``date_diff`` (DuckDB and Spark agree on complete days and weeks only)
+DIFF_UNITS = frozenset({"DAY", "WEEK"})
+#: units of a literal ``INTERVAL`` added to a date (both engines: the same calendar dates)
+SHIFT_UNITS = frozenset({"DAY", "WEEK", "MONTH", "YEAR"})
 
 
 _UNARY = frozenset({"this"})
@@ -85,7 +102,10 @@ ARGUMENTS: dict[type[exp.Expr], frozenset[str]] = {
     exp.Anonymous: frozenset({"this", "expressions"}),
     exp.Count: frozenset({"this", "big_int"}),
     exp.PercentileCont: _BINARY,
-    **{part: _UNARY for part in DATE_PARTS},
+    **{part: _UNARY for part in _UNARY_PARTS},
+    exp.DateDiff: frozenset({"this", "expression", "unit", "date_part_boundary"}),
+    exp.DateAdd: _BINARY,
+    exp.Interval: frozenset({"this", "unit"}),
 }
 
 
@@ -137,6 +157,26 @@ def _part(node: exp.Expression | None) -> str:
     if isinstance(node, (exp.Var, exp.Literal)):
         return str(node.name).upper()
     return ""
+
+
+def interval(node: exp.Expression) -> None:
+    """Refuse an INTERVAL that is not ``INTERVAL n DAY | WEEK | MONTH | YEAR`` (``n`` a whole
+    number up to 10,000, written as a literal).
+
+    >>> import sqlglot
+    >>> interval(sqlglot.parse_one("INTERVAL 2 HOUR", dialect="duckdb"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    enclave.errors.QueryRejected: Write intervals as INTERVAL n DAY, WEEK, MONTH or YEAR ...
+    """
+    check_arguments(node)
+    n = node.this
+    whole = isinstance(n, exp.Literal) and n.is_string and n.name.isdigit()
+    if not whole or int(n.name) > 10_000 or _part(node.args.get("unit")) not in SHIFT_UNITS:
+        raise QueryRejected(
+            "Write intervals as INTERVAL n DAY, WEEK, MONTH or YEAR with a whole number n up "
+            "to 10000, e.g. c.visit_date + INTERVAL 30 DAY."
+        )
 
 
 class Typing(Protocol):
@@ -232,6 +272,36 @@ class FunctionTypes:
                 "strftime needs a literal format using %Y %y %m %d %j %U %W %V %G %u %w %b %B %a %A."
             )
         return self.typer.want(node.this, "date", "str")
+
+    def date_diff(self, node: exp.Expression) -> ValueType:
+        if _part(node.args.get("unit")) not in DIFF_UNITS:
+            raise QueryRejected(
+                "date_diff counts 'day' or 'week' only, e.g. date_diff('day', a, b); for months "
+                "compare year(b) * 12 + month(b) with year(a) * 12 + month(a)."
+            )
+        self.typer.want(node.expression, "date")
+        return self.typer.want(node.this, "date", "num")
+
+    def date_add(self, node: exp.Expression) -> ValueType:
+        if not isinstance(node.expression, exp.Interval):
+            raise QueryRejected(
+                "date_add takes a date and an interval, e.g. date_add(d, INTERVAL 30 DAY)."
+            )
+        interval(node.expression)
+        return self.typer.want(node.this, "date")
+
+    def shift(self, node: exp.Expression) -> ValueType:
+        """``date ± INTERVAL n unit`` or ``INTERVAL n unit + date``: a date."""
+        moved, by = node.this, node.expression
+        if isinstance(moved, exp.Interval) and isinstance(node, exp.Add):
+            moved, by = by, moved
+        if isinstance(moved, exp.Interval) or not isinstance(by, exp.Interval):
+            raise QueryRejected(
+                "An INTERVAL is added to or subtracted from a date, e.g. "
+                "c.visit_date - INTERVAL 30 DAY."
+            )
+        interval(by)
+        return self.typer.want(moved, "date")
 
     def anonymous(self, node: exp.Expression) -> ValueType:
         name = str(node.name).lower()
