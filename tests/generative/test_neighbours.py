@@ -127,6 +127,25 @@ ROUTES |= {
     "join-person-four-way-sum": "SELECT p.region, SUM(r.amount) AS s FROM claims c JOIN "
     "persons p ON p.person_id = c.person_id JOIN diagnoses d ON d.person_id = c.person_id "
     "JOIN prescriptions r ON r.person_id = c.person_id GROUP BY p.region",
+    # patient-level tables and cohort filters: per-person values of the adversary's rows
+    "person-table-overflow": "WITH t AS (SELECT person_id, SUM(CASE WHEN los_days > 50 THEN "
+    "los_days * 2147483647 * 2147483647 END) AS big, COUNT(*) * 9223372036854775807 AS n "
+    "FROM claims GROUP BY person_id HAVING SUM(amount) * 1e300 * 1e300 > 0 OR COUNT(*) > 0) "
+    "SELECT COUNT(*) AS k, SUM(LEAST(t.big, 10)) AS s, AVG(t.n) AS m FROM t",
+    "person-table-heavy-having": "WITH t AS (SELECT person_id, COUNT(*) AS n FROM claims "
+    "GROUP BY person_id HAVING COUNT(*) > 500) SELECT p.region, COUNT(*) AS k FROM persons p "
+    "JOIN t ON t.person_id = p.person_id GROUP BY p.region",
+    "person-table-first-date-key": "WITH d AS (SELECT person_id, MIN(visit_date) AS first "
+    "FROM claims WHERE icd10 LIKE 'E78%' GROUP BY person_id) SELECT d.first AS first, "
+    "COUNT(*) AS n FROM d GROUP BY 1",
+    "person-table-count-key": "WITH t AS (SELECT person_id, COUNT(DISTINCT icd10) AS k "
+    "FROM claims GROUP BY person_id) SELECT t.k AS k, COUNT(*) AS n FROM t GROUP BY 1",
+    "person-table-median-cost": "WITH c AS (SELECT person_id, SUM(amount) AS cost FROM claims "
+    "GROUP BY person_id) SELECT MEDIAN(c.cost) AS m, SUM(c.cost) AS s FROM c",
+    "cohort-not-in": "SELECT COUNT(*) AS n FROM persons p WHERE p.person_id NOT IN "
+    "(SELECT person_id FROM prescriptions WHERE days_supply > 1000)",
+    "cohort-exists-heavy": "SELECT p.region, COUNT(*) AS n FROM persons p WHERE EXISTS "
+    "(SELECT 1 FROM claims c WHERE c.person_id = p.person_id AND c.amount > 5e8) GROUP BY 1",
     # hygiene
     "exact-sum-overflow": f"SELECT SUM(c.amount * 1e306) AS s {JOIN}",
     "trailing-comment": f"SELECT p.sex, COUNT(*) AS n {JOIN} GROUP BY p.sex; -- done",

@@ -17,6 +17,7 @@ from enclave.gateway.release.estimates import (
     spread_estimate,
     sum_estimate,
 )
+from enclave.gateway.plan.person_level import STRUCTURAL_NOTE
 from enclave.gateway.values import Plan
 from enclave.noise import discrete_laplace_std
 from enclave.policy import DatasetPolicy
@@ -118,6 +119,8 @@ def auto_mechanism(plan: Plan, ds: DatasetPolicy) -> dict[str, Any]:
 def _rows_source(plan: Plan, rows: int) -> str:
     if rows == NO_ROWS_BOUND:
         return "none needed (only COUNT(DISTINCT person))"
+    if STRUCTURAL_NOTE in plan.notes:
+        return "structural (one row per person)"
     return "auto (DP quantile)" if AUTO in plan.epsilon_split else "policy"
 
 

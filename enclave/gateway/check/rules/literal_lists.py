@@ -89,6 +89,8 @@ def literal_lists(tree: E, cat: Any = None) -> E:
     ``cat`` is unused; it keeps the ``rule(select, catalog)`` shape of ``check_shape``.
     """
     for node in tree.find_all(exp.In):
+        if node.args.get("query") is not None and not node.expressions:
+            continue  # a cohort filter: ``check.cohorts`` rewrites or refuses it
         if any(node.args.get(k) for k in ("query", "unnest", "field")):
             raise QueryRejected(LITERALS_ONLY)
         if not node.expressions or not all(is_list_literal(i) for i in node.expressions):
