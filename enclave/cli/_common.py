@@ -8,14 +8,17 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from enclave.errors import error_payload, exit_code
 from enclave.settings import Settings
 
-__all__ = ["cli_errors", "emit", "settings"]
+__all__ = ["AsJson", "answer", "cli_errors", "emit", "settings"]
+
+#: the ``--json`` switch of a verb whose output is data
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def settings(*, create: bool = False) -> Settings:
@@ -28,6 +31,14 @@ def settings(*, create: bool = False) -> Settings:
 def emit(data: Any) -> None:
     """Print data as JSON on standard output."""
     typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def answer(data: Any, as_json: bool, text: str) -> None:
+    """``data`` as JSON with ``--json``, else ``text`` for people."""
+    if as_json:
+        emit(data)
+    else:
+        typer.echo(text)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from enclave.cli._common import cli_errors, emit, settings
+from enclave.cli._common import AsJson, cli_errors, emit, settings
 
 __all__ = ["register"]
 
@@ -15,7 +15,6 @@ group = typer.Typer(
     no_args_is_help=True,
 )
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 OneIndicator = Annotated[
     str | None, typer.Option("--indicator", "-i", help="Only this indicator id.")
 ]

@@ -9,11 +9,13 @@ from typing import Annotated
 
 import typer
 
-from enclave.cli._common import cli_errors, emit, settings
+from enclave.cli._common import AsJson, answer, cli_errors, emit, settings
 from enclave.errors import IngestError
 from enclave.settings import Settings
 
 __all__ = ["register"]
+
+KeyFile = Annotated[Path | None, typer.Option(help="Master key file (64 hex).")]
 
 
 def _with_key_file(s: Settings, key_file: Path | None) -> Settings:
@@ -46,7 +48,7 @@ def ingest_cmd(
     source: Annotated[Path, typer.Argument(help="Folder holding the extract's CSV files.")],
     fmt: Annotated[str, typer.Option("--format", help="Extract format: nhi or synthea.")],
     warehouse: Annotated[Path | None, typer.Option(help="Warehouse file to load.")] = None,
-    key_file: Annotated[Path | None, typer.Option(help="Master key file (64 hex).")] = None,
+    key_file: KeyFile = None,
     engine: Annotated[
         str, typer.Option(help="duckdb, or spark: also export the warehouse to Parquet.")
     ] = "duckdb",
@@ -75,10 +77,7 @@ def ingest_cmd(
                 typer.echo(f"  parquet export {out['parquet']}")
 
 
-def key_show(
-    key_file: Annotated[Path | None, typer.Option(help="Master key file (64 hex).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
-) -> None:
+def key_show(key_file: KeyFile = None, as_json: AsJson = False) -> None:
     """Print the key id (a fingerprint; the key itself is never printed)."""
     with cli_errors(as_json):
         from pseudonymize.keys import load_keyring
@@ -86,29 +85,24 @@ def key_show(
         s = _with_key_file(settings(), key_file)
         ring = load_keyring(s, create=False)
         where = "given" if s.master_key_hex else str(s.key_path)
-        if as_json:
-            emit({"key_id": ring.key_id, "key": where})
-        else:
-            typer.echo(f"key id {ring.key_id} ({where})")
+        answer({"key_id": ring.key_id, "key": where}, as_json, f"key id {ring.key_id} ({where})")
 
 
 def key_rotate(
     warehouse: Annotated[Path | None, typer.Option(help="Warehouse file.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Re-tokenise the warehouse under a new master key (re-ingests the extracts)."""
     with cli_errors(as_json):
         from pseudonymize.rotate import rotate_key
 
         result = rotate_key(settings(), warehouse=warehouse)
-        if as_json:
-            emit(result.to_dict())
-        else:
-            typer.echo(
-                f"rotated key {result.old_key_id} -> {result.new_key_id} "
-                f"({result.extracts} extract(s) re-ingested); old key kept at "
-                f"{result.archived_key} until you delete it"
-            )
+        text = (
+            f"rotated key {result.old_key_id} -> {result.new_key_id} "
+            f"({result.extracts} extract(s) re-ingested); old key kept at "
+            f"{result.archived_key} until you delete it"
+        )
+        answer(result.to_dict(), as_json, text)
 
 
 def register(app: typer.Typer) -> None:

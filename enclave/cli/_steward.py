@@ -14,13 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
-from enclave.cli._common import cli_errors, emit
+from enclave.cli._common import AsJson, answer, cli_errors, emit
 from enclave.cli._connect import Token, Url, connect
 from enclave.errors import UserError
 
 __all__ = ["register", "top_up"]
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Reason = Annotated[str | None, typer.Option(help="Why (recorded in the audit log).")]
 
 project_app = typer.Typer(
@@ -30,13 +29,6 @@ member_app = typer.Typer(help="Add or remove project members.", no_args_is_help=
 user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: issue (shown once), list, revoke.", no_args_is_help=True)
 review_app = typer.Typer(help="Queries waiting for a steward's approval.", no_args_is_help=True)
-
-
-def _out(data: Any, as_json: bool, line: str) -> None:
-    if as_json:
-        emit(data)
-    else:
-        typer.echo(line)
 
 
 def _rows(
@@ -77,7 +69,7 @@ def project_apply(
             requested_epsilon=epsilon,
             applicant=applicant,
         )
-        _out(rec, as_json, f"Application {project!r} recorded; status {rec['status']}.")
+        answer(rec, as_json, f"Application {project!r} recorded; status {rec['status']}.")
 
 
 def _tables(specs: list[str]) -> dict[str, list[str]]:
@@ -117,7 +109,7 @@ def project_approve(
             "review_epsilon": review_epsilon,
         }
         rec = connect(url, token).approve_project(project, rules, reason)
-        _out(rec, as_json, f"Project {project!r} approved; status {rec['status']}.")
+        answer(rec, as_json, f"Project {project!r} approved; status {rec['status']}.")
 
 
 def _status_verb(status: str, past: str) -> Any:
@@ -130,7 +122,7 @@ def _status_verb(status: str, past: str) -> Any:
     ) -> None:
         with cli_errors(as_json):
             rec = connect(url, token).set_project_status(project, status, reason)
-            _out(rec, as_json, f"Project {project!r} {past}.")
+            answer(rec, as_json, f"Project {project!r} {past}.")
 
     verb.__doc__ = f"Mark a project {status} (audited)."
     return verb
@@ -204,7 +196,7 @@ def _member_verb(add: bool) -> Any:
             client = connect(url, token)
             out = (client.add_member if add else client.remove_member)(project, user)
             now = "now" if add else "no longer"
-            _out(out, as_json, f"{user} is {now} a member of {project}.")
+            answer(out, as_json, f"{user} is {now} a member of {project}.")
 
     verb.__doc__ = (
         "Make a user a member of a project."
@@ -229,7 +221,7 @@ def user_add(
     """Create a user with a role."""
     with cli_errors(as_json):
         out = connect(url, token).add_user(user, role)
-        _out(out, as_json, f"User {user} added as {role}.")
+        answer(out, as_json, f"User {user} added as {role}.")
 
 
 @user_app.command("list")
@@ -252,7 +244,7 @@ def token_issue(
     """Issue a token for a user. It is shown once; only its hash is kept."""
     with cli_errors(as_json):
         out = connect(url, token).issue_token(user, days)
-        _out(out, as_json, out["token"])
+        answer(out, as_json, out["token"])
 
 
 @token_app.command("list")
@@ -275,7 +267,7 @@ def token_revoke(
     """Revoke a token by id; every worker refuses it from the next request."""
     with cli_errors(as_json):
         out = connect(url, token).revoke_token(token_id.removeprefix("enc_"))
-        _out(out, as_json, f"Token {token_id} revoked.")
+        answer(out, as_json, f"Token {token_id} revoked.")
 
 
 # -- budgets and reviews ----------------------------------------------------------------
@@ -294,7 +286,7 @@ def top_up(
         out = connect(url, token).top_up(
             project, epsilon=epsilon, delta=delta, reason=reason, member=member
         )
-        _out(out, as_json, f"{project}: ε remaining now {out['epsilon_remaining']:g}.")
+        answer(out, as_json, f"{project}: ε remaining now {out['epsilon_remaining']:g}.")
 
 
 @review_app.command("list")
@@ -326,7 +318,7 @@ def _decide(approve: bool) -> Any:
     ) -> None:
         with cli_errors(as_json):
             out = connect(url, token).decide_review(review_id, approve=approve, reason=reason)
-            _out(out, as_json, f"Review {review_id} {out['status']}.")
+            answer(out, as_json, f"Review {review_id} {out['status']}.")
 
     verb.__doc__ = f"{'Approve' if approve else 'Reject'} a pending query review."
     return verb
