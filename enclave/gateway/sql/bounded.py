@@ -129,45 +129,44 @@ def _exact_sum(expr: str) -> str:
     return f"CAST(COALESCE(sum(CAST({expr} AS DECIMAL(38, 0))), 0) AS DECIMAL(38, 0))"
 
 
-def _final_columns(
-    stats: Sequence[Stat],
-    *,
-    count: str,
-    distinct: Callable[[int, SqlStat], str],
-    total: Callable[[int, SqlStat], str],
-) -> list[str]:
+class _Final(NamedTuple):
+    """How one strategy's final SELECT computes each kind of stat from its rows."""
+
+    count: str
+    distinct: Callable[[int, SqlStat], str]
+    total: Callable[[int, SqlStat], str]
+
+
+_FINAL: dict[Strategy, _Final] = {
+    # over per-(person, key) rows weighted by ``__w``, with unit sums ``__s<i>``
+    "preagg": _Final(
+        "CAST(sum(__w) AS BIGINT)",
+        lambda i, st: f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT)",
+        lambda i, st: f"__w * {share_sql(st, i)}",
+    ),
+    # over the kept rows: every kept row adds its own units (share K per row)
+    "window": _Final(
+        "count(*)",
+        lambda i, st: f"count(DISTINCT CASE WHEN {st.column} > 0 THEN __pid END)",
+        lambda i, st: f"{_row_units(st)} * {SHARE_UNITS}",
+    ),
+}
+
+
+def _final_columns(stats: Sequence[Stat], strategy: Strategy) -> list[str]:
     """The final SELECT list: one column ``__v<i>`` per stat (or a row count if none)."""
     if not stats:  # quantiles only: their histograms carry the data
         return ["CAST(count(*) AS BIGINT) AS __rows"]
+    final = _FINAL[strategy]
     out = []
     for i, st in enumerate(stats_for(stats)):
         if st.stat == "count":
-            out.append(f"{count} AS __v{i}")
+            out.append(f"{final.count} AS __v{i}")
         elif st.stat == "distinct":
-            out.append(f"{distinct(i, st)} AS __v{i}")
+            out.append(f"{final.distinct(i, st)} AS __v{i}")
         else:
-            out.append(f"{_exact_sum(total(i, st))} AS __v{i}")
+            out.append(f"{_exact_sum(final.total(i, st))} AS __v{i}")
     return out
-
-
-def _final_preagg(stats: Sequence[Stat]) -> list[str]:
-    """Over per-(person, key) rows weighted by ``__w``, shares ``__s<i>``."""
-    return _final_columns(
-        stats,
-        count="CAST(sum(__w) AS BIGINT)",
-        distinct=lambda i, st: f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT)",
-        total=lambda i, st: f"__w * {share_sql(st, i)}",
-    )
-
-
-def _final_window(stats: Sequence[Stat]) -> list[str]:
-    """Over the kept rows: every kept row adds its own units (share K per row)."""
-    return _final_columns(
-        stats,
-        count="count(*)",
-        distinct=lambda i, st: f"count(DISTINCT CASE WHEN {st.column} > 0 THEN __pid END)",
-        total=lambda i, st: f"{_row_units(st)} * {SHARE_UNITS}",
-    )
 
 
 def bounded_sql(
@@ -198,7 +197,7 @@ def bounded_sql(
             f"{group_hash}{', ' + key_list if keys else ''}) AS __g FROM __in), "
             f"__rw AS (SELECT *, row_number() OVER (PARTITION BY __pid ORDER BY {row_hash}) "
             f"AS __r FROM __gr WHERE __g <= {groups}) "
-            f"SELECT {sel_keys}{', '.join(_final_window(stats))} FROM __rw WHERE __r <= {rows}"
+            f"SELECT {sel_keys}{', '.join(_final_columns(stats, 'window'))} FROM __rw WHERE __r <= {rows}"
             f"{group_by}"
         )
     pre = ", ".join(["count(*) AS __n", *pre_cols(stats)])
@@ -224,6 +223,6 @@ def bounded_sql(
     else:
         alloc = f"__al AS (SELECT *, LEAST(__n, {rows}) AS __w FROM __pk)"
     return (
-        f"{head}, {pk}, {alloc} SELECT {sel_keys}{', '.join(_final_preagg(stats))} "
+        f"{head}, {pk}, {alloc} SELECT {sel_keys}{', '.join(_final_columns(stats, 'preagg'))} "
         f"FROM __al WHERE __w > 0{group_by}"
     )
