@@ -17,7 +17,7 @@ from pydantic.dataclasses import dataclass
 
 from enclave.api._models import ReleaseOut
 from enclave.indicators import PublishedRelease
-from enclave.store import BudgetStatus
+from enclave.store import AuditRecord, BudgetStatus
 
 __all__ = [
     "AuditOut",
@@ -204,21 +204,14 @@ class RevokedOut(_Out):
     revoked: bool
 
 
-class AuditRecordOut(_Out):
-    seq: int
-    time: str
-    request_id: str
-    actor: str
-    project: str | None
-    action: str
-    verdict: str
-    sql_hash: str | None
-    epsilon: float | None
-    delta: float | None
-    error_type: str | None
-    detail: str | None
-    prev_hash: str
-    hash: str
+@dataclass(frozen=True)
+class AuditRecordOut(AuditRecord):
+    """One exported audit record: the store's ``AuditRecord`` fields, its place in the
+    chain (``seq``) and the hashes that link it to the record before."""
+
+    seq: int = Field(default=0, description="Position in the hash chain.")
+    prev_hash: str = Field(default="", description="Hash of the record before.")
+    hash: str = Field(default="", description="Hash of this record and prev_hash.")
 
 
 class AuditOut(_Out):

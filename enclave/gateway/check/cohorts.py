@@ -147,7 +147,7 @@ def _from_exists(node: exp.Exists, cat: Catalog) -> tuple[exp.Select, exp.Expres
     return _cohort_body(body, person, alias), outer  # type: ignore[return-value]
 
 
-def _correlation(part: exp.Expression, alias: str, person: str) -> exp.Expression | None:
+def _correlation(part: exp.Expr, alias: str, person: str) -> exp.Expression | None:
     """The outer column of ``<alias>.<person> = <outer column>``, or None."""
     if not isinstance(part, exp.EQ):
         return None

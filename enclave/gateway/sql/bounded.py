@@ -132,7 +132,7 @@ def _exact_sum(expr: str) -> str:
 class _Final(NamedTuple):
     """How one strategy's final SELECT computes each kind of stat from its rows."""
 
-    count: str
+    rows: str
     distinct: Callable[[int, SqlStat], str]
     total: Callable[[int, SqlStat], str]
 
@@ -161,7 +161,7 @@ def _final_columns(stats: Sequence[Stat], strategy: Strategy) -> list[str]:
     out = []
     for i, st in enumerate(stats_for(stats)):
         if st.stat == "count":
-            out.append(f"{final.count} AS __v{i}")
+            out.append(f"{final.rows} AS __v{i}")
         elif st.stat == "distinct":
             out.append(f"{final.distinct(i, st)} AS __v{i}")
         else:
