@@ -34,13 +34,9 @@ class DemoResult:
     indicators: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "project": self.project,
-            "token": self.token,
-            "steward_token": self.steward_token,
-            "api_url": self.api_url,
-            "dashboard_url": self.dashboard_url,
-        }
+        """What ``enclave demo --json`` prints (not the manifest, nor the indicators)."""
+        names = ("project", "token", "steward_token", "api_url", "dashboard_url")
+        return {name: getattr(self, name) for name in names}
 
 
 #: Demo tokens expire: a demo left running does not hand out keys for ever.

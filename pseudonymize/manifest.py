@@ -18,6 +18,14 @@ from typing import Any
 __all__ = ["FileReport", "Manifest", "load_manifests"]
 
 
+#: the row counts of a file, and (summed over the data files) of an ingest
+_COUNTS = ("rows_read", "rows_loaded", "rows_quarantined")
+
+
+def _fields(obj: object, *names: str) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in names}
+
+
 @dataclass(frozen=True)
 class FileReport:
     """One source file: its hash and how its rows were used."""
@@ -35,13 +43,7 @@ class FileReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.name,
-            "table": self.table,
-            "role": self.role,
-            "sha256": self.sha256,
-            "rows_read": self.rows_read,
-            "rows_loaded": self.rows_loaded,
-            "rows_quarantined": self.rows_quarantined,
-            "rows_new": self.rows_new,
+            **_fields(self, "table", "role", "sha256", *_COUNTS, "rows_new"),
             "reasons": dict(sorted(self.reasons.items())),
         }
 
@@ -74,24 +76,15 @@ class Manifest:
         return dict(sorted(total.items()))
 
     def to_dict(self) -> dict[str, Any]:
+        where = ("ingest_id", "format", "source", "key_id", "warehouse", "quarantine")
+        rows = [f for f in self.files if f.role == "rows"]
         return {
-            "ingest_id": self.ingest_id,
-            "format": self.format,
-            "source": self.source,
-            "key_id": self.key_id,
-            "warehouse": self.warehouse,
-            "quarantine": self.quarantine,
-            "reference_date": self.reference_date,
-            "started": self.started,
+            **_fields(self, *where, "reference_date", "started"),
             "duration_s": round(self.duration_s, 3),
-            "rows_read": sum(f.rows_read for f in self.files if f.role == "rows"),
-            "rows_loaded": sum(f.rows_loaded for f in self.files if f.role == "rows"),
-            "rows_quarantined": sum(f.rows_quarantined for f in self.files if f.role == "rows"),
+            **{count: sum(getattr(f, count) for f in rows) for count in _COUNTS},
             "quarantine_reasons": self.reasons,
             "files": {f.name: f.to_dict() for f in self.files},
-            "tables": self.tables,
-            "notes": self.notes,
-            "rotation_of": self.rotation_of,
+            **_fields(self, "tables", "notes", "rotation_of"),
         }
 
     def to_json(self) -> str:
