@@ -17,7 +17,6 @@ any join (``rules.person_join_only``): the outer column must be a person column.
 
 >>> import sqlglot
 >>> from enclave.gateway.check.catalog import Catalog
-from enclave.gateway.check.names import sources
 >>> tree = sqlglot.parse_one("SELECT COUNT(*) FROM persons p WHERE p.person_id IN "
 ...                          "(SELECT person_id FROM claims WHERE icd10 LIKE 'E11%')")
 >>> cohort_tables(tree, Catalog.example()).sql()
