@@ -101,13 +101,15 @@ class _Derived(KeySet):
     used: float = 0.0
 
 
-def remember(ds: DatasetPolicy, name: str, values: tuple[str | int, ...]) -> KeySet | None:
+def remember(
+    ds: DatasetPolicy, name: str, values: tuple[str | int, ...], now: float | None = None
+) -> KeySet | None:
     """Keep a derived key set in ``ds.derived_key_sets``; None when there is no room.
 
     Room is made by dropping sets no plan used for ``KEEP_S`` seconds, never one a query
-    being answered may still read.
+    being answered may still read. ``now`` is ``time.monotonic()`` unless given.
     """
-    now = time.monotonic()
+    now = time.monotonic() if now is None else now
     with _LOCK:
         memo = ds.derived_key_sets
         if memo.pop(name, None) is None:
@@ -167,15 +169,17 @@ def _name(expr: exp.Expr, variables: list[Variable]) -> str:
     exact expression and domains (two keys share a name only if they share an image)."""
     sql = expr.sql(dialect="duckdb")
     digest = hashlib.sha256(repr((sql, [v[2] for v in variables])).encode()).hexdigest()
-    shown = expr.copy()
-    for cast in list(shown.find_all(exp.Cast)):
-        if cast.to.this == exp.DataType.Type.DOUBLE:
-            cast.replace(cast.this)
-    for col in list(shown.find_all(exp.Column)):
-        table, column, _ = variables[int(col.name[1:])]
-        col.replace(exp.column(column, table=table))
-    shown = shown.this if isinstance(shown, exp.Try) else shown
-    return f"{shown.sql(dialect='duckdb')} [{digest[:8]}]"
+
+    def plain(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DOUBLE:
+            return node.this.transform(plain)
+        if isinstance(node, exp.Column):
+            table, column, _ = variables[int(node.name[1:])]
+            return exp.column(column, table=table)
+        return node
+
+    shown = expr.this if isinstance(expr, exp.Try) else expr
+    return f"{shown.transform(plain).sql(dialect='duckdb')} [{digest[:8]}]"
 
 
 def derived_key_set(key: exp.Expression, scope: Scope, ds: DatasetPolicy) -> KeySet | None:
