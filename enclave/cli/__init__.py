@@ -35,6 +35,7 @@ _VERB_MODULES = (
     "_dashboards",
     "_engines",
     "_demo",
+    "_schema",
 )
 
 for _name in _VERB_MODULES:

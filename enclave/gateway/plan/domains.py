@@ -49,11 +49,13 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import duckdb
+import sqlglot
+import sqlglot.expressions as exp
 
 from enclave.policy import DatasetPolicy, TablePolicy
 from enclave.schema import TABLES
 
-__all__ = ["CODE_SUFFIXES", "MAX_DOMAIN_ROWS", "Domain", "column_domain", "image"]
+__all__ = ["CODE_SUFFIXES", "MAX_DOMAIN_ROWS", "Domain", "column_domain", "image", "image_of"]
 
 #: the most domain combinations a key's image is computed over (else the key is private)
 MAX_DOMAIN_ROWS = 1_000_000
@@ -221,3 +223,34 @@ def image(expr_sql: str, domains: tuple[Domain, ...], max_keys: int) -> tuple[Va
     if not values or len(values) > max_keys or len({type(v) for v in values}) > 1:
         return None
     return tuple(sorted(values, key=lambda v: (str(type(v)), v)))
+
+
+def image_of(sql: str, ds: DatasetPolicy) -> tuple[Value, ...] | None:
+    """The public key set of ``sql``, an expression over ``table.column`` names (the
+    examples of ``enclave schema``); None when a column has no public domain.
+
+    >>> from enclave.policy import load_dataset_policy
+    >>> from enclave.settings import REPO_POLICIES
+    >>> image_of("quarter(claims.visit_date)", load_dataset_policy(REPO_POLICIES / "dataset.toml"))
+    (1, 2, 3, 4)
+    """
+    domains: list[Domain] = []
+    names: dict[tuple[str, str], int] = {}
+
+    def var(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Column):
+            return node
+        ref = (node.table.lower(), node.name.lower())
+        if ref not in names:
+            domain = column_domain(ds.table(ref[0]), ref[1], ds)
+            if domain is None:
+                raise LookupError(ref[1])
+            names[ref] = len(domains)
+            domains.append(domain)
+        return exp.column(f"v{names[ref]}")
+
+    try:
+        expr = exp.Try(this=sqlglot.parse_one(sql, dialect="duckdb").transform(var))
+    except LookupError:
+        return None
+    return image(expr.sql(dialect="duckdb"), tuple(domains), ds.limits.max_private_groups)

@@ -275,3 +275,37 @@ def test_policy_fields_are_checked(tmp_path: Path, column: str, message: str) ->
     path.write_text(text)
     with pytest.raises(PolicyError, match=message):
         load_dataset_policy(path)
+
+
+# --- enclave schema lists them ---------------------------------------------------------------
+
+
+def test_enclave_schema_lists_the_public_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from enclave.cli import app
+
+    monkeypatch.setenv("ENCLAVE_POLICIES", str(REPO_POLICIES))
+    done = CliRunner().invoke(app, ["schema", "--json"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    keys = {k["expression"]: k["keys"] for k in data["public_keys"]}
+    assert keys["year(claims.visit_date)"] == 2
+    assert keys["quarter(claims.visit_date)"] == 4
+    assert keys["year(claims.visit_date) - persons.birth_year"] == 128
+    assert keys["substr(claims.icd10, 1, 3)"] == 293
+    assert keys["claims: date_trunc('week', visit_date)"] == 105
+    assert any(k.startswith("CASE WHEN persons.birth_year >= 2007") for k in keys)
+    persons = next(t for t in data["tables"] if t["table"] == "persons")
+    domains = {c["column"]: c["public_domain"] for c in persons["columns"]}
+    assert domains == {
+        "person_id": None,
+        "birth_year": "1900..2026",
+        "sex": "sexes (2)",
+        "region": "regions (22)",
+        "insurance_category": "insurance_categories (6)",
+    }
+    text = CliRunner().invoke(app, ["schema"])
+    assert text.exit_code == 0 and "Public group keys" in text.output
