@@ -204,14 +204,20 @@ class RevokedOut(_Out):
     revoked: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AuditRecordOut(AuditRecord):
     """One exported audit record: the store's ``AuditRecord`` fields, its place in the
     chain (``seq``) and the hashes that link it to the record before."""
 
-    seq: int = Field(default=0, description="Position in the hash chain.")
-    prev_hash: str = Field(default="", description="Hash of the record before.")
-    hash: str = Field(default="", description="Hash of this record and prev_hash.")
+    seq: int = Field(description="Position in the hash chain.")
+    prev_hash: str = Field(description="Hash of the record before.")
+    hash: str = Field(description="Hash of this record and prev_hash.")
+    # exported records always carry every field: required here (the store has defaults)
+    sql_hash: str | None = Field()
+    epsilon: float | None = Field()
+    delta: float | None = Field()
+    error_type: str | None = Field()
+    detail: str | None = Field()
 
 
 class AuditOut(_Out):

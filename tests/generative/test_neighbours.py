@@ -142,6 +142,13 @@ ROUTES |= {
     "FROM claims GROUP BY person_id) SELECT t.k AS k, COUNT(*) AS n FROM t GROUP BY 1",
     "person-table-median-cost": "WITH c AS (SELECT person_id, SUM(amount) AS cost FROM claims "
     "GROUP BY person_id) SELECT MEDIAN(c.cost) AS m, SUM(c.cost) AS s FROM c",
+    "window-lag-overflow": "WITH t AS (SELECT person_id, los_days, LAG(los_days, 3) OVER "
+    "(PARTITION BY person_id ORDER BY visit_date) AS prev FROM claims) SELECT "
+    "SUM(LEAST(t.prev * 2147483647 * 2147483647, 10)) AS s, COUNT(*) AS n FROM t",
+    "window-readmission": "WITH adm AS (SELECT person_id, visit_date, LAG(visit_date) OVER "
+    "(PARTITION BY person_id ORDER BY visit_date) AS prev FROM claims), r AS (SELECT "
+    "person_id, SUM(CASE WHEN date_diff('day', prev, visit_date) <= 30 THEN 1 ELSE 0 END) "
+    "AS k FROM adm GROUP BY person_id) SELECT SUM(LEAST(r.k, 5)) AS s FROM r",
     "cohort-not-in": "SELECT COUNT(*) AS n FROM persons p WHERE p.person_id NOT IN "
     "(SELECT person_id FROM prescriptions WHERE days_supply > 1000)",
     "cohort-exists-heavy": "SELECT p.region, COUNT(*) AS n FROM persons p WHERE EXISTS "

@@ -42,12 +42,14 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from enclave.errors import PolicyViolation, QueryRejected
+from enclave.errors import QueryRejected
+from enclave.gateway.check.bodies import base_table, qualify_body
 from enclave.gateway.check.catalog import Catalog
 from enclave.gateway.check.per_person import person_column, person_condition
 from enclave.gateway.check.rules.allowed_nodes import allowed_nodes
 from enclave.gateway.check.rules.promote_numbers import promote_numbers
 from enclave.gateway.check.rules.total_expressions import Typer
+from enclave.gateway.check.window_tables import is_window_table, window_table
 from enclave.gateway.values import PersonTable
 from enclave.policy import ColumnPolicy, TablePolicy
 
@@ -74,18 +76,25 @@ def is_person_table(body: exp.Expression) -> bool:
 def split_person_tables(
     select: exp.Select, cat: Catalog
 ) -> tuple[exp.Select, tuple[PersonTable, ...]]:
-    """Take the patient-level WITH bodies out of ``select`` (in place), checked and typed."""
+    """Take the patient-level and window WITH bodies out of ``select`` (in place), checked
+    and typed, in order: a body may read a table an earlier one defined."""
     with_ = select.args.get("with_")
     if with_ is None:
         return select, ()
     found: list[PersonTable] = []
     for cte in list(with_.expressions):
-        if not is_person_table(cte.this):
+        if is_person_table(cte.this):
+            make = _person_table
+        elif is_window_table(cte.this):
+            make = window_table
+        else:
             continue
         name = cte.alias.lower()
         if cat.table(name) is not None:
-            raise QueryRejected(f"The WITH name {name} is a dataset table; choose another name.")
-        found.append(_person_table(name, cte.this, cat))
+            raise QueryRejected(f"The WITH name {name} is already a table; choose another name.")
+        table = make(name, cte.this, cat)
+        found.append(table)
+        cat = cat.with_tables((table.table,))
         cte.pop()
     if not with_.expressions:
         select.set("with_", None)
@@ -105,8 +114,8 @@ def _person_table(name: str, body: exp.Select, cat: Catalog) -> PersonTable:
     for key, value in body.args.items():
         if key not in _BODY_ARGS and value not in (None, False, []):
             raise QueryRejected(_SHAPE)
-    table, alias = _base_table(body, cat)
-    _qualify(body, table, alias, cat)
+    table, alias = base_table(body, cat)
+    qualify_body(body, table, alias, cat)
     person = table.person_column or ""
     _check_group(body, alias, person)
     typer = Typer({alias: table.name}, cat)
@@ -131,55 +140,6 @@ def _person_table(name: str, body: exp.Select, cat: Catalog) -> PersonTable:
         name, protected=True, person_column=person, columns=tuple(columns), one_row_per_person=True
     )
     return PersonTable(name, body, virtual)
-
-
-def _base_table(body: exp.Select, cat: Catalog) -> tuple[TablePolicy, str]:
-    from_ = body.args.get("from_")
-    node = from_.this if from_ is not None else None
-    if body.args.get("joins") or not isinstance(node, exp.Table) or node.args.get("db"):
-        raise QueryRejected(_SHAPE)
-    table = cat.table(str(node.name).lower())
-    if table is None or not table.protected or table.person_column is None:
-        raise QueryRejected(
-            "A patient-level WITH body must read one protected table of the dataset "
-            "(claims, diagnoses, prescriptions or persons)."
-        )
-    if not cat.table_allowed(table.name):
-        raise PolicyViolation(f"Table {table.name} is not available to this project.")
-    alias = (node.alias or table.name).lower()
-    node.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
-    node.set("this", exp.to_identifier(table.name))
-    return table, alias
-
-
-def _qualify(body: exp.Select, table: TablePolicy, alias: str, cat: Catalog) -> None:
-    outputs = {e.alias.lower() for e in body.expressions if isinstance(e, exp.Alias)}
-    for column in list(body.find_all(exp.Column)):
-        qualifier, name = str(column.table).lower(), str(column.name).lower()
-        if isinstance(column.this, exp.Star):
-            raise QueryRejected(_SHAPE)
-        if not qualifier and name in outputs and _in_having(column):
-            continue  # an output alias in HAVING (resolved by ``_having``)
-        if qualifier not in ("", alias) or table.column(name) is None:
-            raise QueryRejected(
-                f"{name[:64]} is not a column of {table.name}; a patient-level WITH body "
-                "reads one table."
-            )
-        if not cat.allowed(table.name, name):
-            raise PolicyViolation(
-                f"Column {table.name}.{name[:64]} is not available to this project."
-            )
-        column.set("table", exp.to_identifier(alias))
-        column.set("this", exp.to_identifier(name))
-
-
-def _in_having(node: exp.Expression) -> bool:
-    parent = node.parent
-    while parent is not None and not isinstance(parent, exp.Select):
-        if isinstance(parent, exp.Having):
-            return True
-        parent = parent.parent
-    return False
 
 
 def _check_group(body: exp.Select, alias: str, person: str) -> None:

@@ -23,7 +23,7 @@ import sqlglot.expressions as exp
 from enclave.engines.hashing import portable_hash
 from enclave.errors import InternalError
 from enclave.gateway.plan.contribution import one_row
-from enclave.policy import DatasetPolicy
+from enclave.policy import DatasetPolicy, TablePolicy
 from enclave.schema import TABLES
 
 __all__ = ["bound_join_fanout", "fanout_rows"]
@@ -48,8 +48,9 @@ def _event_tables(relation: exp.Select, ds: DatasetPolicy) -> list[exp.Table]:
     return out
 
 
-def _truncated(table: exp.Table, person: str, rows: int, salt: str) -> exp.Expression:
-    columns = [c for c, _ in TABLES.get(table.name, ())] or [person]
+def _truncated(table: exp.Table, policy: TablePolicy, rows: int, salt: str) -> exp.Expression:
+    person = policy.person_column
+    columns = [c for c, _ in TABLES.get(table.name, ())] or [c.name for c in policy.columns]
     order = portable_hash(*columns, f"'{salt}'")
     alias = table.alias_or_name
     inner = sqlglot.parse_one(
@@ -70,8 +71,7 @@ def bound_join_fanout(relation: exp.Select, ds: DatasetPolicy, salt: str) -> int
     rows = fanout_rows(len(tables), ds.limits.max_join_rows_per_person)
     for table in tables:
         policy = ds.table(table.name)
-        person = policy.person_column if policy is not None else None
-        if person is None:
+        if policy is None or policy.person_column is None:
             continue
-        table.replace(_truncated(table, person, rows, salt))
+        table.replace(_truncated(table, policy, rows, salt))
     return rows

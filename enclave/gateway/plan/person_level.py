@@ -68,6 +68,11 @@ def _body(table: PersonTable) -> exp.Select:
     HAVING condition — are evaluated, guarded, on that one row per person.
     """
     body = table.body.copy()
+    if body.args.get("group") is None:  # a window table: rows, guarded filter
+        where = body.args.get("where")
+        if where is not None:
+            where.set("this", guard_conjuncts(where.this))
+        return body
     person = body.expressions[0]
     inner: list[exp.Expr] = [person.copy()]
     outputs: list[exp.Expr] = [exp.column(person.alias)]
@@ -87,11 +92,12 @@ def _body(table: PersonTable) -> exp.Select:
 
 
 def inline_bodies(relation: exp.Select, tables: Iterable[PersonTable]) -> None:
-    """Replace each patient-level table in ``relation`` by its guarded body (in place)."""
+    """Replace each patient-level or window table in ``relation`` by its guarded body (in
+    place); a body that reads an earlier one's table gets that body in turn."""
     bodies = {t.name: t for t in tables}
-    if not bodies:
-        return
-    for node in list(relation.find_all(exp.Table)):
-        table = bodies.get(str(node.name).lower())
-        if table is not None:
-            node.replace(_body(table).subquery(node.alias_or_name))
+    for _ in range(len(bodies)):
+        nodes = [n for n in relation.find_all(exp.Table) if str(n.name).lower() in bodies]
+        if not nodes:
+            return
+        for node in nodes:
+            node.replace(_body(bodies[str(node.name).lower()]).subquery(node.alias_or_name))
