@@ -7,7 +7,7 @@ read_histograms → add_noise) once
 per draw, exactly as ``pipeline.answer`` does between reserving and committing the budget.
 The engine is wrapped by ``CachedEngine``: the same generated SQL on the same read-only
 warehouse returns the same exact rows, so it runs once and every draw re-does only what is
-random — the "auto" bound (the DP quantile of ``choose_bound``) and the noise (``add_noise``).
+random — the "auto" bound (the noisy histogram of ``choose_bound``) and the noise (``add_noise``).
 """
 
 from __future__ import annotations

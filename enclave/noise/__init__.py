@@ -1,9 +1,11 @@
 """OpenDP wrappers: every random number the enclave releases comes from here.
 
 ``make_*`` builds an OpenDP measurement; ``release_*`` runs one; ``*_accuracy`` /
-``*_scale`` convert between noise scale and a 95% half-width with OpenDP's helpers.
-No ``random`` and no numpy noise, and no float noise: every Laplace-noised total is an
-exact integer and gets OpenDP's exact discrete Laplace sampler.
+``*_scale`` convert between noise scale and a 95% half-width with OpenDP's helpers;
+``choose_rows`` picks an "auto" rows bound by least expected error from a noisy histogram.
+No ``random`` and no numpy noise, and no float noise: every noised total is an exact
+integer and gets OpenDP's exact discrete Laplace sampler — or, for projects accounted in
+ρ-zCDP, its exact discrete Gaussian (``noise_totals`` is the one choice between them).
 """
 
 from enclave.noise._accuracy import (
@@ -13,6 +15,14 @@ from enclave.noise._accuracy import (
     half_width,
     laplace_std,
     scale_for_half_width,
+)
+from enclave.noise._bounds import RowsChoice, choose_rows, row_candidates
+from enclave.noise._gaussian import (
+    RhoRecord,
+    discrete_gaussian_std,
+    gaussian_half_width,
+    gaussian_int,
+    gaussian_scale_for_half_width,
 )
 from enclave.noise._mechanisms import (
     INT_CAP,
@@ -27,21 +37,34 @@ from enclave.noise._quantile import (
     quantile_scale,
     rank_error,
 )
+from enclave.noise._totals import TotalsNoise, noise_totals, share_for_half_width, totals_noise
 
 __all__ = [
     "ALPHA",
     "INT_CAP",
     "Z95",
     "Record",
+    "RhoRecord",
+    "RowsChoice",
+    "TotalsNoise",
+    "choose_rows",
+    "discrete_gaussian_std",
     "discrete_laplace_std",
+    "gaussian_half_width",
+    "gaussian_int",
+    "gaussian_scale_for_half_width",
     "half_width",
     "laplace_int",
     "laplace_std",
+    "noise_totals",
     "private_quantile",
     "quantile_candidates",
     "quantile_scale",
     "rank_error",
+    "row_candidates",
     "scale_for_half_width",
+    "share_for_half_width",
     "threshold_counts",
     "threshold_for_delta",
+    "totals_noise",
 ]

@@ -1,9 +1,7 @@
 """DP quantiles over a finite candidate list (OpenDP ``make_private_quantile``).
 
-Two uses: choosing the rows-per-person bound ("auto": each person contributes one value,
-their row count, so ``d_in = 1``), and releasing MEDIAN / QUANTILE_CONT of a bounded
-column per group (each person contributes at most ``c`` rows to a group, so ``d_in = c``
-rows of symmetric distance). The mechanism scores every candidate ``x`` by
+Used to release MEDIAN / QUANTILE_CONT of a bounded column per group (each person
+contributes at most ``c`` rows to a group, so ``d_in = c`` rows of symmetric distance). The mechanism scores every candidate ``x`` by
 ``|(1 - alpha)·#(v < x) - alpha·#(v > x)|`` and picks one by the exponential-mechanism
 family OpenDP implements (Smith 2011; permute-and-flip), so its output is always one of
 the candidates. OpenDP's privacy map is linear in ``d_in`` (``2·d_in·max(alpha, 1 -

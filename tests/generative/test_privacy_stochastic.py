@@ -42,8 +42,10 @@ HEAVY = Person(50)
 
 
 def rows_bound(release: Release) -> list[float]:
-    """The rows-per-person bound the "auto" DP quantile chose (stated in the release)."""
-    return [float(release.bounds["rows_per_person"])]
+    """What the "auto" bound released: the noisy persons in the top rows bin (where the
+    adversary's rows land) and the bound chosen from the noisy histogram (both stated)."""
+    auto = release.mechanisms["rows_bound"]
+    return [float(auto["noisy_persons"][-1]), float(release.bounds["rows_per_person"])]
 
 
 def threshold(release: Release) -> int:
@@ -58,8 +60,8 @@ def threshold(release: Release) -> int:
 
 
 def _auto_population(_: Release) -> list[Person]:
-    """300 persons with 1..60 rows: the 0.95-quantile's candidates above 60 share one flat
-    score, which one person with more rows than any candidate moves by the full 0.95."""
+    """300 persons with 1..60 rows: the top rows bin (at least ``auto_max_rows`` rows) is
+    empty but for the adversaries, so each of them moves its noisy count by one."""
     return [Person(1 + i % 60, icd10="Q00.1") for i in range(300)]
 
 

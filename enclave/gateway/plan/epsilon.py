@@ -2,10 +2,13 @@
 
 ε comes from, in order: ``request.epsilon``; else ``request.half_width`` — the smallest ε
 whose equal split gives every COUNT and SUM a 95% half-width ≤ the target (OpenDP's
-``accuracy_to_(discrete_)laplacian_scale`` with alpha = 0.05; for ``"auto"`` rows bounds
-the worst case ``auto_max_rows`` is assumed; AVG/VARIANCE/STDDEV half-widths depend on the
-data and do not enter); else the default ``min(0.1 × project ε, per-query cap, review ε)``
-(so a default never needs a review the researcher did not ask for).
+``accuracy_to_(discrete_)laplacian_scale`` with alpha = 0.05; AVG/VARIANCE/STDDEV
+half-widths depend on the data and do not enter) at the rows bound; for an ``"auto"`` bound
+at the largest candidate (``auto_max_rows``, or the largest of 1, 2, 4, … whose ε fits the
+per-query cap), which then caps the candidates the bound is chosen from
+(``rows_ceiling``), so the released half-widths are within the target whatever bound the
+data choose; else the default ``min(0.1 × project ε, per-query cap, review ε)`` (so a
+default never needs a review the researcher did not ask for).
 It must be at least ``MIN_EPSILON`` = 1e-4, and ``MIN_EPSILON_SHARE`` = 1e-5 for each
 aggregate (see ``choose_epsilon``), and must not exceed
 ``ProjectPolicy.max_epsilon_per_query``.
@@ -26,9 +29,10 @@ import numbers
 from collections.abc import Sequence
 
 from enclave.errors import PolicyViolation, QueryRejected
-from enclave.gateway.plan.pieces import AUTO, Piece, pieces, sensitivity
-from enclave.gateway.values import Aggregate, GroupKey, QueryRequest
-from enclave.noise import scale_for_half_width
+from enclave.gateway.plan.pieces import AUTO, Piece, pieces, plan_pieces, sensitivity
+from enclave.gateway.values import Aggregate, GroupKey, Plan, QueryRequest
+from enclave.noise import half_width as noise_half_width
+from enclave.noise import row_candidates, scale_for_half_width
 from enclave.policy import ContributionPolicy, ProjectPolicy
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "MIN_EPSILON_SHARE",
     "choose_epsilon",
     "query_delta",
+    "rows_ceiling",
     "split_epsilon",
 ]
 
@@ -128,6 +133,13 @@ def _asked(epsilon: float, floor: float, minimum: str) -> float:
     return asked
 
 
+def _epsilon_at(width: float, all_pieces: Sequence[Piece], rows: int, groups: int) -> float:
+    try:
+        return _needed(width, all_pieces, rows, groups, len({p.aggregate for p in all_pieces}))
+    except (ZeroDivisionError, OverflowError):  # a half-width too narrow for a double
+        return math.inf
+
+
 def _from_half_width(
     half_width: float,
     all_pieces: Sequence[Piece],
@@ -135,7 +147,7 @@ def _from_half_width(
     groups: int,
     limits: tuple[float, float, str],
 ) -> tuple[float, str]:
-    """The ε a half-width needs (worst case for "auto" bounds) and the note saying so."""
+    """The ε a half-width needs (for "auto": at the largest candidate that fits the cap)."""
     cap, floor, minimum = limits
     width = _positive_finite(half_width)
     if width is None:
@@ -143,16 +155,19 @@ def _from_half_width(
             "half_width must be a finite positive number (the target 95% half-width of "
             "each COUNT and SUM, in its own units)."
         )
-    auto = contrib.rows_per_person == "auto"
-    rows = contrib.auto_max_rows if auto else int(contrib.rows_per_person)
-    try:
-        epsilon = _needed(width, all_pieces, rows, groups, len({p.aggregate for p in all_pieces}))
-    except (ZeroDivisionError, OverflowError):  # a half-width too narrow for a double
-        epsilon = math.inf
-    note = "ε from half_width"
-    if auto:
-        epsilon /= 1.0 - contrib.auto_epsilon_share
-        note = f"ε from half_width, worst case {rows} rows per person (auto bound)"
+    if contrib.rows_per_person != "auto":
+        epsilon = _epsilon_at(width, all_pieces, int(contrib.rows_per_person), groups)
+        note = "ε from half_width"
+    else:
+        kept = 1.0 - contrib.auto_epsilon_share
+        for rows in reversed(row_candidates(contrib.auto_max_rows)):
+            epsilon = _epsilon_at(width, all_pieces, rows, groups) / kept
+            if epsilon <= cap * (1 + 1e-12):
+                break
+        note = (
+            f"ε from half_width at {rows} rows per person: the auto bound is chosen among "
+            f"bounds up to {rows}, so every COUNT and SUM half-width is within half_width"
+        )
     if not math.isfinite(epsilon) or epsilon > cap * (1 + 1e-12):
         raise PolicyViolation(
             f"This half_width needs more ε than this project allows per query (at most "
@@ -164,6 +179,34 @@ def _from_half_width(
             "a narrower half_width, or give epsilon."
         )
     return epsilon, note
+
+
+def rows_ceiling(half_width: float | None, plan: Plan, cap: int) -> int:
+    """The largest "auto" candidate at which every COUNT and SUM of ``plan`` keeps its 95%
+    half-width within ``half_width`` (``cap`` when no half-width was asked; 1 if none fits).
+
+    >>> from enclave.gateway.values import Aggregate
+    >>> agg = (Aggregate("n", "count", None, id="a0"),)
+    >>> plan = Plan("", "__pid", (), agg, "auto", 1, 1.0, 0.0, {"rows_bound": 0.1, "a0": 0.9},
+    ...             ("n",))
+    >>> rows_ceiling(None, plan, 512), rows_ceiling(40.0, plan, 512), rows_ceiling(1e9, plan, 512)
+    (512, 8, 512)
+    """
+    if half_width is None:
+        return cap
+    split, groups = plan.epsilon_split, plan.groups_per_person
+    checked = [p for p in plan_pieces(plan.aggregates, split) if p.id == p.aggregate and p.in_sql]
+    fits = 1
+    for rows in row_candidates(cap):
+        widths = (
+            noise_half_width(sensitivity(p, rows=rows, groups=groups) / split[p.id], discrete=True)
+            * p.unit_value
+            for p in checked
+        )
+        if not all(w <= half_width * (1 + 1e-9) for w in widths):
+            break
+        fits = rows
+    return fits
 
 
 def _floor(all_pieces: Sequence[Piece], contrib: ContributionPolicy) -> tuple[float, str]:

@@ -5,17 +5,18 @@ query add up to the query's ε, and queries add up in the ledger; δ (only spent
 noisy threshold that releases private keys) adds the same way.
 
 **Identities.** A piece is named by its position in the plan, never by a name the
-researcher chose: ``rows_bound`` (the DP quantile of an "auto" rows bound),
+researcher chose: ``rows_bound`` (the noisy histogram an "auto" rows bound is chosen from),
 ``key_selection`` (the noisy threshold of private keys) and ``a<j>`` / ``a<j>.<part>`` for
 aggregate ``j``. Output aliases are labels only, so no alias can collide with a piece.
 
-**Split rule.** With an "auto" rows bound, ``auto_epsilon_share`` of ε goes to its
-quantile. The rest is shared equally by the aggregates, plus one share for key selection
-when keys are private (always its own draw: the released counts are then independent of
-the selection, so their intervals keep their coverage). Inside an aggregate the share is
-split equally: AVG = noisy sum / noisy count (½ + ½); VARIANCE/STDDEV from noisy count,
-sum and sum of squares (⅓ each); MEDIAN/QUANTILE_CONT: the DP quantile ½, and ⅙ each for
-the noisy row count and the two DP quantiles that bound its 95% interval.
+**Split rule.** With an "auto" rows bound, ``auto_epsilon_share`` of ε goes to the noisy
+histogram it is chosen from. The rest is shared equally by the aggregates, plus one share
+for key selection when keys are private (always its own draw: the released counts are then
+independent of the selection, so their intervals keep their coverage). Inside an
+aggregate the share is split equally: AVG = noisy sum / noisy count (½ + ½);
+VARIANCE/STDDEV from noisy count, sum and sum of squares (⅓ each); MEDIAN/QUANTILE_CONT:
+the DP quantile ½, and ⅙ each for the noisy row count and the two DP quantiles that bound
+its 95% interval.
 
 **Exact integer totals.** Every noised total is an integer, computed exactly (no float
 accumulation whose rounding depends on other people's values): a clamped value is

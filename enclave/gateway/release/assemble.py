@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from enclave.gateway.plan.contribution import NO_ROWS_BOUND
+from enclave.gateway.plan.person_level import STRUCTURAL_NOTE
 from enclave.gateway.plan.pieces import AUTO, plan_pieces
 from enclave.gateway.release.estimates import (
     Noisy,
@@ -17,13 +18,10 @@ from enclave.gateway.release.estimates import (
     spread_estimate,
     sum_estimate,
 )
-from enclave.gateway.plan.person_level import STRUCTURAL_NOTE
 from enclave.gateway.values import Plan
 from enclave.noise import discrete_laplace_std
-from enclave.policy import DatasetPolicy
 
 __all__ = [
-    "auto_mechanism",
     "piece_columns",
     "release_bounds",
     "released_rows",
@@ -106,22 +104,12 @@ def piece_columns(plan: Plan) -> dict[str, list[str]]:
     return out
 
 
-def auto_mechanism(plan: Plan, ds: DatasetPolicy) -> dict[str, Any]:
-    return {
-        "mechanism": "private_quantile (OpenDP make_private_quantile)",
-        "label": "rows per person (auto bound)",
-        "quantile": ds.contribution.auto_quantile,
-        "candidates": f"1..{ds.contribution.auto_max_rows}",
-        "epsilon": plan.epsilon_split[AUTO],
-    }
-
-
 def _rows_source(plan: Plan, rows: int) -> str:
     if rows == NO_ROWS_BOUND:
         return "none needed (only COUNT(DISTINCT person))"
     if STRUCTURAL_NOTE in plan.notes:
         return "structural (one row per person)"
-    return "auto (DP quantile)" if AUTO in plan.epsilon_split else "policy"
+    return "auto (least expected error, DP)" if AUTO in plan.epsilon_split else "policy"
 
 
 def release_bounds(plan: Plan, mechanisms: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,32 +1,81 @@
 """Stage ``choose_bound``: the rows-per-person bound of an "auto" plan, chosen with DP.
 
 For ``rows_per_person = "auto"`` the one-pass query returned the histogram of rows per
-person (after filters and joins) and bucketed totals for every bound; OpenDP's
-``make_private_quantile`` picks ``c`` among 1..``auto_max_rows`` at the planned auto share
-of ε (``d_in = 1``: one person is one value, their row count), the plan records it, and the
-exact totals at ``c`` are rebuilt from the buckets (``sql.auto.totals_at``). A plan with a
-fixed bound passes its totals through. This is a DP release on exact data, so it is a stage
-of its own and records its measurement.
+person (after filters and joins) and bucketed totals for every bound. The bound is the
+candidate among 1, 2, 4, …, ``auto_max_rows`` of least expected error — the rows it drops
+against the noise the query adds at it — estimated from a DP histogram of persons per
+candidate bin (``enclave.noise.choose_rows``: OpenDP's discrete Laplace, sensitivity 1,
+at the planned auto share of ε). ``rows_noise`` states that noise in rows for this plan.
+A ``half_width`` ask caps the candidates at the largest bound whose half-widths fit it
+(``plan.epsilon.rows_ceiling``). The plan records ``c``, the exact totals at ``c`` are
+rebuilt from the buckets (``sql.auto.totals_at``), and the choice (with its noisy
+histogram, all DP) goes on to the release. A plan with a fixed bound passes its totals
+through. This is a DP release on exact data, so it is a stage of its own and records its
+measurement.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import numpy as np
-
-from enclave.gateway.plan.pieces import AUTO
+from enclave.gateway.plan.epsilon import rows_ceiling
+from enclave.gateway.plan.keys import key_combinations
+from enclave.gateway.plan.pieces import AUTO, SELECTION, Piece, plan_pieces, sensitivity
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.sql.auto import histogram, totals_at
 from enclave.gateway.sql.stats import piece_stats
 from enclave.gateway.values import Bounded, Exact, Executed, GatewayContext, Plan, advance
-from enclave.noise import Record, private_quantile, quantile_candidates
+from enclave.noise import Record, RowsChoice, choose_rows, discrete_laplace_std
 from enclave.policy import DatasetPolicy
 
-__all__ = ["choose_bound", "choose_rows_bound"]
+__all__ = ["AUTO_NOTE", "auto_mechanism", "choose_bound", "choose_rows_bound", "rows_noise"]
 
-AUTO_NOTE = "rows per person chosen by a DP quantile (auto)"
+AUTO_NOTE = "rows per person chosen privately by least expected error (auto)"
+#: pieces whose rows carry values (sums, sums of squares), not 0/1 counts
+UNIT_VALUES = ("sum", "sum_sq")
+
+
+def _noise_pieces(plan: Plan) -> list[list[Piece]]:
+    """Per aggregate, the pieces whose noise grows with the rows bound."""
+    by_aggregate: dict[str, list[Piece]] = {}
+    for p in plan_pieces(plan.aggregates, plan.epsilon_split):
+        if p.id != SELECTION and (p.stat != "quantile" or p.id == p.aggregate):
+            by_aggregate.setdefault(p.aggregate, []).append(p)
+    return list(by_aggregate.values())
+
+
+def rows_noise(plan: Plan, ds: DatasetPolicy) -> Callable[[int], float]:
+    """The query's noise at rows bound ``c``, in rows: each piece's noise std over what one
+    row adds to it (1 for counts; half its value bound for sums — a typical value, since
+    the bound is a clamp), added in quadrature within an aggregate, the root mean square
+    over aggregates, times the number of public cells (the total over cells, compared with
+    the rows dropped over all cells; a private key counts as one cell).
+
+    >>> from enclave.gateway.values import Aggregate
+    >>> plan = Plan("", "__pid", (), (Aggregate("n", "count", None, id="a0"),), "auto", 1,
+    ...             1.0, 0.0, {"rows_bound": 0.1, "a0": 0.9}, ("n",))
+    >>> [round(rows_noise(plan, None)(c), 2) for c in (1, 2)]
+    [1.52, 3.12]
+    """
+    cells = key_combinations([k.key_set for k in plan.keys], ds, unknown=1) if plan.keys else 1
+    groups = _noise_pieces(plan)
+    g = plan.groups_per_person
+
+    def noise(c: int) -> float:
+        total = 0.0
+        for ps in groups:
+            for p in ps:
+                unit = sensitivity(p, rows=1, groups=g) * (0.5 if p.stat in UNIT_VALUES else 1.0)
+                sd = discrete_laplace_std(
+                    sensitivity(p, rows=c, groups=g) / plan.epsilon_split[p.id]
+                )
+                total += (sd / unit) ** 2
+        return cells * math.sqrt(total / max(1, len(groups)))
+
+    return noise
 
 
 def choose_rows_bound(
@@ -35,17 +84,37 @@ def choose_rows_bound(
     plan: Plan,
     ds: DatasetPolicy,
     record: Record | None = None,
-) -> int:
-    """DP quantile (OpenDP) of per-person row counts, given as a histogram, in 1..cap."""
-    contrib = ds.contribution
-    values = np.repeat(np.asarray(counts, dtype=np.int32), np.asarray(persons, dtype=np.int64))
-    return private_quantile(
-        values,
-        candidates=quantile_candidates(contrib.auto_max_rows),
-        alpha=contrib.auto_quantile,
+    ceiling: int | None = None,
+) -> RowsChoice:
+    """The DP choice of the rows bound from the histogram (rows per person, persons)."""
+    return choose_rows(
+        counts,
+        persons,
+        cap=ds.contribution.auto_max_rows,
         epsilon=plan.epsilon_split[AUTO],
+        noise=rows_noise(plan, ds),
+        ceiling=ceiling,
         record=record,
     )
+
+
+def auto_mechanism(plan: Plan, choice: RowsChoice | None) -> dict[str, Any]:
+    """The release's description of the auto bound's mechanism and what it saw (all DP)."""
+    out: dict[str, Any] = {
+        "mechanism": "least expected error over a noisy histogram of rows per person "
+        "(OpenDP discrete Laplace, sensitivity 1)",
+        "label": "rows per person (auto bound)",
+        "epsilon": plan.epsilon_split[AUTO],
+    }
+    if choice is not None:
+        out.update(
+            candidates=list(choice.candidates),
+            noisy_persons=list(choice.noisy_persons),
+            scale=choice.scale,
+            estimated_rows_dropped=round(choice.rows_dropped, 1),
+            fallback=choice.fallback,
+        )
+    return out
 
 
 def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
@@ -56,15 +125,22 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
         exact = Exact(state.columns, list(state.rows), {})
         return advance(state, Bounded, exact=exact, measurements=())
     nk = len(plan.keys)
-    c = choose_rows_bound(*histogram(state.rows, nk), plan, ctx.dataset, losses.recorder(AUTO))
+    cap = ctx.dataset.contribution.auto_max_rows
+    ask = state.request
+    width = ask.half_width if ask.epsilon is None else None
+    ceiling = rows_ceiling(width, plan, cap)
+    hist = histogram(state.rows, nk)
+    choice = choose_rows_bound(*hist, plan, ctx.dataset, losses.recorder(AUTO), ceiling)
     stats = piece_stats(plan.aggregates, plan.epsilon_split)
-    rows = totals_at(state.rows, n_keys=nk, stats=stats, c=c)
+    rows = totals_at(state.rows, n_keys=nk, stats=stats, c=choice.bound)
     columns = (*(f"__k{i}" for i in range(nk)), *(f"__v{i}" for i in range(max(1, len(stats)))))
-    bounded = dataclasses.replace(plan, rows_per_person=c, notes=(*plan.notes, AUTO_NOTE))
+    notes = (*plan.notes, AUTO_NOTE)
+    bounded = dataclasses.replace(plan, rows_per_person=choice.bound, notes=notes)
     return advance(
         state,
         Bounded,
         plan=bounded,
         exact=Exact(columns, rows, {}),
         measurements=losses.measurements(),
+        rows_choice=auto_mechanism(plan, choice),
     )

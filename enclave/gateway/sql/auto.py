@@ -1,7 +1,7 @@
 """One pass for an "auto" rows bound: the per-person histogram and the totals for every c.
 
-With ``rows_per_person = "auto"`` the bound ``c`` is a DP quantile of the per-person row
-counts, so it is known only after the data are read. Instead of reading the relation twice
+With ``rows_per_person = "auto"`` the bound ``c`` is chosen with DP from the per-person
+row counts (``release.bound``), so it is known only after the data are read. Instead of reading the relation twice
 (once for the histogram, once to bound with the chosen ``c``), one query returns both:
 
 * part 1: the histogram ``(least(N, cap), persons)`` of rows per person ``N``;
