@@ -39,8 +39,10 @@ _VALUE_AGGS: dict[type[exp.Expression], AggKind] = {
 
 
 def _numeric_bounds(table: TablePolicy, name: str) -> Interval:
+    """A numeric column's policy bounds, or a date column's range in day ordinals (only
+    date functions reach a date column here: ``rules.bounded_aggregates``)."""
     col = table.column(name)
-    if col is None or col.role != "numeric" or col.lower is None or col.upper is None:
+    if col is None or col.role not in ("numeric", "date") or col.lower is None or col.upper is None:
         raise QueryRejected(
             f"Column {name} has no value bounds in the policy; only numeric columns "
             "(e.g. amount, los_days) can be summed or averaged."

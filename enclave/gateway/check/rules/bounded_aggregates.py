@@ -26,10 +26,13 @@ from enclave.errors import QueryRejected
 from enclave.gateway.check.catalog import Catalog
 from enclave.gateway.check.names import sources
 from enclave.gateway.check.rules.allowed_functions import AGGREGATES
+from enclave.gateway.check.rules.total_functions import DATE_PARTS
 
 __all__ = ["bounded_aggregates", "within_group_to_quantile"]
 
 _NUMERIC_TARGETS = {"DOUBLE", "FLOAT", "REAL"}
+#: date functions written by name that return a part of a date (``date_part('year', d)``)
+_DATE_FUNCTIONS = {"date_part", "isoyear"}
 #: every aggregate but COUNT takes a value that needs bounds
 _VALUE_AGGS = tuple(AGGREGATES - {exp.Count})
 
@@ -47,7 +50,8 @@ class _Bounded:
     def fail(self, extra: str = "") -> QueryRejected:
         return QueryRejected(
             f"Inside {self.name} use numeric columns, numbers, + - *, ABS, LEAST, GREATEST, "
-            f"CASE, COALESCE(x, number) and CAST(x AS DOUBLE){extra}, so that bounds follow "
+            f"CASE, COALESCE(x, number), CAST(x AS DOUBLE), date_diff and parts of dates "
+            f"(year, month, …){extra}, so that bounds follow "
             "from the policy (division and other functions are not allowed there)."
         )
 
@@ -88,8 +92,37 @@ class _Bounded:
             if node.to.this.name not in _NUMERIC_TARGETS:
                 raise self.fail()
             self.check(node.this)
+        elif isinstance(node, (*DATE_PARTS, exp.Extract)):
+            self.dates(node)
+        elif isinstance(node, exp.Anonymous) and str(node.name).lower() in _DATE_FUNCTIONS:
+            for arg in node.expressions[-1:]:
+                self.date(arg)
         else:
             raise self.fail()
+
+    def dates(self, node: exp.Expression) -> None:
+        """A whole number from dates: ``date_diff`` of two dates, a part of one date."""
+        if isinstance(node, exp.DateDiff):
+            self.date(node.this)
+            self.date(node.expression)
+        elif isinstance(node, exp.Extract):
+            self.date(node.expression)
+        else:
+            self.date(node.this)
+
+    def date(self, node: exp.Expression) -> None:
+        """A date with bounds: a date column, a date literal, or date_trunc of one."""
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, exp.Column):
+            table = self.tables.get(str(node.table))
+            policy = self.cat.column(table or "", str(node.name))
+            if policy is None or policy.role != "date" or policy.lower is None:
+                raise self.fail("; dates inside aggregates are date columns with a range")
+        elif isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)):
+            self.date(node.this)
+        elif not (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal)):
+            raise self.fail("; dates inside aggregates are date columns with a range")
 
 
 def _quantile(node: exp.Expression) -> exp.Expression:
