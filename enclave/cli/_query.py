@@ -65,12 +65,34 @@ def _remaining(budget: dict) -> str:
     return text
 
 
-def _print_dry_run(data: dict) -> None:
-    """A dry run as text: the ε it would cost, its split, the expected half-widths."""
-    typer.echo(f"Would cost ε {data['epsilon']:.4g}, δ {data['delta']:.4g} (nothing spent).")
+def _print_widths(data: dict) -> None:
+    """Each aggregate's 95% half-width (a range when the rows bound is chosen at run time);
+    each average's at group sizes, in its own units."""
+    ranges = data.get("half_width_ranges") or {}
     typer.echo("Expected 95% half-width per aggregate:")
     for name, width in data.get("half_widths", {}).items():
-        typer.echo(f"  {name}: ±{num(width)}")
+        low = ranges.get(name, [width])[0]
+        shown = f"±{num(width)}" if low == width else f"±{num(low)} to ±{num(width)}"
+        typer.echo(f"  {name}: {shown}")
+    for name, avg in (data.get("average_half_widths") or {}).items():
+        bounds = list(avg["by_rows_bound"])
+        for at in dict.fromkeys([bounds[0], bounds[-1]]):  # the smallest and largest bound
+            pairs = zip(avg["rows"], avg["by_rows_bound"][at], strict=True)
+            typer.echo(
+                f"  {name} (average, rows per person ≤ {at}): "
+                + ", ".join(f"±{num(w)} at {n:,} rows" for n, w in pairs)
+                + f"; withheld below {avg['released_from_rows'][at]:,} rows"
+            )
+
+
+def _print_dry_run(data: dict) -> None:
+    """A dry run as text: the ε it would cost, its split, the half-widths, a refusal."""
+    typer.echo(f"Would cost ε {data['epsilon']:.4g}, δ {data['delta']:.4g} (nothing spent).")
+    if data.get("cached"):
+        typer.echo("Already released: asking again returns it at no cost.")
+    elif data.get("refusal"):
+        typer.echo(data["refusal"]["message"])
+    _print_widths(data)
     typer.echo("ε split: " + ", ".join(f"{k} {v:.4g}" for k, v in data["epsilon_split"].items()))
     typer.echo(f"Rows per person: {data['rows_per_person']} ({data['rows_bound']})")
     for note in data.get("notes") or []:

@@ -88,7 +88,7 @@ def _limits(ctx: GatewayContext, project: str) -> Any:
 
 def _remaining(ctx: GatewayContext, request: QueryRequest) -> dict[str, Any]:
     status = ctx.store.budget(request.project, _limits(ctx, request.project), user=request.user)
-    return dataclasses.asdict(status)
+    return status.to_json()
 
 
 def _check_review(state: Planned, ctx: GatewayContext) -> None:
@@ -154,6 +154,8 @@ def _check_privacy_loss(state: Noised) -> None:
         state.measurements,
         parallel=per_group,
         optional=per_group,
+        rho_split=state.plan.rho_split or None,
+        rho=state.plan.rho,
     )
 
 
@@ -178,6 +180,7 @@ def answer_request(request: QueryRequest, ctx: GatewayContext) -> Answer:
             request_id=request.request_id,
             sql_hash=out.digest,
             limits=_limits(ctx, request.project),
+            rho=state.plan.rho,
         )
         reservation = ctx.store.reserve(ask)
         noised: Noised = _run(BACK, state, ctx)

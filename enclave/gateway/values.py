@@ -101,6 +101,7 @@ class Measurement:
     epsilon: float
     delta: float = 0.0
     runs: int = 1  # > 1 only for per-group quantiles of one piece (parallel composition)
+    rho: float = 0.0  # zero-concentrated divergence of a Gaussian piece (zcdp projects)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,10 @@ class Plan:
     limit: int | None = None
     notes: tuple[str, ...] = ()
     join_rows_per_table: int | None = None  # rows per person each joined event table keeps
+    #: zcdp projects only: the query's ρ and each piece's ρ (the same shares as
+    #: ``epsilon_split``, whose ε then attributes ``epsilon`` to the pieces by their ρ)
+    rho: float = 0.0
+    rho_split: Mapping[str, float] = field(default_factory=dict)
 
 
 #: One short line every release carries: what its intervals do and do not cover.

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from enclave.errors import PolicyError
+from enclave.policy._accounting import MODELS
 from enclave.policy._model import (
     ColumnPolicy,
     ContributionPolicy,
@@ -235,6 +236,12 @@ def load_project_policy(path: Path, dataset: DatasetPolicy | None = None) -> Pro
         )
     if raw.get("status", "active") not in _STATUSES:
         raise PolicyError(f"{where}: status must be one of {sorted(_STATUSES)}.")
+    accounting = raw.get("accounting", "pure")
+    if accounting not in MODELS or (accounting == "zcdp" and delta <= 0):
+        raise PolicyError(
+            f'{where}: accounting must be "pure" or "zcdp" (zcdp needs delta > 0: its budget '
+            "is stated as (epsilon, delta))."
+        )
     members = raw.get("members", ())
     if not isinstance(members, list | tuple) or not all(isinstance(m, str) for m in members):
         raise PolicyError(f"{where}: members must be a list of user names.")
@@ -251,6 +258,7 @@ def load_project_policy(path: Path, dataset: DatasetPolicy | None = None) -> Pro
         member_epsilon=None if member_eps is None else float(member_eps),
         review_epsilon=None if review is None else float(review),
         status=raw.get("status", "active"),
+        accounting=accounting,
     )
 
 

@@ -171,6 +171,9 @@ class ProjectPolicy:
     member_epsilon: float | None = None
     review_epsilon: float | None = None
     status: Literal["active", "suspended"] = "active"
+    #: how releases compose: "pure" ε-DP (basic composition) or "zcdp" (ρ adds up; the
+    #: budget is shown as (ε, δ) at δ; see ``enclave.policy._accounting``)
+    accounting: Literal["pure", "zcdp"] = "pure"
 
     def allowed_columns(self, table: str) -> tuple[str, ...] | None:
         for name, cols in self.tables:

@@ -9,6 +9,9 @@ Spent = reserved + committed charges (cancelled ones are refunded). A reservatio
 never settled (the process died between reserve and commit) stays counted: nothing was
 released for it, but the store cannot know whether noise was drawn, so it stays charged.
 
+A project accounted in ρ-zCDP (``BudgetLimits.accounting``) is checked and shown in ρ the
+same way, by ``_rho`` in the same transaction; a pure project never reads ρ.
+
 >>> _fmt_eps(500000), _fmt_eps(5), _fmt_delta(10**9)
 ('0.50', '0.000005', '1e-06')
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from enclave.errors import BudgetExhausted, InternalError, UserError
-from enclave.store import _audit
+from enclave.store import _audit, _rho
 from enclave.store._db import Tx
 from enclave.store._types import (
     AuditRecord,
@@ -33,8 +36,10 @@ from enclave.store._types import (
     TopUp,
     from_delta_units,
     from_micro_eps,
+    from_rho_units,
     to_delta_units,
     to_micro_eps,
+    to_rho_units,
 )
 
 __all__ = ["budget", "cached_release", "cancel", "commit", "reserve", "top_up"]
@@ -75,6 +80,8 @@ def _totals(tx: Tx, project: str, limits: BudgetLimits, user: str | None) -> dic
         if limits.member_epsilon is not None:
             top_member = int((tx.one("topup_member", (project, user)) or (0,))[0])
             out["member_total"] = to_micro_eps(limits.member_epsilon, charge=False) + top_member
+    if limits.accounting.zcdp:
+        _rho.totals(tx, project, limits, user, out)
     return out
 
 
@@ -85,16 +92,19 @@ def _refuse(requested: str, remaining: str, diff: str, whom: str, what: str, sym
     )
 
 
-def _check(t: dict[str, Any], eps: int, delta: int, project: str, user: str) -> None:
+def _check(
+    t: dict[str, Any], eps: int, delta: int, project: str, user: str, *, in_rho: bool = False
+) -> None:
+    """Refuse past the ε (or, ``in_rho``, ρ: checked before by ``_rho.check``) and δ left."""
     left = max(0, t["eps_total"] - t["eps_spent"])
-    if eps > left:
+    if eps > left and not in_rho:
         whom = f"project {project!r}"
         _refuse(_fmt_eps(eps), _fmt_eps(left), _fmt_eps(eps - left), whom, "epsilon", "ε")
     left = max(0, t["delta_total"] - t["delta_spent"])
     if delta > left:
         whom = f"project {project!r}"
         _refuse(_fmt_delta(delta), _fmt_delta(left), _fmt_delta(delta - left), whom, "delta", "δ")
-    if t["member_total"] is not None:
+    if t["member_total"] is not None and not in_rho:
         left = max(0, t["member_total"] - t["member_spent"])
         if eps > left:
             whom = f"member {user!r} of project {project!r}"
@@ -107,11 +117,38 @@ def reserve(tx: Tx, ask: BudgetAsk, now: str, anchor: Path | None) -> Reservatio
         raise UserError("epsilon must be greater than 0 to reserve budget; give a positive ε.")
     project, user = ask.project, ask.user
     _lock_project(tx, project)
-    _check(_totals(tx, project, ask.limits, user), eps_u, delta_u, project, user)
+    totals, acc = _totals(tx, project, ask.limits, user), ask.limits.accounting
+    if acc.zcdp:
+        return _reserve_rho(tx, ask, totals, (now, anchor), delta_u)
+    _check(totals, eps_u, delta_u, project, user)
     held = replace(ask, epsilon=from_micro_eps(eps_u), delta=from_delta_units(delta_u))
     res = Reservation(uuid.uuid4().hex, held, now)
     row = (res.id, project, user, ask.request_id, ask.sql_hash, eps_u, delta_u, now, now)
     tx.execute("ledger_insert", row)
+    _audit.append(tx, _record(res, now, "reserve", "reserved"), anchor)
+    return res
+
+
+def _reserve_rho(
+    tx: Tx, ask: BudgetAsk, totals: dict[str, Any], when: tuple[str, Path | None], delta_u: int
+) -> Reservation:
+    """``reserve`` for a zcdp project: hold ρ (and δ); ε held is the rise it makes."""
+    (now, anchor), acc = when, ask.limits.accounting
+    rho_u = to_rho_units(ask.rho)
+    if rho_u == 0:
+        raise InternalError("a zcdp charge needs its ρ")
+    _rho.check(totals, rho_u, ask.project, ask.user, acc)
+    _check(totals, 0, delta_u, ask.project, ask.user, in_rho=True)
+    eps_u = _rho.charged_epsilon(totals, rho_u, acc)
+    held = replace(
+        ask,
+        epsilon=from_micro_eps(eps_u),
+        delta=from_delta_units(delta_u),
+        rho=from_rho_units(rho_u),
+    )
+    res = Reservation(uuid.uuid4().hex, held, now)
+    row = (res.id, ask.project, ask.user, ask.request_id, ask.sql_hash, eps_u, delta_u, rho_u)
+    tx.execute("ledger_insert_rho", (*row, now, now))
     _audit.append(tx, _record(res, now, "reserve", "reserved"), anchor)
     return res
 
@@ -131,7 +168,7 @@ def _record(
         epsilon=ask.epsilon,
         delta=ask.delta,
         error_type=error_type,
-        detail=f"reservation {res.id}",
+        detail=f"reservation {res.id}" + (f"; rho {ask.rho:.6g}" if ask.rho else ""),
     )
 
 
@@ -174,7 +211,7 @@ def budget(tx: Tx, project: str, limits: BudgetLimits, user: str | None) -> Budg
             "member_epsilon_spent": from_micro_eps(t["member_spent"]),
             "member_epsilon_remaining": from_micro_eps(m_left),
         }
-    return BudgetStatus(
+    status = BudgetStatus(
         project=project,
         epsilon_total=from_micro_eps(t["eps_total"]),
         epsilon_spent=from_micro_eps(t["eps_spent"]),
@@ -185,6 +222,9 @@ def budget(tx: Tx, project: str, limits: BudgetLimits, user: str | None) -> Budg
         epsilon_reserved=from_micro_eps(t["eps_reserved"]),
         **member,
     )
+    if limits.accounting.zcdp:
+        return replace(status, **_rho.status_fields(t, limits.accounting, user))
+    return status
 
 
 def top_up(tx: Tx, grant: TopUp, steward: str, now: str, anchor: Path | None) -> None:

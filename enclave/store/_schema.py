@@ -7,15 +7,35 @@ and ``{lock}`` (empty on SQLite, whose ``BEGIN IMMEDIATE`` already holds the wri
 audit chain). Types are TEXT, BIGINT, INTEGER and DOUBLE PRECISION only; budgets are
 integers (see ``_types``); ids are generated in Python, never by the database.
 
+Versions: ``DDL`` creates version ``BASE_VERSION``; ``MIGRATIONS[v]`` takes a store from
+version ``v - 1`` to ``v`` by adding columns or tables only (nothing is dropped or
+rewritten), and ``store_meta.schema_version`` says where a store is. Opening a store
+creates what is missing and runs the migrations it has not had, in the transaction that
+creates the schema (serialised by SQLite's write lock or PostgreSQL's advisory lock).
+
+* 2: ``budget_ledger.rho_units`` — the ρ a charge holds (units of 1e-15) for projects
+  accounted in ρ-zCDP; 0 for every pure ε-DP charge, old or new.
+
 >>> all(s.startswith("CREATE") for s in DDL)
+True
+>>> sorted(MIGRATIONS) == list(range(BASE_VERSION + 1, SCHEMA_VERSION + 1))
 True
 """
 
 from __future__ import annotations
 
-__all__ = ["DDL", "SCHEMA_VERSION", "SQL"]
+__all__ = ["BASE_VERSION", "DDL", "MIGRATIONS", "SCHEMA_VERSION", "SQL"]
 
-SCHEMA_VERSION = 1
+#: The version ``DDL`` creates; ``SCHEMA_VERSION`` is where ``MIGRATIONS`` take it.
+BASE_VERSION = 1
+SCHEMA_VERSION = 2
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE budget_ledger ADD COLUMN rho_units BIGINT NOT NULL DEFAULT 0"
+        " CHECK (rho_units >= 0)",
+    ),
+}
 
 DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS store_meta (
@@ -141,6 +161,7 @@ _AUDIT_COLS = (
 SQL: dict[str, str] = {
     "meta_get": "SELECT value FROM store_meta WHERE key = ?",
     "meta_put": "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+    "meta_set": "UPDATE store_meta SET value = ? WHERE key = ?",
     # budget
     "project_row_ensure": (
         "INSERT INTO budget_projects (project, version) VALUES (?, 0)"
@@ -155,6 +176,16 @@ SQL: dict[str, str] = {
     ),
     "spent_member": (
         "SELECT COALESCE(SUM(epsilon_micro), 0) FROM budget_ledger"
+        " WHERE project = ? AND member = ? AND status IN ('reserved', 'committed')"
+    ),
+    # zcdp projects: ρ held and charged (reserved + committed), of which reserved
+    "spent_project_rho": (
+        "SELECT COALESCE(SUM(rho_units), 0),"
+        " COALESCE(SUM(CASE WHEN status = 'reserved' THEN rho_units ELSE 0 END), 0)"
+        " FROM budget_ledger WHERE project = ? AND status IN ('reserved', 'committed')"
+    ),
+    "spent_member_rho": (
+        "SELECT COALESCE(SUM(rho_units), 0) FROM budget_ledger"
         " WHERE project = ? AND member = ? AND status IN ('reserved', 'committed')"
     ),
     "topup_project": (
@@ -173,6 +204,11 @@ SQL: dict[str, str] = {
     "ledger_insert": (
         "INSERT INTO budget_ledger (id, project, member, request_id, sql_hash, epsilon_micro,"
         " delta_units, status, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)"
+    ),
+    "ledger_insert_rho": (
+        "INSERT INTO budget_ledger (id, project, member, request_id, sql_hash, epsilon_micro,"
+        " delta_units, rho_units, status, created, updated)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)"
     ),
     "ledger_settle": (
         "UPDATE budget_ledger SET status = ?, updated = ? WHERE id = ? AND status = 'reserved'"

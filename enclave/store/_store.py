@@ -24,7 +24,7 @@ from enclave.store._db import Database, Dialect, Tx
 from enclave.store._postgres import PostgresDialect
 from enclave.store._projects import Projects
 from enclave.store._reviews import Reviews
-from enclave.store._schema import DDL, SCHEMA_VERSION
+from enclave.store._schema import BASE_VERSION, DDL, MIGRATIONS, SCHEMA_VERSION
 from enclave.store._sqlite import SQLiteDialect
 from enclave.store._types import AuditRecord, BudgetAsk, BudgetLimits, BudgetStatus, Reservation
 from enclave.store._users import Accounts
@@ -88,9 +88,16 @@ class Store:
 
 
 def _create_schema(tx: Tx, base: Base) -> None:
+    """Create what is missing, then run the migrations this store has not had yet."""
     for statement in (*base.db.dialect.ddl_prelude, *DDL):
         tx.raw(statement)
-    tx.execute("meta_put", ("schema_version", str(SCHEMA_VERSION)))
+    tx.execute("meta_put", ("schema_version", str(BASE_VERSION)))
+    row = tx.one("meta_get", ("schema_version",))
+    version = int(row[0]) if row is not None else BASE_VERSION
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[step]:
+            tx.raw(statement)
+        tx.execute("meta_set", (str(step), "schema_version"))
     _audit.init(tx, base.anchor)
 
 

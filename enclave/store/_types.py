@@ -1,7 +1,8 @@
 """Frozen value types of the metadata store: budgets, reservations, audit records, principals.
 
 Budgets are kept as integers so that sums never drift: ε in micro-units (1e-6) and δ in
-units of 1e-15. A charge is rounded *up* to the next unit and a limit *down*, so the
+units of 1e-15; for projects accounted in ρ-zCDP, ρ in units of 1e-15 too (a query's ρ can
+be far below 1e-6). A charge is rounded *up* to the next unit and a limit *down*, so the
 quantisation can only make the accountant more conservative, never less.
 
 >>> to_micro_eps(0.1) * 50 == to_micro_eps(5.0)
@@ -16,19 +17,22 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from enclave.errors import UserError
+from enclave.policy import Accounting, accounting_of
 
 if TYPE_CHECKING:
     from enclave.policy import ProjectPolicy
 
 __all__ = [
     "COMPOSITION",
+    "COMPOSITION_ZCDP",
     "DELTA_SCALE",
     "EPS_SCALE",
+    "RHO_SCALE",
     "ROLES",
     "AuditRecord",
     "AuditVerification",
@@ -42,16 +46,27 @@ __all__ = [
     "TopUp",
     "from_delta_units",
     "from_micro_eps",
+    "from_rho_units",
     "to_delta_units",
     "to_micro_eps",
+    "to_rho_units",
     "utc_now",
 ]
 
 #: The composition rule the ledger applies, stated in every budget answer.
 COMPOSITION = "basic sequential composition of (ε, δ)-DP: ε and δ add up over releases"
 
+#: The rule of a project accounted in ρ-zCDP (``accounting = "zcdp"``), in its budget answers.
+COMPOSITION_ZCDP = (
+    "zero-concentrated DP: ρ adds up over releases (exactly, in integer units); ε is the "
+    "(ε, δ)-DP that ρ implies at conversion_delta (OpenDP's conversion); noisy thresholds "
+    "of private keys spend δ (delta_*) on top, so the whole is (ε, conversion_delta + "
+    "delta_spent)-DP, within the project's (ε, δ)"
+)
+
 EPS_SCALE = 10**6
 DELTA_SCALE = 10**15
+RHO_SCALE = 10**15
 
 Role = Literal["steward", "researcher", "public"]
 #: Every role, in the order messages list them.
@@ -89,6 +104,20 @@ def to_delta_units(value: float, *, charge: bool = True) -> int:
     return _units(value, DELTA_SCALE, ROUND_CEILING if charge else ROUND_FLOOR, "delta")
 
 
+def to_rho_units(value: float, *, charge: bool = True) -> int:
+    """ρ as integer units of 1e-15, rounded like :func:`to_micro_eps`.
+
+    >>> to_rho_units(0.0025), to_rho_units(1e-16), to_rho_units(1e-16, charge=False)
+    (2500000000000, 1, 0)
+    """
+    return _units(value, RHO_SCALE, ROUND_CEILING if charge else ROUND_FLOOR, "rho")
+
+
+def from_rho_units(units: int) -> float:
+    """ρ from integer units of 1e-15."""
+    return units / RHO_SCALE
+
+
 def from_micro_eps(units: int) -> float:
     """ε from integer micro-units.
 
@@ -114,10 +143,16 @@ class BudgetLimits:
     epsilon: float
     delta: float = 0.0
     member_epsilon: float | None = None
+    #: pure ε-DP, or ρ-zCDP: then ε totals are spent in ρ, and ``delta`` is the δ that
+    #: private-key thresholds may spend (the keys' share of the project's δ)
+    accounting: Accounting = field(default_factory=Accounting)
 
     @classmethod
     def from_policy(cls, policy: ProjectPolicy) -> BudgetLimits:
-        return cls(policy.epsilon, policy.delta, policy.member_epsilon)
+        acc = accounting_of(policy)
+        if not acc.zcdp:
+            return cls(policy.epsilon, policy.delta, policy.member_epsilon)
+        return cls(policy.epsilon, acc.keys_delta, policy.member_epsilon, acc)
 
 
 @dataclass(frozen=True)
@@ -133,6 +168,8 @@ class BudgetAsk:
     request_id: str
     sql_hash: str
     limits: BudgetLimits
+    #: the ρ to hold under zcdp accounting (``epsilon`` is then the release's own ε)
+    rho: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -177,9 +214,39 @@ class BudgetStatus:
     member_epsilon_spent: float | None = None
     member_epsilon_remaining: float | None = None
     composition: str = COMPOSITION
+    #: "zcdp" for a project accounted in ρ; then the fields below are filled, ε figures
+    #: are what the ρ implies at ``conversion_delta`` and ``epsilon_remaining`` is
+    #: ``epsilon_total - epsilon_spent``; under "pure" they are left out of ``to_json``
+    accounting: str = "pure"
+    conversion_delta: float | None = None
+    rho_total: float | None = None
+    rho_spent: float | None = None
+    rho_remaining: float | None = None
+    rho_reserved: float | None = None
+    member_rho_total: float | None = None
+    member_rho_spent: float | None = None
+    member_rho_remaining: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.accounting == "pure":
+            for name in _ZCDP_FIELDS:
+                del out[name]
+        return out
+
+
+#: BudgetStatus fields that only a zcdp project's budget carries.
+_ZCDP_FIELDS = (
+    "accounting",
+    "conversion_delta",
+    "rho_total",
+    "rho_spent",
+    "rho_remaining",
+    "rho_reserved",
+    "member_rho_total",
+    "member_rho_spent",
+    "member_rho_remaining",
+)
 
 
 @dataclass(frozen=True)

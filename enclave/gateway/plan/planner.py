@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 import sqlglot.expressions as exp
 
@@ -45,7 +46,7 @@ from enclave.gateway.values import (
     Planned,
     advance,
 )
-from enclave.policy import DatasetPolicy
+from enclave.policy import ContributionPolicy, DatasetPolicy, ProjectPolicy, accounting_of
 
 __all__ = ["plan"]
 
@@ -173,6 +174,24 @@ def _relation(
     return relation.sql(dialect="duckdb"), fanout
 
 
+def _in_rho(
+    project: ProjectPolicy,
+    epsilon: float,
+    aggregates: list[Aggregate],
+    extra: list[Piece],
+    rows: int | Literal["auto"],
+    contrib: ContributionPolicy,
+) -> tuple[float, dict[str, float]]:
+    """A zcdp project's ρ for the query's ε (``Accounting.rho``) and its split, in the
+    shares of the ε split (``plan.accounting``); nothing for a pure project."""
+    accounting = accounting_of(project)
+    if not accounting.zcdp:
+        return 0.0, {}
+    rho = accounting.rho(epsilon)
+    auto_share = contrib.auto_epsilon_share
+    return rho, split_epsilon(rho, aggregates, extra, auto=rows == "auto", auto_share=auto_share)
+
+
 def plan(state: Checked, ctx: GatewayContext) -> Planned:
     """The plan of a checked query; refuse with QueryRejected / PolicyViolation when impossible."""
     ds, project = dataset_with(ctx.dataset, state.person_tables), state.project
@@ -199,6 +218,7 @@ def plan(state: Checked, ctx: GatewayContext) -> Planned:
     split = split_epsilon(
         epsilon, aggregates, extra, auto=rows == "auto", auto_share=contrib.auto_epsilon_share
     )
+    rho, rho_split = _in_rho(project, epsilon, aggregates, extra, rows, contrib)
     relation_sql, fanout = _relation(
         ast, items.columns, ds, query_salt(state.normalized_sql), state
     )
@@ -223,5 +243,7 @@ def plan(state: Checked, ctx: GatewayContext) -> Planned:
         limit=int(limit.expression.name) if limit is not None else None,
         notes=tuple(notes),
         join_rows_per_table=fanout,
+        rho=rho,
+        rho_split=rho_split,
     )
     return advance(state, Planned, plan=new_plan)

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
 from enclave.gateway.plan.epsilon import rows_ceiling
 from enclave.gateway.plan.keys import key_combinations
 from enclave.gateway.plan.pieces import AUTO, SELECTION, Piece, plan_pieces, sensitivity
@@ -28,7 +29,7 @@ from enclave.gateway.release.losses import Losses
 from enclave.gateway.sql.auto import histogram, totals_at
 from enclave.gateway.sql.stats import piece_stats
 from enclave.gateway.values import Bounded, Exact, Executed, GatewayContext, Plan, advance
-from enclave.noise import Record, RowsChoice, choose_rows, discrete_laplace_std
+from enclave.noise import Record, RowsChoice, choose_rows
 from enclave.policy import DatasetPolicy
 
 __all__ = ["AUTO_NOTE", "auto_mechanism", "choose_bound", "choose_rows_bound", "rows_noise"]
@@ -69,9 +70,7 @@ def rows_noise(plan: Plan, ds: DatasetPolicy) -> Callable[[int], float]:
         for ps in groups:
             for p in ps:
                 unit = sensitivity(p, rows=1, groups=g) * (0.5 if p.stat in UNIT_VALUES else 1.0)
-                sd = discrete_laplace_std(
-                    sensitivity(p, rows=c, groups=g) / plan.epsilon_split[p.id]
-                )
+                sd = piece_noise(plan, p, c).std  # discrete Laplace, or Gaussian (zcdp)
                 total += (sd / unit) ** 2
         return cells * math.sqrt(total / max(1, len(groups)))
 
@@ -91,7 +90,7 @@ def choose_rows_bound(
         counts,
         persons,
         cap=ds.contribution.auto_max_rows,
-        epsilon=plan.epsilon_split[AUTO],
+        epsilon=pure_epsilon(plan, AUTO),
         noise=rows_noise(plan, ds),
         ceiling=ceiling,
         record=record,

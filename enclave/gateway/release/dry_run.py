@@ -1,24 +1,51 @@
-"""The dry run: the ε a query would cost and the expected 95% half-width of each aggregate.
+"""The dry run: the ε a query would cost and the 95% half-widths its release will have.
 
-Nothing is executed. With an ``"auto"`` rows bound the half-widths are computed for the
-worst case (``auto_max_rows`` rows per person) and say so; the real bound is usually far
-smaller, so the real intervals are narrower. AVG / VARIANCE / STDDEV intervals depend on
-the data (they divide by a noisy count), so their noisy totals' half-widths are given;
-MEDIAN / QUANTILE_CONT give the half-width of their noisy row count only.
+Nothing is executed; every half-width is the one the noise stage computes — OpenDP's
+accuracy at the scale ``sensitivity / ε share`` of the same piece (``widths_at``):
+
+* a fixed or structural rows bound: the released half-widths, exactly;
+* an ``"auto"`` bound is chosen when the query runs, among 1, 2, 4, … up to
+  ``rows_per_person`` (``auto_max_rows``, or lower when a ``half_width`` ask caps it:
+  ``plan.epsilon.rows_ceiling``). ``half_widths`` are at that largest bound (the most they
+  can be; for a ``half_width`` ask, within it), ``half_width_ranges`` go from the smallest
+  bound to it, and ``by_rows_bound`` gives them at every bound it may choose: the release
+  states the bound chosen, and its half-widths are that row;
+* AVG in the average's units (``average_half_widths``): its interval divides a noisy sum
+  by a noisy count, so it is given for groups of 100 … 100,000 rows (of a mid-range
+  average), with the fewest rows for which it is released, not withheld — at every rows
+  bound the run may use;
+* VARIANCE / STDDEV: the half-widths of their noisy parts; MEDIAN / QUANTILE_CONT: of its
+  noisy row count (their intervals depend on the data).
+
+``refusal`` says whether the query, asked now, would be refused before it runs: the
+budget left (project, member, δ) or a steward's review (``pipeline.dry_run``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from enclave.gateway.plan.contribution import NO_ROWS_BOUND
-from enclave.gateway.plan.pieces import COMPOSITION, plan_pieces, sensitivity
-from enclave.gateway.values import GatewayContext, Planned
-from enclave.noise import half_width
+from enclave.gateway.plan.epsilon import rows_ceiling
+from enclave.gateway.plan.person_level import STRUCTURAL_NOTE
+from enclave.gateway.plan.pieces import (
+    AUTO,
+    COMPOSITION,
+    SELECTION,
+    Piece,
+    plan_pieces,
+    sensitivity,
+)
+from enclave.gateway.release.estimates import Noisy, avg_estimate
+from enclave.gateway.values import Aggregate, GatewayContext, Plan, Planned
+from enclave.noise import ALPHA, discrete_laplace_std, half_width, row_candidates
 
-__all__ = ["DryRun", "dry_run_of"]
+__all__ = ["AVERAGE_ROWS", "DryRun", "average_half_width", "dry_run_of", "refusal", "widths_at"]
+
+#: group sizes (rows) at which an average's half-width is previewed
+AVERAGE_ROWS = (100, 1_000, 10_000, 100_000)
 
 
 @dataclass(frozen=True)
@@ -28,53 +55,159 @@ class DryRun:
     epsilon: float
     delta: float
     epsilon_split: Mapping[str, float]
-    half_widths: Mapping[str, float]  # aggregate (or noisy part) -> expected 95% half-width
-    rows_per_person: int
-    rows_bound: str  # "policy" or "auto (worst case …)"
+    half_widths: Mapping[str, float]  # aggregate (or noisy part) -> 95% half-width
+    rows_per_person: int  # the bound, or for "auto" the largest it may choose
+    rows_bound: str
     groups_per_person: int
     composition: str
     notes: tuple[str, ...] = ()
+    half_width_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    by_rows_bound: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    average_half_widths: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out["epsilon_split"] = dict(self.epsilon_split)
-        out["half_widths"] = dict(self.half_widths)
+        out["half_width_ranges"] = {k: list(v) for k, v in self.half_width_ranges.items()}
         out["notes"] = list(self.notes)
         return out
 
 
-def dry_run_of(state: Planned, ctx: GatewayContext) -> DryRun:
-    """ε, δ and expected 95% half-widths of a planned query; runs nothing."""
-    plan = state.plan
-    auto = plan.rows_per_person == "auto"
-    rows = ctx.dataset.contribution.auto_max_rows if auto else int(plan.rows_per_person)
-    widths: dict[str, float] = {}
-    for p in plan_pieces(plan.aggregates, plan.epsilon_split):
-        if p.stat == "quantile":  # its interval depends on the data (see release.quantiles)
+def _shown(plan: Plan) -> list[Piece]:
+    """Pieces whose half-width is shown: not key selection, quantiles or AVG's parts."""
+    avg = {a.id for a in plan.aggregates if a.kind == "avg"}
+    return [
+        p
+        for p in plan_pieces(plan.aggregates, plan.epsilon_split)
+        if p.id != SELECTION and p.stat != "quantile" and p.aggregate not in avg
+    ]
+
+
+def _scale(p: Piece, plan: Plan, rows: int) -> float:
+    sens = sensitivity(p, rows=rows, groups=plan.groups_per_person)  # in integer units
+    return sens / plan.epsilon_split[p.id]
+
+
+def widths_at(plan: Plan, rows: int) -> dict[str, float]:
+    """The 95% half-width of every shown piece at rows bound ``rows`` (as released)."""
+    return {
+        p.label or p.id: half_width(_scale(p, plan, rows), discrete=p.discrete) * p.unit_value
+        for p in _shown(plan)
+    }
+
+
+def _noisy(p: Piece, plan: Plan, rows: int, value: float) -> Noisy:
+    s, u = _scale(p, plan, rows), p.unit_value
+    return Noisy(value, discrete_laplace_std(s) * u, half_width(s, discrete=True) * u, True, s, u)
+
+
+def average_half_width(plan: Plan, agg: Aggregate, rows: int, n: float, mean: float) -> float:
+    """The released AVG interval's half-width for a group of ``n`` rows averaging ``mean``
+    at rows bound ``rows`` (noise-free totals; ``estimates.avg_estimate`` does the rest)."""
+    by_id = {p.id: p for p in plan_pieces(plan.aggregates, plan.epsilon_split)}
+    s = _noisy(by_id[f"{agg.id}.sum"], plan, rows, mean * n)
+    c = _noisy(by_id[f"{agg.id}.count"], plan, rows, n)
+    _, _, low, high = avg_estimate(s, c, agg.lower or 0.0, agg.upper or 0.0)
+    return (float(high) - float(low)) / 2  # type: ignore[arg-type]
+
+
+def _averages(plan: Plan, bounds: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """Per AVG: its half-width for groups of ``AVERAGE_ROWS`` rows, and the fewest rows
+    for which it is released, at each rows bound the run may use."""
+    out: dict[str, dict[str, Any]] = {}
+    for a in plan.aggregates:
+        if a.kind != "avg":
             continue
-        sens = sensitivity(p, rows=rows, groups=plan.groups_per_person)  # in integer units
-        scale = sens / plan.epsilon_split[p.id]
-        widths[p.label or p.id] = half_width(scale, discrete=p.discrete) * p.unit_value
-    notes = list(plan.notes)
+        mid = ((a.lower or 0.0) + (a.upper or 0.0)) / 2
+        count = next(p for p in plan_pieces((a,), {}) if p.id == f"{a.id}.count")
+        out[a.alias] = {
+            "rows": list(AVERAGE_ROWS),
+            "by_rows_bound": {
+                str(c): [average_half_width(plan, a, c, float(n), mid) for n in AVERAGE_ROWS]
+                for c in bounds
+            },
+            "released_from_rows": {
+                str(c): int(half_width(_scale(count, plan, c), discrete=True, alpha=ALPHA / 2)) + 1
+                for c in bounds
+            },
+        }
+    return out
+
+
+def _rows_label(plan: Plan, auto: bool, rows: int) -> str:
     if auto:
+        return f"auto (chosen privately among 1, 2, 4, …, {rows} when the query runs)"
+    if rows == NO_ROWS_BOUND:
+        return "none needed"
+    return "structural (one row per person)" if STRUCTURAL_NOTE in plan.notes else "policy"
+
+
+def dry_run_of(state: Planned, ctx: GatewayContext) -> DryRun:
+    """ε, δ and the 95% half-widths of a planned query; runs nothing."""
+    plan = state.plan
+    auto = AUTO in plan.epsilon_split
+    cap = ctx.dataset.contribution.auto_max_rows
+    ask = state.request
+    width = ask.half_width if ask.epsilon is None else None
+    rows = rows_ceiling(width, plan, cap) if auto else int(plan.rows_per_person)
+    notes = list(plan.notes)
+    table: dict[str, dict[str, float]] = {}
+    ranges: dict[str, tuple[float, float]] = {}
+    if auto:
+        table = {str(c): widths_at(plan, c) for c in row_candidates(cap) if c <= rows}
+        ranges = {k: (table["1"][k], v) for k, v in table[str(rows)].items()}
         notes.append(
-            f"rows per person is chosen privately when the query runs; half-widths assume "
-            f"the worst case of {rows} rows per person"
+            f"rows per person is chosen privately when the query runs, at most {rows}: "
+            "half_widths are at that bound; the release states the bound it chose, and its "
+            "half-widths are those of by_rows_bound at it"
+        )
+    if any(a.kind == "avg" for a in plan.aggregates):
+        notes.append(
+            "AVG half-widths are in the average's units, for groups of 100 to 100,000 rows "
+            "at each rows bound (average_half_widths)"
         )
     return DryRun(
         epsilon=plan.epsilon,
         delta=plan.delta,
         epsilon_split=dict(plan.epsilon_split),
-        half_widths=widths,
+        half_widths=widths_at(plan, rows),
         rows_per_person=rows,
-        rows_bound=(
-            f"auto (worst case {rows})"
-            if auto
-            else "none needed"
-            if rows == NO_ROWS_BOUND
-            else "policy"
-        ),
+        rows_bound=_rows_label(plan, auto, rows),
         groups_per_person=plan.groups_per_person,
         composition=COMPOSITION,
         notes=tuple(notes),
+        half_width_ranges=ranges,
+        by_rows_bound=table,
+        average_half_widths=_averages(plan, [int(c) for c in table] if table else [rows]),
     )
+
+
+def refusal(
+    plan: Plan, remaining: Mapping[str, Any], review: str | None = None
+) -> dict[str, str] | None:
+    """How the query, asked now, would be refused before it runs — or None.
+
+    >>> left = {"project": "p", "epsilon_remaining": 0.2, "delta_remaining": 0.0}
+    >>> plan = Plan("", "__pid", (), (), 1, 1, 0.5, 0.0, {}, ())
+    >>> refusal(plan, left)["type"]
+    'BudgetExhausted'
+    >>> refusal(plan, {**left, "epsilon_remaining": 0.5}) is None
+    True
+    """
+    slack = 1e-9
+    project = remaining.get("project", "")
+    checks = [
+        (plan.epsilon, remaining.get("epsilon_remaining"), "ε", f"project {project!r}"),
+        (plan.delta, remaining.get("delta_remaining"), "δ", f"project {project!r}"),
+        (plan.epsilon, remaining.get("member_epsilon_remaining"), "ε", "you in this project"),
+    ]
+    for need, left, sym, whom in checks:
+        if left is not None and need > float(left) + slack:
+            return {
+                "type": "BudgetExhausted",
+                "message": f"Would be refused: this query needs {sym} = {need:.4g} and "
+                f"{whom} has {sym} = {float(left):.4g} left; lower epsilon, widen "
+                "half_width, or ask the steward for more budget.",
+            }
+    if review is not None:
+        return {"type": "PolicyViolation", "message": f"Would be refused: {review}"}
+    return None

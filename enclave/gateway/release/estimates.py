@@ -2,8 +2,9 @@
 
 Each noisy total ``t`` carries its mechanism's scale ``b`` and 95% half-width ``a``
 (OpenDP accuracy helpers): COUNT and SUM release ``t``, se = the noise std (√2·b for
-Laplace; exact discrete-Laplace std for counts), CI = ``t ± a`` (coverage ≥ 95%: the
-discrete Laplace's noise is an integer). Counts are
+Laplace; exact discrete-Laplace std for counts; for the discrete Gaussian of a zcdp
+project its std, ≤ σ), CI = ``t ± a`` (coverage ≥ 95%: the noise is an integer and ``a``
+the smallest with P(|noise| ≥ a) ≤ 5%, or above it). Counts are
 post-processed to ≥ 0 (estimate and CI lower end; the exact value is ≥ 0, so coverage is
 unchanged). AVG = S/N: se by the delta method; CI from S ± a_S and N ± a_N at α/2 each
 (union bound, so coverage ≥ 95%), intersected with the value bounds. VARIANCE / STDDEV
@@ -21,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from enclave.noise import ALPHA, half_width
+from enclave.noise import ALPHA, TotalsNoise, half_width
 
 __all__ = ["Noisy", "avg_estimate", "count_estimate", "spread_estimate", "sum_estimate"]
 
@@ -38,9 +39,12 @@ class Noisy:
     discrete: bool
     scale: float = 0.0  # in the total's integer units
     unit: float = 1.0  # what one unit is worth in ``value``
+    gaussian: bool = False  # discrete Gaussian noise (zcdp projects), else Laplace
 
     def at(self, alpha: float) -> float:
         """Half-width at another error level (for union-bound intervals)."""
+        if self.gaussian:
+            return TotalsNoise(True, self.scale).half_width(alpha) * self.unit
         return half_width(self.scale, discrete=self.discrete, alpha=alpha) * self.unit
 
 

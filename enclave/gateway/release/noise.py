@@ -3,7 +3,9 @@
 Public keys: every key of the key set(s) is present (missing ⇒ exact zero before noise),
 so which keys appear reveals nothing. Private keys: the selection count goes through
 OpenDP's ``make_laplace_threshold`` (δ from the plan) and only keys it releases appear;
-the other totals of those keys get Laplace noise with their own ε. Then the estimates,
+the other totals of those keys get Laplace noise with their own ε — or, for a project
+accounted in ρ-zCDP, the discrete Gaussian with their own ρ (``plan.accounting`` says
+which mechanism each piece gets; ``noise.noise_totals`` runs it). Then the estimates,
 ``_se`` and 95% ``_ci_low``/``_ci_high`` are computed (``release.estimates``), and HAVING /
 ORDER BY / LIMIT run on these noisy rows only (``postprocess``).
 """
@@ -20,6 +22,15 @@ from typing import Any
 
 from enclave.errors import InternalError
 from enclave.gateway.deadline import check_deadline, request_limit
+from enclave.gateway.plan.accounting import (
+    COMPOSITION_ZCDP,
+    accounting_entry,
+    gaussian,
+    l2_sensitivity,
+    piece_share,
+    pure_epsilon,
+    zcdp,
+)
 from enclave.gateway.plan.pieces import (
     AUTO,
     COMPOSITION,
@@ -41,14 +52,8 @@ from enclave.gateway.release.losses import Losses
 from enclave.gateway.release.postprocess import postprocess
 from enclave.gateway.release.quantiles import release_quantiles
 from enclave.gateway.values import GatewayContext, Histogrammed, Noised, Plan, Release, advance
-from enclave.noise import (
-    discrete_laplace_std,
-    half_width,
-    laplace_int,
-    threshold_counts,
-    threshold_for_delta,
-)
-from enclave.policy import DatasetPolicy
+from enclave.noise import noise_totals, threshold_counts, threshold_for_delta
+from enclave.policy import DatasetPolicy, accounting_of
 
 __all__ = ["add_noise", "public_domain"]
 
@@ -112,19 +117,24 @@ def _exact_int(v: Any) -> int:
 def _noisy(
     values: Sequence[int], piece: Piece, plan: Plan, rows: int, losses: Losses
 ) -> list[Noisy]:
-    eps = plan.epsilon_split[piece.id]
-    sens = sensitivity(piece, rows=rows, groups=plan.groups_per_person)
-    out, scale = laplace_int(
-        values, sensitivity=int(sens), epsilon=eps, record=losses.recorder(piece.id)
+    g = plan.groups_per_person
+    out, noise = noise_totals(
+        values,
+        gaussian=gaussian(piece, plan),
+        l1=int(sensitivity(piece, rows=rows, groups=g)),
+        l2=l2_sensitivity(piece, rows=rows, groups=g),
+        share=piece_share(plan, piece),
+        record=losses.recorder(piece.id),
+        record_rho=losses.rho_recorder(piece.id),
     )
     u = piece.unit_value
-    std, half = discrete_laplace_std(scale) * u, half_width(scale, discrete=True) * u
-    return [Noisy(v * u, std, half, True, scale, u) for v in out]
+    std, half, scale = noise.std * u, noise.half_width() * u, noise.scale
+    return [Noisy(v * u, std, half, True, scale, u, noise.gaussian) for v in out]
 
 
 def _mechanism(piece: Piece, noisy: Sequence[Noisy], plan: Plan, rows: int) -> dict[str, Any]:
     u = piece.unit_value
-    return {
+    out = {
         "mechanism": "discrete_laplace (OpenDP, exact integer totals)",
         "label": piece.label,
         "scale": noisy[0].scale * u if noisy else None,
@@ -132,6 +142,10 @@ def _mechanism(piece: Piece, noisy: Sequence[Noisy], plan: Plan, rows: int) -> d
         "grid": piece.grid if u != 1.0 else None,
         "epsilon": plan.epsilon_split[piece.id],
     }
+    if gaussian(piece, plan):
+        out["mechanism"] = "discrete_gaussian (OpenDP make_gaussian, exact integer totals)"
+        out["sensitivity_l2"] = l2_sensitivity(piece, rows=rows, groups=plan.groups_per_person) * u
+    return out
 
 
 def _select(
@@ -141,7 +155,7 @@ def _select(
     l0 = min(plan.groups_per_person, rows)
     l1 = int(sensitivity(piece, rows=rows, groups=plan.groups_per_person))
     linf = 1
-    eps = plan.epsilon_split[piece.id]
+    eps = pure_epsilon(plan, piece.id)
     scale, tau = threshold_for_delta(l0=l0, l1=l1, linf=linf, epsilon=eps, delta=plan.delta)
     names = {json.dumps(list(k), default=str): k for k in exact}
     kept = threshold_counts(
@@ -215,6 +229,24 @@ def _noised_quantiles(
     return out, mechanisms
 
 
+def _in_rho(mechanisms: dict[str, Any], state: Histogrammed) -> dict[str, Any]:
+    """A zcdp release's mechanisms: each piece's ρ next to its ε (its share of the
+    release's ε, as in ``epsilon_split``); a pure ε-DP piece also states the ε it ran at
+    (``pure_epsilon``); then the ρ split and the accounting terms."""
+    plan = state.plan
+    for piece, entry in mechanisms.items():
+        if piece in plan.rho_split and isinstance(entry, dict):
+            if "discrete_gaussian" not in str(entry.get("mechanism")):
+                entry["pure_epsilon"] = pure_epsilon(plan, piece)
+            entry["epsilon"] = plan.epsilon_split[piece]
+            entry["rho"] = plan.rho_split[piece]
+    return {
+        "rho_split": dict(plan.rho_split),
+        "accounting": accounting_entry(plan, accounting_of(state.project)),
+        **mechanisms,
+    }
+
+
 def add_noise(state: Histogrammed, ctx: GatewayContext) -> Noised:
     """The release: noise on every piece, estimates and intervals, post-processing."""
     plan = state.plan
@@ -224,6 +256,8 @@ def add_noise(state: Histogrammed, ctx: GatewayContext) -> Noised:
     mechanisms.update(quantile_mechanisms)
     if AUTO in plan.epsilon_split:
         mechanisms[AUTO] = dict(state.rows_choice)
+    if zcdp(plan):
+        mechanisms = _in_rho(mechanisms, state)
     released = released_rows(plan, domain, noisy, quantiles)
     release = Release(
         columns=plan.output_columns,
@@ -237,7 +271,7 @@ def add_noise(state: Histogrammed, ctx: GatewayContext) -> Noised:
             "columns": piece_columns(plan),
             **mechanisms,
         },
-        composition=COMPOSITION,
+        composition=COMPOSITION_ZCDP if zcdp(plan) else COMPOSITION,
         release_id=uuid.uuid4().hex,
         notes=withheld_notes(plan, released, mechanisms),
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from enclave.gateway.plan.accounting import pure_split
 from enclave.gateway.sql.quantile import grid
 from enclave.gateway.values import Aggregate, Plan
 from enclave.noise import (
@@ -114,7 +115,7 @@ def release_quantiles(
     check: Callable[[], None] = lambda: None,
 ) -> tuple[dict[Key, tuple[float, float, float, float]], dict[str, Any]]:
     """Estimate, se, 95% CI per key of ``domain``, and the mechanisms' description."""
-    g, split, a = _Grid(agg, rows), plan.epsilon_split, agg.id
+    g, split, a = _Grid(agg, rows), pure_split(plan), agg.id  # ε each piece runs at
     q = float(agg.quantile or 0.5)
     by_key = _by_key(histogram, len(plan.keys))
     totals = [sum(by_key.get(key, ([], []))[1]) for key in domain]
