@@ -34,7 +34,7 @@ def _num(x: Any) -> float | None:
 def _terms(rel: PublishedRelease) -> dict[str, Any]:
     """The year's privacy terms a release states (None for a release without them)."""
     acc = rel.accounting or {}
-    names = ("year", "periods_per_year", "epsilon_per_year", "periods_remaining")
+    names = ("year", "periods_per_year", "epsilon_per_year", "periods_remaining", "scale")
     return {name: acc.get(name) for name in names}
 
 
