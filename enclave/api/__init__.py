@@ -17,7 +17,7 @@ import os
 
 from fastapi import FastAPI
 
-from enclave.api import _public, _queries, _steward
+from enclave.api import _alerts, _public, _queries, _steward
 from enclave.api._docs import install_docs
 from enclave.api._errors import install_error_handlers
 from enclave.api._limits import BodyLimit
@@ -62,6 +62,7 @@ def create_app(
     install_error_handlers(app)
     install_docs(app)
     app.include_router(_public.router)
+    app.include_router(_alerts.router)
     app.include_router(_queries.router)
     app.include_router(_steward.router)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

@@ -1,4 +1,4 @@
-"""``enclave indicators list|release|publish``: the standing public-health indicators."""
+"""``enclave indicators list|release|publish|alerts``: the standing public-health indicators."""
 
 from __future__ import annotations
 
@@ -109,6 +109,38 @@ def publish_(
             emit(summary)
             return
         typer.echo(f"published {summary['published']}")
+
+
+@group.command("alerts")
+def alerts_(
+    indicator: OneIndicator = None,
+    week: Annotated[str | None, typer.Option("--week", help="Only this week (Monday).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Every indicator × region × week with its level (none, warning, alert), the detector
+    and the values behind it; the text lists warnings and alerts only."""
+    with cli_errors(as_json):
+        from enclave.indicators import alerts
+
+        feed = alerts(settings(), indicator=indicator)
+        if week is not None:
+            feed["alerts"] = [r for r in feed["alerts"] if r["week"] == week]
+        if as_json:
+            emit(feed)
+            return
+        rows = feed["alerts"]
+        flagged = [r for r in rows if r["level"] != "none"]
+        typer.echo(
+            f"{len(rows)} cells ({feed['detector']}; data through {feed['data_through'] or '-'}): "
+            f"{sum(r['level'] == 'alert' for r in rows)} alerts, "
+            f"{sum(r['level'] == 'warning' for r in rows)} warnings"
+        )
+        for r in flagged:
+            typer.echo(
+                f"  {r['level']:<7} {r['indicator']:<10} {r['week']}  {r['region']:<15} "
+                f"observed {r['observed']:g}, expected {r['expected']:.1f}, "
+                f"threshold {r['threshold']:g}, p {r['p_value']:.2g}"
+            )
 
 
 def register(app: typer.Typer) -> None:

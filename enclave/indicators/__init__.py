@@ -6,7 +6,8 @@ condition on a claim), the contribution bound over time (a person counts in at m
 the year's ε, charged once per indicator-year to the ``public-health`` project. The
 scheduler releases each new week under the year's ε (user-level continual release,
 ``_continual``) and publishes it; the public monitor reads published releases only and
-computes EARS C1/C2/C3 alerts on them.
+computes alerts on them (``alerts``: a noise-aware Farrington-style regression, a CUSUM
+and EARS C1/C2/C3, ``_detectors``; settings in ``[alerts]`` of the same file).
 
 The scheduler runs on an open service (:func:`release_with`);
 ``enclave.service.release_indicators`` and ``enclave.service.backfill_indicators`` (every
@@ -18,10 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from enclave.indicators._alert_config import AlertConfig, load_alerts
 from enclave.indicators._charges import Charge, charges_of, indicator_losses
 from enclave.indicators._continual import COMPOSITION, YearAccounting, noisy_week
 from enclave.indicators._definitions import Indicator, load_indicators
+from enclave.indicators._detectors import Panel, Verdict, detect
 from enclave.indicators._ears import EarsResult, c1, c2, c3, ears, level
+from enclave.indicators._feed import alerts, data_through, feed_rows
 from enclave.indicators._monitor import (
     LEVEL_COLOURS,
     alert_list,
@@ -43,24 +47,32 @@ from enclave.settings import Settings
 __all__ = [
     "COMPOSITION",
     "LEVEL_COLOURS",
+    "AlertConfig",
     "Charge",
     "EarsResult",
     "Indicator",
+    "Panel",
     "Published",
     "PublishedRelease",
     "RunSummary",
+    "Verdict",
     "YearAccounting",
     "alert_list",
+    "alerts",
     "c1",
     "c2",
     "c3",
     "charges_of",
+    "data_through",
+    "detect",
     "ears",
+    "feed_rows",
     "first_monday",
     "indicator_losses",
     "indicators_of",
     "latest_levels",
     "level",
+    "load_alerts",
     "load_indicators",
     "mondays_in_year",
     "noisy_week",
