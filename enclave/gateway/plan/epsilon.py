@@ -9,11 +9,15 @@ per-query cap), which then caps the candidates the bound is chosen from
 (``rows_ceiling``), so the released half-widths are within the target whatever bound the
 data choose; else the default ``min(0.1 × project ε, per-query cap, review ε)`` (so a
 default never needs a review the researcher did not ask for).
+For a project accounted in ρ-zCDP the ε is the one the release alone implies at its
+conversion δ (``plan.accounting``): a half_width is met by the discrete Gaussian's ρ
+(OpenDP's ``accuracy_to_discrete_gaussian_scale``), shown as that ε.
 It must be at least ``MIN_EPSILON`` = 1e-4, and ``MIN_EPSILON_SHARE`` = 1e-5 for each
 aggregate (see ``choose_epsilon``), and must not exceed
 ``ProjectPolicy.max_epsilon_per_query``.
 
-δ per query (private keys only) is ``min(project δ / 10, 1e-6)``.
+δ per query (private keys only) is ``min(project δ / 10, 1e-6)`` — of the δ that private
+keys may spend (``Accounting.keys_delta``: all of it under pure accounting, half under zcdp).
 
 >>> from enclave.gateway.values import Aggregate
 >>> aggs = [Aggregate("n", "count", None, id="a0"), Aggregate("m", "avg", "__a1", id="a1")]
@@ -29,11 +33,11 @@ import numbers
 from collections.abc import Sequence
 
 from enclave.errors import PolicyViolation, QueryRejected
+from enclave.gateway.plan.accounting import l2_sensitivity, piece_noise
 from enclave.gateway.plan.pieces import AUTO, Piece, pieces, plan_pieces, sensitivity
 from enclave.gateway.values import Aggregate, GroupKey, Plan, QueryRequest
-from enclave.noise import half_width as noise_half_width
-from enclave.noise import row_candidates, scale_for_half_width
-from enclave.policy import ContributionPolicy, ProjectPolicy
+from enclave.noise import row_candidates, share_for_half_width
+from enclave.policy import Accounting, ContributionPolicy, ProjectPolicy, accounting_of
 
 __all__ = [
     "AUTO",
@@ -56,7 +60,7 @@ def query_delta(project: ProjectPolicy, keys: Sequence[GroupKey]) -> float:
             "the public keys: region, sex, insurance_category, setting, provider_type, "
             "date_trunc('week'|'month', visit_date), substr(icd10, 1, 1)" + hint + "."
         )
-    return min(project.delta / 10.0, 1e-6)
+    return min(accounting_of(project).keys_delta / 10.0, 1e-6)
 
 
 def split_epsilon(
@@ -83,14 +87,25 @@ def split_epsilon(
 
 
 def _needed(
-    half_width: float, all_pieces: Sequence[Piece], rows: int, groups: int, n_groups: int
+    half_width: float,
+    all_pieces: Sequence[Piece],
+    rows: int,
+    groups: int,
+    n_groups: int,
+    zcdp: bool = False,
 ) -> float:
+    """The ε (or, ``zcdp``, ρ) the query needs for ``half_width`` on every COUNT and SUM."""
     need = 0.0
     for p in all_pieces:
         if p.id != p.aggregate or not p.in_sql:  # parts of AVG / VARIANCE / STDDEV, quantiles
             continue
-        scale = scale_for_half_width(half_width / p.unit_value, discrete=p.discrete)  # in units
-        need = max(need, sensitivity(p, rows=rows, groups=groups) / scale)
+        share = share_for_half_width(
+            half_width / p.unit_value,  # in units
+            gaussian=zcdp,
+            l1=sensitivity(p, rows=rows, groups=groups),
+            l2=l2_sensitivity(p, rows=rows, groups=groups),
+        )
+        need = max(need, share)
     if need == 0.0:
         raise QueryRejected(
             "half_width applies to COUNT and SUM; for AVG, VARIANCE, STDDEV or quantiles "
@@ -133,11 +148,24 @@ def _asked(epsilon: float, floor: float, minimum: str) -> float:
     return asked
 
 
-def _epsilon_at(width: float, all_pieces: Sequence[Piece], rows: int, groups: int) -> float:
+def _epsilon_at(
+    width: float,
+    all_pieces: Sequence[Piece],
+    rows: int,
+    groups: int,
+    acc: Accounting,
+    kept: float = 1.0,
+) -> float:
+    """The ε ``width`` needs at ``rows``, ``kept`` of it for the aggregates; under zcdp the
+    ε of the ρ needed (with 1e-5 to spare, so fitted scales stay within the half-width)."""
+    n_groups = len({p.aggregate for p in all_pieces})
     try:
-        return _needed(width, all_pieces, rows, groups, len({p.aggregate for p in all_pieces}))
+        need = _needed(width, all_pieces, rows, groups, n_groups, acc.zcdp) / kept
     except (ZeroDivisionError, OverflowError):  # a half-width too narrow for a double
         return math.inf
+    if not acc.zcdp:
+        return need
+    return acc.epsilon(need * (1 + 1e-5)) if math.isfinite(need) else math.inf
 
 
 def _from_half_width(
@@ -146,6 +174,7 @@ def _from_half_width(
     contrib: ContributionPolicy,
     groups: int,
     limits: tuple[float, float, str],
+    acc: Accounting,
 ) -> tuple[float, str]:
     """The ε a half-width needs (for "auto": at the largest candidate that fits the cap)."""
     cap, floor, minimum = limits
@@ -156,12 +185,12 @@ def _from_half_width(
             "each COUNT and SUM, in its own units)."
         )
     if contrib.rows_per_person != "auto":
-        epsilon = _epsilon_at(width, all_pieces, int(contrib.rows_per_person), groups)
+        epsilon = _epsilon_at(width, all_pieces, int(contrib.rows_per_person), groups, acc)
         note = "ε from half_width"
     else:
         kept = 1.0 - contrib.auto_epsilon_share
         for rows in reversed(row_candidates(contrib.auto_max_rows)):
-            epsilon = _epsilon_at(width, all_pieces, rows, groups) / kept
+            epsilon = _epsilon_at(width, all_pieces, rows, groups, acc, kept)
             if epsilon <= cap * (1 + 1e-12):
                 break
         note = (
@@ -194,15 +223,11 @@ def rows_ceiling(half_width: float | None, plan: Plan, cap: int) -> int:
     """
     if half_width is None:
         return cap
-    split, groups = plan.epsilon_split, plan.groups_per_person
+    split = plan.epsilon_split
     checked = [p for p in plan_pieces(plan.aggregates, split) if p.id == p.aggregate and p.in_sql]
     fits = 1
     for rows in row_candidates(cap):
-        widths = (
-            noise_half_width(sensitivity(p, rows=rows, groups=groups) / split[p.id], discrete=True)
-            * p.unit_value
-            for p in checked
-        )
+        widths = (piece_noise(plan, p, rows).half_width() * p.unit_value for p in checked)
         if not all(w <= half_width * (1 + 1e-9) for w in widths):
             break
         fits = rows
@@ -240,8 +265,10 @@ def choose_epsilon(
     if request.epsilon is not None:
         epsilon, note = _asked(request.epsilon, floor, minimum), "ε as requested"
     elif request.half_width is not None:
-        limits = (cap, floor, minimum)
-        epsilon, note = _from_half_width(request.half_width, all_pieces, contrib, groups, limits)
+        limits, acc = (cap, floor, minimum), accounting_of(project)
+        epsilon, note = _from_half_width(
+            request.half_width, all_pieces, contrib, groups, limits, acc
+        )
     else:
         review = project.review_epsilon if project.review_epsilon is not None else math.inf
         epsilon = min(0.1 * project.epsilon, project.max_epsilon_per_query, review)
