@@ -18,7 +18,9 @@ accuracy at the scale ``sensitivity / ε share`` of the same piece (``widths_at`
   noisy row count (their intervals depend on the data).
 
 ``refusal`` says whether the query, asked now, would be refused before it runs: the
-budget left (project, member, δ) or a steward's review (``pipeline.dry_run``).
+budget left (project, member, δ; in ρ for a zcdp project) or a steward's review
+(``pipeline.dry_run``). A zcdp project's pieces get their own noise (the discrete
+Gaussian at their ρ share, ``plan.accounting.piece_noise``), and the dry run states ρ.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from enclave.gateway.plan.accounting import COMPOSITION_ZCDP, piece_noise, zcdp
 from enclave.gateway.plan.contribution import NO_ROWS_BOUND
 from enclave.gateway.plan.epsilon import rows_ceiling
 from enclave.gateway.plan.person_level import STRUCTURAL_NOTE
@@ -36,11 +39,10 @@ from enclave.gateway.plan.pieces import (
     SELECTION,
     Piece,
     plan_pieces,
-    sensitivity,
 )
 from enclave.gateway.release.estimates import Noisy, avg_estimate
 from enclave.gateway.values import Aggregate, GatewayContext, Plan, Planned
-from enclave.noise import ALPHA, discrete_laplace_std, half_width, row_candidates
+from enclave.noise import ALPHA, row_candidates
 
 __all__ = ["AVERAGE_ROWS", "DryRun", "average_half_width", "dry_run_of", "refusal", "widths_at"]
 
@@ -64,11 +66,16 @@ class DryRun:
     half_width_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     by_rows_bound: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     average_half_widths: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: a zcdp project's ρ and its split (left out of ``to_json`` under pure accounting)
+    rho: float = 0.0
+    rho_split: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["half_width_ranges"] = {k: list(v) for k, v in self.half_width_ranges.items()}
         out["notes"] = list(self.notes)
+        if not self.rho_split:
+            del out["rho"], out["rho_split"]
         return out
 
 
@@ -82,22 +89,18 @@ def _shown(plan: Plan) -> list[Piece]:
     ]
 
 
-def _scale(p: Piece, plan: Plan, rows: int) -> float:
-    sens = sensitivity(p, rows=rows, groups=plan.groups_per_person)  # in integer units
-    return sens / plan.epsilon_split[p.id]
-
-
 def widths_at(plan: Plan, rows: int) -> dict[str, float]:
     """The 95% half-width of every shown piece at rows bound ``rows`` (as released)."""
     return {
-        p.label or p.id: half_width(_scale(p, plan, rows), discrete=p.discrete) * p.unit_value
+        p.label or p.id: piece_noise(plan, p, rows).half_width() * p.unit_value
         for p in _shown(plan)
     }
 
 
 def _noisy(p: Piece, plan: Plan, rows: int, value: float) -> Noisy:
-    s, u = _scale(p, plan, rows), p.unit_value
-    return Noisy(value, discrete_laplace_std(s) * u, half_width(s, discrete=True) * u, True, s, u)
+    noise, u = piece_noise(plan, p, rows), p.unit_value
+    std, half = noise.std * u, noise.half_width() * u
+    return Noisy(value, std, half, True, noise.scale, u, noise.gaussian)
 
 
 def average_half_width(plan: Plan, agg: Aggregate, rows: int, n: float, mean: float) -> float:
@@ -126,7 +129,7 @@ def _averages(plan: Plan, bounds: Sequence[int]) -> dict[str, dict[str, Any]]:
                 for c in bounds
             },
             "released_from_rows": {
-                str(c): int(half_width(_scale(count, plan, c), discrete=True, alpha=ALPHA / 2)) + 1
+                str(c): int(piece_noise(plan, count, c).half_width(ALPHA / 2)) + 1
                 for c in bounds
             },
         }
@@ -173,11 +176,13 @@ def dry_run_of(state: Planned, ctx: GatewayContext) -> DryRun:
         rows_per_person=rows,
         rows_bound=_rows_label(plan, auto, rows),
         groups_per_person=plan.groups_per_person,
-        composition=COMPOSITION,
+        composition=COMPOSITION_ZCDP if zcdp(plan) else COMPOSITION,
         notes=tuple(notes),
         half_width_ranges=ranges,
         by_rows_bound=table,
         average_half_widths=_averages(plan, [int(c) for c in table] if table else [rows]),
+        rho=plan.rho,
+        rho_split=dict(plan.rho_split),
     )
 
 
@@ -195,10 +200,11 @@ def refusal(
     """
     slack = 1e-9
     project = remaining.get("project", "")
+    need, unit, sym = (plan.rho, "rho", "ρ") if zcdp(plan) else (plan.epsilon, "epsilon", "ε")
     checks = [
-        (plan.epsilon, remaining.get("epsilon_remaining"), "ε", f"project {project!r}"),
+        (need, remaining.get(f"{unit}_remaining"), sym, f"project {project!r}"),
         (plan.delta, remaining.get("delta_remaining"), "δ", f"project {project!r}"),
-        (plan.epsilon, remaining.get("member_epsilon_remaining"), "ε", "you in this project"),
+        (need, remaining.get(f"member_{unit}_remaining"), sym, "you in this project"),
     ]
     for need, left, sym, whom in checks:
         if left is not None and need > float(left) + slack:
