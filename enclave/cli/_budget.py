@@ -1,5 +1,9 @@
 """``enclave budget --project P [--user U]``: total, spent and remaining privacy budget.
 
+A project accounted in ρ-zCDP also shows ρ (total, spent, remaining); its ε figures are
+what the ρ implies at the project's conversion δ. ``--json`` prints the store's
+``BudgetStatus.to_json()`` (with the ``rho_*`` fields for zcdp projects only).
+
 Limits come from the project's policy (file, or a steward's approval) plus the steward's
 top-ups recorded in the store; spending comes from the ledger. On this host or against a
 server (``--url``); a researcher's token shows their own share too.
@@ -7,7 +11,7 @@ server (``--url``); a researcher's token shows their own share too.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,11 +45,34 @@ def _print(status: BudgetStatus) -> None:
             f"{status.member_epsilon_spent:g}",
             f"{status.member_epsilon_remaining:g}",
         )
+    _rho_rows(table, status)
     console = Console()
     console.print(table)
+    if status.accounting == "zcdp":
+        console.print(
+            f"Accounted in ρ (zCDP): ρ adds up; ε is what ρ implies at δ = "
+            f"{status.conversion_delta:g} (OpenDP's conversion)."
+        )
     if status.epsilon_reserved:
         console.print(f"Of the ε spent, {status.epsilon_reserved:g} is held by requests in flight.")
     console.print(f"Composition: {status.composition}.")
+
+
+def _rho_rows(table: Any, status: BudgetStatus) -> None:
+    """A zcdp project's ρ: the project's, and the member's when shown."""
+    if status.accounting != "zcdp":
+        return
+    table.add_row(
+        "ρ", f"{status.rho_total:.6g}", f"{status.rho_spent:.6g}", f"{status.rho_remaining:.6g}"
+    )
+    if status.member is not None and status.member_rho_spent is not None:
+        total = "-" if status.member_rho_total is None else f"{status.member_rho_total:.6g}"
+        table.add_row(
+            f"ρ of {status.member}",
+            total,
+            f"{status.member_rho_spent:.6g}",
+            f"{status.member_rho_remaining:.6g}",
+        )
 
 
 def budget(

@@ -6,7 +6,6 @@ release cache (``_fast``) without parsing it or opening the warehouse.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -83,4 +82,4 @@ class Queries:
             policy = self._access.require_member(principal, project)
         user = principal.user if principal.role == "researcher" else member
         status = self._store.budget(project, BudgetLimits.from_policy(policy), user=user)
-        return dict(dataclasses.asdict(status))
+        return status.to_json()

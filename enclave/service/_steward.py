@@ -238,7 +238,7 @@ class Stewardship:
             if member is not None and member not in policy.members:
                 raise NotFound(f"{member!r} is not a member of {project!r}.")
             self._store.ledger.top_up(grant, steward=principal.user)
-        return dataclasses.asdict(self._store.budget(project, BudgetLimits.from_policy(policy)))
+        return self._store.budget(project, BudgetLimits.from_policy(policy)).to_json()
 
 
 def _record_json(record: Any) -> dict[str, Any]:
@@ -249,6 +249,8 @@ def _record_json(record: Any) -> dict[str, Any]:
 
 def _policy_json(policy: ProjectPolicy) -> dict[str, Any]:
     out = dataclasses.asdict(policy)
+    if policy.accounting == "pure":  # the default, stated by zcdp projects only
+        del out["accounting"]
     out["members"] = list(policy.members)
     out["tables"] = {t: list(cols) for t, cols in policy.tables}
     return out

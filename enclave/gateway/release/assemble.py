@@ -19,7 +19,7 @@ from enclave.gateway.release.estimates import (
     sum_estimate,
 )
 from enclave.gateway.values import Plan
-from enclave.noise import discrete_laplace_std
+from enclave.noise import TotalsNoise
 
 __all__ = [
     "piece_columns",
@@ -85,7 +85,8 @@ def withheld_notes(
         withheld = sum(1 for r in rows if r[at] is None)
         if withheld:
             count = mechanisms.get(f"{a.id}.count", {})
-            se = discrete_laplace_std(count.get("scale") or 0.0)
+            gaussian = "discrete_gaussian" in str(count.get("mechanism"))
+            se = TotalsNoise(gaussian, count.get("scale") or 0.0).std
             notes.append(
                 f"{a.alias}: withheld (NULL, interval = value bounds) in {withheld} of "
                 f"{len(rows)} groups where the noisy count behind the average is not clearly "
