@@ -101,12 +101,33 @@ class DryRunOut(_Out):
     epsilon: float
     delta: float
     epsilon_split: dict[str, float] = Field(description="ε of each noised piece.")
-    half_widths: dict[str, float] = Field(description="Expected 95% half-width per aggregate.")
-    rows_per_person: int
+    half_widths: dict[str, float] = Field(
+        description="95% half-width per COUNT and SUM as released (for an auto rows bound, "
+        "at the largest bound it may choose)."
+    )
+    rows_per_person: int = Field(description="The rows bound, or the largest auto may choose.")
     rows_bound: str
     groups_per_person: int
     composition: str
     notes: list[str]
+    half_width_ranges: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="Auto rows bound: half-widths from bound 1 to the largest.",
+    )
+    by_rows_bound: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Auto rows bound: the half-widths at each bound it may choose; the release "
+        "states its bound.",
+    )
+    average_half_widths: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per AVG, in its units: half-widths for groups of `rows` rows and the fewest "
+        "rows it is released for, at each rows bound.",
+    )
+    cached: bool = Field(False, description="The same release exists: asking again costs nothing.")
+    refusal: ErrorOut | None = Field(
+        None, description="How the query would be refused if asked now (budget, review)."
+    )
     budget_remaining: BudgetOut | None = None
 
 
