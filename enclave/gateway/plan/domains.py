@@ -171,11 +171,14 @@ def _value(v: Any) -> Value | None:
     raise ValueError("not a whole number, a date or text")
 
 
-def _query(expr_sql: str, domains: tuple[Domain, ...]) -> tuple[str, str | None]:
+def _query(
+    expr_sql: str, domains: tuple[Domain, ...], where_sql: str | None
+) -> tuple[str, str | None]:
     """The image query, and (with code columns) the query counting non-category keys."""
     ctes = [f"d{i} AS ({d.rows_sql(f'v{i}')})" for i, d in enumerate(domains)]
     product = ", ".join(f"d{i}" for i in range(len(domains)))
-    head = f"WITH {', '.join(ctes)}, img AS (SELECT ({expr_sql}) AS k, * FROM {product}) "
+    where = "" if where_sql is None else f" WHERE ({where_sql})"
+    head = f"WITH {', '.join(ctes)}, img AS (SELECT ({expr_sql}) AS k, * FROM {product}{where}) "
     if not any(d.kind == "codes" for d in domains):
         return head + "SELECT DISTINCT k FROM img", None
     group = ", ".join(
@@ -207,13 +210,16 @@ def _run(sql: str, varying: str | None) -> list[Any] | None:
 
 
 @functools.lru_cache(maxsize=64)
-def image(expr_sql: str, domains: tuple[Domain, ...], max_keys: int) -> tuple[Value, ...] | None:
+def image(
+    expr_sql: str, domains: tuple[Domain, ...], max_keys: int, where_sql: str | None = None
+) -> tuple[Value, ...] | None:
     """The sorted public values of ``expr_sql`` (DuckDB SQL over columns ``v0``, ``v1``…,
-    column ``v<i>`` ranging over ``domains[i]``), or None when the key must stay private."""
+    column ``v<i>`` ranging over ``domains[i]``) on the combinations where ``where_sql``
+    holds, or None when the key must stay private."""
     rows = math.prod(d.size for d in domains)
     if not domains or rows > MAX_DOMAIN_ROWS:
         return None
-    found = _run(*_query(expr_sql, domains))
+    found = _run(*_query(expr_sql, domains, where_sql))
     if found is None:
         return None
     try:

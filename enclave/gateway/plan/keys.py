@@ -8,10 +8,8 @@ A key is public when
 * or it is an expression of columns that each have a finite public domain (key sets,
   date ranges, ``integer`` numeric columns, public code categories; ``plan.domains``),
   over one table or several joined ones: its key set is then the **image** of those
-  domains under the key, computed from the policy alone (``domains.image``). Such a
-  *derived* key set is named after the key and its domains, and kept by name in the
-  dataset policy's ``derived_key_sets`` so that the later stages (the key filter, the
-  noise stage) find it like a declared one (``remember``).
+  domains under the key, computed from the policy alone (``plan.derived``), kept by name
+  in the dataset policy's ``derived_key_sets`` for the key filter and the noise stage.
 
 When every key is public, all combinations are released; if there would be more than
 ``limits.max_private_groups``, derived keys (largest first) stay private instead.
@@ -24,42 +22,21 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import sqlglot
 import sqlglot.expressions as exp
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-from enclave.gateway.plan.domains import Domain, column_domain, image
+from enclave.gateway.plan.derived import derived_key_set
 from enclave.gateway.plan.sources import Scope
-from enclave.gateway.plan.total import guard
 from enclave.policy import DatasetPolicy, KeySet
 
-__all__ = [
-    "KEEP_S",
-    "MEMO_ENTRIES",
-    "MEMO_VALUES",
-    "derived_key_set",
-    "key_combinations",
-    "key_set_for",
-    "key_sql",
-    "normalise",
-    "remember",
-]
+__all__ = ["key_combinations", "key_set_for", "key_sql", "normalise"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-#: nodes a derived key may not hold (they are not functions of one row's columns)
-_NOT_SCALAR = (exp.AggFunc, exp.Window, exp.Subquery, exp.Select, exp.Star, exp.Placeholder)
-#: derived key sets a dataset policy keeps, their values in all, and how long one is kept
-#: after its last use (longer than any request runs, so a planned query finds its set)
-MEMO_ENTRIES, MEMO_VALUES, KEEP_S = 1024, 1_000_000, 3600.0
-_LOCK = threading.Lock()
 
 
 def normalise(sql_or_expr: str | exp.Expression) -> str:
@@ -92,111 +69,6 @@ def _declared(key: exp.Expression, scope: Scope, ds: DatasetPolicy) -> KeySet | 
         if pke.table == table_name and normalise(pke.expression) == text:
             return ds.key_set(pke.key_set)
     return None
-
-
-@dataclass(frozen=True)
-class _Derived(KeySet):
-    """A derived key set and when a plan last used it (``time.monotonic``)."""
-
-    used: float = 0.0
-
-
-def remember(
-    ds: DatasetPolicy, name: str, values: tuple[str | int, ...], now: float | None = None
-) -> KeySet | None:
-    """Keep a derived key set in ``ds.derived_key_sets``; None when there is no room.
-
-    Room is made by dropping sets no plan used for ``KEEP_S`` seconds, never one a query
-    being answered may still read. ``now`` is ``time.monotonic()`` unless given.
-    """
-    now = time.monotonic() if now is None else now
-    with _LOCK:
-        memo = ds.derived_key_sets
-        if memo.pop(name, None) is None:
-            total = sum(len(k.values) for k in memo.values())
-            while memo and (len(memo) >= MEMO_ENTRIES or total + len(values) > MEMO_VALUES):
-                first = next(iter(memo))
-                if now - getattr(memo[first], "used", 0.0) < KEEP_S:
-                    return None
-                total -= len(memo.pop(first).values)
-        entry = _Derived(name, values, used=now)
-        memo[name] = entry
-        return entry
-
-
-#: one column a derived key reads: its table, its name and its public domain
-Variable = tuple[str, str, Domain]
-
-
-def _variables(
-    key: exp.Expression, scope: Scope, ds: DatasetPolicy
-) -> tuple[exp.Expr, list[Variable]] | None:
-    """``key`` over columns ``v0, v1…`` (one per source column) and their domains; None
-    when a column has no public domain or the key is not a function of one row."""
-    names: dict[tuple[str, str], int] = {}
-    found: list[Variable] = []
-
-    def swap(node: exp.Expression) -> exp.Expression:
-        if not isinstance(node, exp.Column):
-            return node
-        src = scope.source_of(node)
-
-        def var(col: exp.Expression) -> exp.Expression:
-            if not isinstance(col, exp.Column):
-                return col
-            ref = (src.alias, col.name.lower())
-            if ref not in names:
-                domain = column_domain(src.table, ref[1], ds)
-                if domain is None:
-                    raise LookupError(ref[1])
-                names[ref] = len(found)
-                found.append((src.table.name, ref[1], domain))
-            return exp.column(f"v{names[ref]}")
-
-        return scope.definition(node).transform(var)
-
-    try:
-        expr = guard(key.copy().transform(swap))
-    except LookupError:
-        return None
-    if any(isinstance(n, _NOT_SCALAR) for n in expr.walk()):
-        return None
-    return expr, found
-
-
-def _name(expr: exp.Expr, variables: list[Variable]) -> str:
-    """A derived key set's name: the key over ``table.column`` names, and a digest of the
-    exact expression and domains (two keys share a name only if they share an image)."""
-    sql = expr.sql(dialect="duckdb")
-    digest = hashlib.sha256(repr((sql, [v[2] for v in variables])).encode()).hexdigest()
-
-    def plain(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DOUBLE:
-            return node.this.transform(plain)
-        if isinstance(node, exp.Column):
-            table, column, _ = variables[int(node.name[1:])]
-            return exp.column(column, table=table)
-        return node
-
-    shown = expr.this if isinstance(expr, exp.Try) else expr
-    return f"{shown.transform(plain).sql(dialect='duckdb')} [{digest[:8]}]"
-
-
-def derived_key_set(key: exp.Expression, scope: Scope, ds: DatasetPolicy) -> KeySet | None:
-    """The key set of ``key`` derived from its columns' public domains, or None."""
-    found = _variables(key, scope, ds)
-    if found is None:
-        return None
-    expr, variables = found
-    name = _name(expr, variables)
-    known = ds.derived_key_sets.get(name)
-    values = known.values if known is not None else None
-    if values is None:
-        domains = tuple(v[2] for v in variables)
-        values = image(expr.sql(dialect="duckdb"), domains, ds.limits.max_private_groups)
-    if values is None or len(values) > ds.limits.max_private_groups:
-        return None
-    return remember(ds, name, values)
 
 
 def _public_sets(scope: Scope, ds: DatasetPolicy) -> list[tuple[KeySet | None, bool]]:

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from enclave.errors import PolicyError
-from enclave.gateway.plan import keys as keys_module
+from enclave.gateway.plan import derived
+from enclave.gateway.plan.derived import remember
 from enclave.gateway.plan.domains import MAX_DOMAIN_ROWS, Domain, column_domain, image
-from enclave.gateway.plan.keys import key_combinations, remember
+from enclave.gateway.plan.keys import key_combinations
 from enclave.gateway.sql.rewrite import key_filters
 from enclave.policy import DatasetPolicy, load_dataset_policy
 from enclave.settings import REPO_POLICIES
@@ -192,6 +193,32 @@ def test_too_many_public_combinations_make_the_derived_key_private(ctx: Any) -> 
     assert key_combinations([k.key_set for k in p.keys], ctx.dataset, unknown=1) == 1462
 
 
+@pytest.mark.parametrize(
+    ("key", "where", "values"),
+    [
+        ("year(c.visit_date) - p.birth_year", "year(c.visit_date) - p.birth_year BETWEEN 60 AND 65",
+         tuple(range(60, 66))),
+        ("year(c.visit_date)", "c.visit_date >= DATE '2024-01-01' AND c.setting = 'inpatient'",
+         (2024,)),
+        ("left(c.icd10, 1)", "c.icd10 LIKE 'E11%' OR c.icd10 LIKE 'I10%'", ("E", "I")),
+        ("p.birth_year", "p.birth_year >= 2020 AND c.amount > 5", tuple(range(2020, 2027))),
+        ("year(c.visit_date)", "c.amount > 5", (2023, 2024)),  # another column: no restriction
+    ],
+)  # fmt: skip
+def test_where_restricts_the_image(ctx: Any, key: str, where: str, values: tuple) -> None:
+    p = _plan(f"SELECT {key} AS k, COUNT(*) AS n {J} WHERE {where} GROUP BY 1", ctx)
+    assert ctx.dataset.key_set(p.keys[0].key_set).values == values
+
+
+def test_cohort_filters_do_not_restrict_the_image(ctx: Any) -> None:
+    sql = (
+        f"SELECT year(c.visit_date) AS y, COUNT(*) AS n {J} WHERE c.person_id IN "
+        "(SELECT person_id FROM claims WHERE icd10 LIKE 'E11%') GROUP BY 1"
+    )
+    p = _plan(sql, ctx)
+    assert ctx.dataset.key_set(p.keys[0].key_set).values == (2023, 2024)
+
+
 def test_key_filter_holds_the_image(ctx: Any) -> None:
     p = _plan(f"SELECT {BAND} AS band, COUNT(*) AS n {J} GROUP BY 1", ctx)
     (only,) = key_filters(p, ctx.dataset)
@@ -243,7 +270,7 @@ def test_rows_outside_the_image_are_dropped(ctx: Any) -> None:
 
 def test_memo_keeps_recent_sets_and_drops_stale_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
-    monkeypatch.setattr(keys_module, "MEMO_ENTRIES", 2)
+    monkeypatch.setattr(derived, "MEMO_ENTRIES", 2)
     assert remember(ds, "a", (1,), now=0.0) is not None
     assert remember(ds, "b", (2,), now=1.0) is not None
     assert remember(ds, "c", (3,), now=2.0) is None  # both fresh: no room, "c" stays private
