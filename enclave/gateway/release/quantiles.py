@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from enclave.gateway.plan.accounting import pure_split
-from enclave.gateway.sql.quantile import grid
+from enclave.gateway.sql.quantile import Grid, grid
 from enclave.gateway.values import Aggregate, Plan
 from enclave.noise import (
     ALPHA,
@@ -61,16 +61,15 @@ class _Grid:
     rows: int
 
     @property
-    def shape(self) -> tuple[float, float, int]:
+    def shape(self) -> Grid:
         return grid(self.agg.lower or 0.0, self.agg.upper or 0.0)
 
     @property
     def candidates(self) -> list[int]:
-        return list(range(0, 2 * self.shape[2], 2))
+        return list(range(0, 2 * self.shape.size, 2))
 
     def value(self, slot: int) -> float:
-        lo, step, _ = self.shape
-        return min(lo + (slot // 2) * step, self.agg.upper or lo)
+        return self.shape.value(slot)
 
 
 def _by_key(
@@ -90,9 +89,9 @@ def _interval_end(
     """One end of the 95% interval: a DP quantile at q ∓ R/ñ₋, or the clamp."""
     a, q, piece = g.agg.id, float(g.agg.quantile or 0.5), "ci_low" if sign < 0 else "ci_high"
     eps = split[f"{a}.{piece}"]
-    level = _shifted(q, sign, n_lower, eps, g.shape[2], g.rows)
+    level = _shifted(q, sign, n_lower, eps, g.shape.size, g.rows)
     if level is None:
-        return g.shape[0] if sign < 0 else (g.agg.upper or g.shape[0])
+        return g.shape.lo if sign < 0 else g.shape.hi
     scale = quantile_scale(g.candidates, level, eps, g.rows)
     got = private_quantile(
         data,
@@ -138,12 +137,11 @@ def release_quantiles(
         ]
         low, high = min(ends[0], est), max(ends[1], est)
         out[key] = (est, (high - low) / 2 / Z95, low, high)
-    lo, _, k = g.shape
     mech = {
         "mechanism": "private_quantile (OpenDP make_private_quantile), per group",
         "label": agg.alias,
         "quantile": q,
-        "candidates": f"{k} evenly spaced in [{lo:g}, {agg.upper or lo:g}]",
+        "candidates": g.shape.describe(),
         "d_in": rows,
         "scale": est_scale,
         "epsilon": split[a],
