@@ -41,6 +41,8 @@ PUBLIC = {
     "weeks-since": "SELECT date_diff('week', DATE '2023-01-02', visit_date) AS w, COUNT(*) AS n "
     "FROM claims WHERE visit_date >= DATE '2024-02-01' GROUP BY 1",
     "birth-year": "SELECT p.birth_year, COUNT(*) AS n FROM persons p GROUP BY 1",
+    "ages-in-where": f"SELECT year(c.visit_date) - p.birth_year AS age, COUNT(*) AS n {JOIN} "
+    "WHERE year(c.visit_date) - p.birth_year BETWEEN -3 AND 2 GROUP BY 1",
 }
 EDGES = ("DATE '2023-01-01'", "DATE '2024-02-29'", "DATE '2024-12-31'", "c.visit_date")
 DATES = [
