@@ -17,9 +17,10 @@ histogram:
   contributions"), scored on a DP estimate of the histogram instead of a fixed quantile;
 * fallback, when the population is too small for any bin to show (``fallback`` in the
   choice): the bins are those of a log-normal fitted to the noisy counts
-  (``_histogram.lognormal_fit``), and only bounds whose noise stays below the count the
-  histogram could have seen are allowed — so a handful of persons never gets a bound whose
-  noise dwarfs their rows; with no population fitted at all the bound is 1.
+  (``_histogram.lognormal_fit``), and only bounds whose noise stays within
+  ``UNSEEN_NOISE`` times the count the histogram could have seen are allowed — so a handful
+  of persons never gets a bound whose noise dwarfs their rows; with no population fitted
+  at all the bound is 1.
 
 >>> row_candidates(512)
 (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -43,7 +44,20 @@ from enclave.errors import InternalError
 from enclave.noise._histogram import counted, lognormal_fit, seen_threshold
 from enclave.noise._mechanisms import Record, laplace_int
 
-__all__ = ["RowsChoice", "bins", "choose_rows", "expected_errors", "row_candidates"]
+__all__ = [
+    "UNSEEN_NOISE",
+    "RowsChoice",
+    "bins",
+    "choose_rows",
+    "expected_errors",
+    "row_candidates",
+]
+
+#: In the fallback, the noise of a bound (in rows) is at most this many times the count at
+#: which a bin is seen: a population the histogram misses may still be spread over more
+#: than one bin (1.5 halves the error of 70–170-person populations in bench/auto_bounds.py,
+#: against 1, at a cost to populations of a few persons, whose answers are noise anyway)
+UNSEEN_NOISE = 1.5
 
 
 def row_candidates(cap: int) -> tuple[int, ...]:
@@ -123,8 +137,8 @@ def choose_rows(
     kept = counted(noisy, scale)
     fallback = kept is None
     if kept is None:
-        seen = seen_threshold(scale, len(cands))
-        allowed = max(1, sum(1 for sd in noises if sd <= seen))
+        most = UNSEEN_NOISE * seen_threshold(scale, len(cands))
+        allowed = max(1, sum(1 for sd in noises if sd <= most))
         kept = lognormal_fit(noisy, cands) or [0.0] * len(cands)
     errors = expected_errors(cands, kept, noises[:allowed])
     best = cands[errors.index(min(errors))]
