@@ -84,12 +84,20 @@ def _conversion(delta: float) -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def epsilon_of_rho(rho: float, delta: float) -> float:
-    """The ε of ρ-zCDP at ``delta`` by OpenDP's conversion (0 for ρ = 0)."""
+    """The ε of ρ-zCDP at ``delta`` by OpenDP's conversion (0 for ρ = 0; infinite where
+    the conversion overflows, far past any budget)."""
+    from opendp.mod import OpenDPException
+
     if not delta > 0:
         raise InternalError("a zCDP budget is shown as (ε, δ) only at δ > 0")
     if rho <= 0:
         return 0.0
-    eps, _ = _conversion(float(delta)).map(math.sqrt(2.0 * rho))
+    if not math.isfinite(rho):
+        return math.inf
+    try:
+        eps, _ = _conversion(float(delta)).map(math.sqrt(2.0 * rho))
+    except OpenDPException:
+        return math.inf
     return float(eps)
 
 
