@@ -1,102 +1,167 @@
-"""Public-health monitor: published weekly indicators by region, with EARS alerts.
+"""Public-health monitor: published weekly indicators by region, with their alerts.
 
-No sign-in. Reads published releases only (noisy values with their 95% intervals);
-alerts are post-processing of those releases and cost no privacy budget.
+No sign-in. Reads published releases only (noisy values with their 95% intervals); the
+alerts are post-processing of those releases (``enclave.indicators``) and cost no privacy
+budget. One indicator at a time: the map, the table and the series all show it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
-from dashboards import _charts, _data, _ui
+from dashboards import _data, _monitor, _ui
+from dashboards import _monitor_charts as charts
 
+# A public page: no Streamlit toolbar, menu or Deploy button.
+st.markdown(
+    "<style>[data-testid='stToolbar'],[data-testid='stAppDeployButton'],"
+    "[data-testid='stMainMenu']{display:none !important}</style>",
+    unsafe_allow_html=True,
+)
 st.title("Public-health monitor")
 st.caption(
-    "Weekly, region-level indicators from insurance claims, released with differential "
-    "privacy: every value carries noise, shown as its 95% band. Alerts use the CDC EARS "
-    "C1, C2 and C3 rules on the released values, allowing for the release noise."
+    "How many people had a claim for each condition, week by week and region by region, "
+    "from national health-insurance claims. Every number is released with a little random "
+    "noise so that no one person can be recognised; alerts say where a week is higher than "
+    "the region's own history makes likely."
 )
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _rows(home: str) -> list[dict]:
-    return _data.monitor_rows(_ui.settings())
+def _cells(home: str) -> list[dict]:
+    return _monitor.monitor_cells(_ui.settings())
 
 
-rows: list[dict] = []
+cells: list[dict] = []
 titles: dict[str, str] = {}
 with _ui.guard("Loading the published indicators"):
-    rows = _rows(str(_ui.settings().home))
+    cells = _cells(str(_ui.settings().home))
     titles = _data.indicator_titles(_ui.settings())
 
-if not rows:
+if not cells:
     st.info(
         "No indicator has been published yet. Once the steward releases the weekly "
         "indicators (`enclave indicators release`), they appear here."
     )
     st.stop()
 
-available = sorted({r["indicator"] for r in rows})
-indicator = st.selectbox(
-    "Indicator", available, format_func=lambda i: titles.get(i, i), key="indicator"
+with st.expander("How to read this"):
+    st.markdown(
+        "- **Values** count *people* (not visits) with a claim for the condition that week, "
+        "by the region they live in.\n"
+        "- **Noise.** Each value has random noise added before it is published (differential "
+        "privacy), typically ±2 people; the shaded **band** is the 95% range the true value "
+        "lies in. Small numbers are therefore uncertain: 3 may really be 0 or 6.\n"
+        "- **Expected** (dashed line) is what the region's past weeks — the same season in "
+        "earlier years, and recent weeks — predict, after allowing for the noise. The dotted "
+        "red line is the **threshold**: a value above it is an **alert** (red), which happens "
+        "by chance about 1 week in 500; a **warning** (yellow) about 1 week in 50.\n"
+        "- **Grey** weeks are not judged: not enough history yet, or **provisional** — the "
+        "latest week, whose claims are still coming in.\n"
+        "- **Rates** per 100,000 persons compare regions of different sizes (the number of "
+        "persons per region is itself released once, with noise)."
+    )
+
+# A link may choose the view: ?indicator=ili&week=2024-01-08&region=Taipei
+asked = {k: st.query_params.get(k) for k in ("indicator", "week", "region")}
+available = sorted({c["indicator"] for c in cells})
+first = asked["indicator"] if asked["indicator"] in available else None
+first = first or ("ili" if "ili" in available else available[0])
+top = st.columns([3, 2, 2])
+indicator = top[0].selectbox(
+    "Indicator",
+    available,
+    index=available.index(first),
+    format_func=lambda i: titles.get(i, i),
+    key="indicator",
 )
-mine = [r for r in rows if r["indicator"] == indicator]
-weeks = sorted({r["period"] for r in mine})
-week = st.select_slider("Week (Monday)", options=weeks, value=weeks[-1], key="week")
-_ui.legend()
-st.altair_chart(_charts.alert_timeline(mine, week), width="stretch")
+mine = [c for c in cells if c["indicator"] == indicator]
+weeks = sorted({c["period"] for c in mine})
+judged = [w for w in weeks if any(c["period"] == w and c["status"] == "ok" for c in mine)]
+default = dt.date.fromisoformat((judged or weeks)[-1])
+try:
+    default = dt.date.fromisoformat(str(asked["week"])) if asked["week"] else default
+except ValueError:
+    pass
+lowest = dt.date.fromisoformat(weeks[0])
+highest = dt.date.fromisoformat(weeks[-1]) + dt.timedelta(days=6)
+picked = top[1].date_input(
+    "Week of",
+    value=min(max(default, lowest), highest),
+    min_value=lowest,
+    max_value=highest,
+    key="week",
+    format="YYYY-MM-DD",
+)
+week = _monitor.snap_week(picked if isinstance(picked, dt.date) else default, weeks)
+has_rates = any(c.get("rate") is not None for c in mine)
+measure = top[2].radio(
+    "Show",
+    list(_monitor.MEASURES) if has_rates else ["count"],
+    format_func=lambda m: "Rate per 100,000" if m == "rate" else "Count",
+    horizontal=True,
+    key="measure",
+)
+if not has_rates:
+    top[2].caption("Rates appear once the persons per region are released.")
+unit = "per 100,000" if measure == "rate" else "patients"
+st.altair_chart(charts.timeline(mine, week), width="stretch")
 
-cells = {r["region"]: r for r in mine if r["period"] == week}
-alerts = [r for r in rows if r["period"] == week and r["level"] in ("red", "yellow")]
-alerts.sort(key=lambda r: -r["strength"])
-
+these = {c["region"]: c for c in mine if c["period"] == week}
+monday = dt.date.fromisoformat(week)
+label = f"{monday:%d %b %Y} – {monday + dt.timedelta(days=6):%d %b %Y}"
+if any(c["status"] == "provisional" for c in these.values()):
+    st.warning(
+        f"The week {label} is provisional: its data are incomplete (claims still coming "
+        "in), so its values are low and it is not judged."
+    )
 left, right = st.columns([5, 4])
 with left:
-    st.subheader(f"Regions, week of {week}")
-    st.altair_chart(_charts.region_tiles(cells), width="content")
+    st.subheader(f"Regions, week {label}")
+    st.altair_chart(charts.region_map(these, measure), width="content")
 with right:
     st.subheader("Alerts this week")
-    if not alerts:
-        st.info("No region has a warning or an alert this week.")
+    flagged = sorted(
+        (c for c in these.values() if c["level"] in ("alert", "warning")),
+        key=lambda c: (c["level"] != "alert", c.get("p_value") or 1.0),
+    )
+    if not flagged:
+        st.info(f"No region has a warning or an alert for {titles.get(indicator, indicator)}.")
     else:
+        key = "rate" if measure == "rate" else "value"
         st.dataframe(
             [
                 {
-                    "level": a["level"],
-                    "region": a["region"],
-                    "indicator": a["indicator"],
-                    "value": None if a["value"] is None else round(a["value"], 1),
-                    "95% CI": ""
-                    if a["ci_low"] is None or a["ci_high"] is None
-                    else f"{a['ci_low']:.0f}–{a['ci_high']:.0f}",
-                    "strength": round(a["strength"], 2),
-                    "C1": None if a["c1"] is None else round(a["c1"], 2),
-                    "C2": None if a["c2"] is None else round(a["c2"], 2),
-                    "C3": None if a["c3"] is None else round(a["c3"], 2),
+                    "Region": c["region"],
+                    "Level": c["level"],
+                    "Value": round(c.get(key) or 0.0, 1),
+                    "Expected": round(
+                        c.get(f"expected{'_rate' if measure == 'rate' else ''}") or 0.0, 1
+                    ),
+                    "By chance": _monitor.chance(c.get("p_value")),
                 }
-                for a in alerts
+                for c in flagged
             ],
             hide_index=True,
             width="stretch",
         )
-        st.caption("Strength = the largest of C1/3, C2/3, C3/2; 1 or more is an alert.")
-    n_red = sum(a["level"] == "red" for a in alerts)
-    st.metric("Red alerts this week (all indicators)", n_red)
+    st.metric("Alerts this week", sum(c["level"] == "alert" for c in these.values()))
 
-st.subheader("Weekly series")
-regions = sorted({r["region"] for r in mine})
-default = max(cells.values(), key=lambda r: r["strength"])["region"] if cells else regions[0]
-region = st.selectbox("Region", regions, index=regions.index(default), key="region")
-series = [r for r in mine if r["region"] == region]
-st.altair_chart(_charts.series_chart(series, titles.get(indicator, indicator)), width="stretch")
-last = series[-1] if series else {}
-if last.get("periods_per_year") is not None:
-    terms = (
-        f"Each person counts in at most {last['periods_per_year']} weeks a year (their first "
-        f"ones), so each year's whole series is released at ε = {last['epsilon_per_year']:g} "
-        f"for this indicator, charged once a year; {last['periods_remaining']} weeks of "
-        f"{last['year']} are left under it."
-    )
-else:
-    terms = "Released before yearly accounting."
-st.caption(f"{len(series)} published weeks. {terms} Bands are 95% intervals of the release noise.")
+st.subheader("One region, week by week")
+regions = sorted({c["region"] for c in mine})
+strongest = min(these.values(), key=lambda c: (c["level"] != "alert", c["level"] != "warning",
+                                               c.get("p_value") or 1.0))  # fmt: skip
+chosen = asked["region"] if asked["region"] in regions else strongest["region"]
+region = st.selectbox("Region", regions, index=regions.index(chosen), key="region")
+series = [c for c in mine if c["region"] == region]
+now = next((c for c in series if c["period"] == week), {})
+st.markdown(f"**{region}, week {label}.** {_monitor.sentence(now, 'patients')}")
+title = f"{titles.get(indicator, indicator).split(':')[0]} ({unit})"
+st.altair_chart(charts.series_chart(series, measure, week, title), width="stretch")
+st.caption(
+    "Band: 95% range of the released value. Dashed: expected. Dotted red: alert threshold. "
+    f"Points: red alert, yellow warning, grey not judged. Detector: {now.get('detector', '-')} "
+    "(a regression on the region's own history that allows for the release noise)."
+)

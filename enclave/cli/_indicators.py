@@ -111,6 +111,27 @@ def publish_(
         typer.echo(f"published {summary['published']}")
 
 
+@group.command("denominators")
+def denominators_(as_json: AsJson = False) -> None:
+    """Release the persons per region once, for rates per 100,000 (charged once)."""
+    with cli_errors(as_json):
+        from enclave.indicators import indicators_of
+        from enclave.indicators._denominators import release_denominators
+        from enclave.service import Service
+
+        s = settings()
+        inds = indicators_of(s)
+        svc = Service.open(s)
+        try:
+            out = release_denominators(svc, s, inds[0]) if inds else {"released": False}
+        finally:
+            svc.close()
+        if as_json:
+            emit(out)
+            return
+        typer.echo("released" if out.get("released") else "already released (no cost)")
+
+
 @group.command("alerts")
 def alerts_(
     indicator: OneIndicator = None,

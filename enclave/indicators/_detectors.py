@@ -85,8 +85,11 @@ def _status(panel: Panel, t: int, j: int, ok: bool) -> Status:
 def _predictive(panel: Panel, base: Baseline, t: int, j: int, floor: float) -> Predictive:
     """The released value's distribution with no outbreak (the expected count floored at
     ``floor``: a baseline of zeros is not evidence of a true zero)."""
-    mu = max(float(base.mu[j]), floor)
-    var = float(base.phi[j]) * mu + mu * mu * float(base.var_eta[j])
+    fitted = float(base.mu[j])
+    mu = max(fitted, floor)
+    # The estimate's own uncertainty, on the fitted mean (a log-scale variance from a
+    # near-empty baseline is capped: it says little about the count's spread).
+    var = float(base.phi[j]) * mu + fitted * fitted * min(float(base.var_eta[j]), 1.0)
     return Predictive.of(mu, var, float(panel.scale[t, j]))
 
 

@@ -42,6 +42,8 @@ def series_rows(releases: Iterable[PublishedRelease], key_column: str = "region"
     """Flatten releases into one row per (indicator, period, key) with value, se and CI."""
     out: list[dict[str, Any]] = []
     for rel in releases:
+        if rel.indicator == "denominators":  # the one-time persons release, not a series
+            continue
         idx = {c: i for i, c in enumerate(rel.columns)}
         value_col = next((c for c in rel.columns if c == "value"), None)
         if key_column not in idx or value_col is None:

@@ -3,12 +3,10 @@ messages for bad input, never a stack trace)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests._dashboards_env import Env, build, weeks
+from tests._dashboards_env import Env, build
 from tests._paths import ROOT
 
 pytestmark = pytest.mark.slow
@@ -53,37 +51,7 @@ def _button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
 
 
-# -- public monitor ------------------------------------------------------------------
-def test_monitor_shows_series_tiles_and_flu_alerts(app) -> None:
-    at = app("monitor.py").run()
-    _no_trace(at)
-    assert at.title[0].value == "Public-health monitor"
-    assert len(at.get("vega_lite_chart")) == 3  # timeline, tile grid, series
-    seen_red = False
-    for peak in ("2023-12-18", "2023-12-25", "2024-01-01", "2024-01-08"):
-        at.select_slider(key="week").set_value(peak).run()
-        _no_trace(at)
-        if not at.dataframe:
-            continue
-        alerts = at.dataframe[0].value
-        assert list(alerts["strength"]) == sorted(alerts["strength"], reverse=True)
-        seen_red |= bool(((alerts["level"] == "red") & (alerts["indicator"] == "ili")).any())
-    assert seen_red
-
-
-def test_monitor_quiet_week_says_so(app) -> None:
-    at = app("monitor.py").run()
-    at.select_slider(key="week").set_value(weeks()[8]).run()
-    _no_trace(at)
-    infos = " ".join(_texts(at, "info"))
-    assert at.dataframe or "No region has a warning" in infos
-
-
-def test_monitor_without_releases_explains(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("ENCLAVE_HOME", str(tmp_path))
-    at = AppTest.from_file(str(PAGES / "monitor.py"), default_timeout=30).run()
-    _no_trace(at)
-    assert any("No indicator has been published yet" in t for t in _texts(at, "info"))
+# -- public monitor: tests/acceptance/test_monitor_page.py ------------------------
 
 
 # -- researcher console --------------------------------------------------------------

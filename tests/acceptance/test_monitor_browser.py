@@ -1,0 +1,109 @@
+"""The monitor page in a real headless Chromium (``streamlit run`` on a free loopback port,
+the DevTools protocol): the default view, a region's series with an alert, a provisional
+week; screenshots in tests/_artifacts/monitor-*.png for a person to look at. Skipped only
+without Chromium (scripts/ensure-system-packages.sh installs it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from enclave.cli._dashboards import page_urls, streamlit_command
+from tests._cdp import Browser
+from tests.acceptance.test_monitor_page import monitor_home
+from tests.acceptance.test_screenshots import (
+    ARTIFACTS,
+    CHROMIUM,
+    _free_port,
+    _png_size,
+    _wait_healthy,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium is not installed (scripts/ensure-system-packages.sh)")
+    settings = monitor_home(tmp_path_factory.mktemp("monitor-browser"))
+    env = {"ENCLAVE_HOME": str(settings.home), "ENCLAVE_POLICIES": str(settings.policies_dir)}
+    port = _free_port()
+    proc = subprocess.Popen(
+        streamlit_command("127.0.0.1", port),
+        env={**os.environ, **env, "OPENBLAS_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    browser = None
+    try:
+        _wait_healthy(port, proc)
+        browser = Browser(CHROMIUM, tmp_path_factory.mktemp("chrome-monitor"))
+        yield page_urls("127.0.0.1", port)["monitor"], browser
+    finally:
+        if browser is not None:
+            browser.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _save(browser: Browser, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    out = ARTIFACTS / f"{name}.png"
+    out.unlink(missing_ok=True)
+    browser.screenshot(out)
+    assert _png_size(out) == (1400, 1000)
+    assert out.stat().st_size > 30_000  # a rendered page, not a blank one
+    return out
+
+
+def _text(browser: Browser) -> str:
+    return str(browser.js("document.body.innerText"))
+
+
+def _scroll_to(browser: Browser, text: str) -> None:
+    browser.js(
+        "[...document.querySelectorAll('h3')]"
+        f".find(h => h.innerText.includes({text!r})).scrollIntoView()"
+    )
+    browser.settle()
+
+
+def test_default_view(served) -> None:
+    url, browser = served
+    browser.open(url)
+    browser.wait_for("Alerts this week")
+    _save(browser, "monitor-default")
+    text = _text(browser)
+    assert "Public-health monitor" in text and "How to read this" in text
+    assert "Deploy" not in text and "Traceback" not in text
+    assert "2024" in text  # dates carry their year
+    toolbar = "document.querySelector('[data-testid=stToolbar]')"
+    assert browser.js(f"!{toolbar} || getComputedStyle({toolbar}).display === 'none'")
+
+
+def test_a_region_series_with_an_alert(served) -> None:
+    url, browser = served
+    browser.open(f"{url}?indicator=ili&week=2024-01-08&region=New+Taipei")
+    browser.wait_for("More patients than expected")
+    _save(browser, "monitor-alert-map")
+    _scroll_to(browser, "One region, week by week")
+    _save(browser, "monitor-alert-series")
+    text = _text(browser)
+    assert "New Taipei, week 08 Jan 2024" in text and "happens by chance" in text
+
+
+def test_a_provisional_week(served) -> None:
+    url, browser = served
+    browser.open(f"{url}?indicator=emergency&week=2024-12-30&region=Taipei")
+    browser.wait_for("is provisional")
+    _save(browser, "monitor-provisional")
+    _scroll_to(browser, "One region, week by week")
+    _save(browser, "monitor-provisional-series")
+    assert "This week's data are incomplete" in _text(browser)
