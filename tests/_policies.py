@@ -11,10 +11,12 @@ __all__ = ["write_project"]
 
 def write_project(
     policies: Path, pid: str, *, title: str, members: Sequence[str], epsilon: float,
-    per_query: float, tables: Sequence[str] = ("persons",),
+    per_query: float, tables: Sequence[str] = ("persons",), delta: float = 0.0,
+    accounting: str = "pure",
 ) -> Path:  # fmt: skip
     """Write ``projects/<pid>.toml`` under ``policies``: an approved project with budget
-    ``epsilon`` (at most ``per_query`` a query) that may read every column of ``tables``."""
+    ``epsilon`` (at most ``per_query`` a query) and ``delta`` that may read every column of
+    ``tables``, accounted in ``accounting`` ("pure" ε-DP or "zcdp")."""
     lines = [
         "[project]",
         f"id = {json.dumps(pid)}",
@@ -22,6 +24,8 @@ def write_project(
         f"members = {json.dumps(list(members))}",
         f"epsilon = {epsilon!r}",
         f"max_epsilon_per_query = {per_query!r}",
+        *([f"delta = {delta!r}"] if delta else []),
+        *([f"accounting = {json.dumps(accounting)}"] if accounting != "pure" else []),
         "",
         "[project.tables]",
         *(f'{table} = ["*"]' for table in tables),

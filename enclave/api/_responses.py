@@ -129,6 +129,10 @@ class DryRunOut(_Out):
         None, description="How the query would be refused if asked now (budget, review)."
     )
     budget_remaining: BudgetOut | None = None
+    rho: float | None = Field(None, description="zcdp projects: the query's ρ (zCDP).")
+    rho_split: dict[str, float] | None = Field(
+        None, description="zcdp projects: ρ of each noised piece (the ε split's shares)."
+    )
 
 
 class ReviewOut(_Out):
@@ -162,6 +166,9 @@ class PolicyOut(_Out):
     member_epsilon: float | None = None
     review_epsilon: float | None = None
     status: str | None = None
+    accounting: Literal["zcdp"] | None = Field(
+        None, description="'zcdp' when the project is accounted in ρ (absent: pure ε-DP)."
+    )
 
 
 class ProjectOut(_Out):
