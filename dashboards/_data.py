@@ -62,31 +62,10 @@ def researcher_projects(svc: Any, principal: Principal) -> list[str]:
 
 
 def schema(svc: Any, project: str | None = None) -> dict[str, Any]:
-    """Tables, columns, roles, bounds and public key sets — from policy, never from data."""
-    dataset = svc.dataset
-    policy = svc.project_policy(project) if project else None
-    tables = []
-    for t in dataset.tables:
-        allowed = policy.allowed_columns(t.name) if policy is not None else ("*",)
-        if allowed is None:
-            continue
-        cols = [
-            {
-                "column": c.name,
-                "role": c.role,
-                "lower": c.lower,
-                "upper": c.upper,
-                "key_set": c.key_set,
-            }
-            for c in t.columns
-            if "*" in allowed or c.name in allowed
-        ]
-        tables.append(
-            {"table": t.name, "protected": t.protected, "person": t.person_column, "columns": cols}
-        )
-    key_sets = {k.name: [str(v) for v in k.values] for k in dataset.key_sets}
-    exprs = [{"expression": e.expression, "key_set": e.key_set} for e in dataset.public_key_exprs]
-    return {"tables": tables, "key_sets": key_sets, "public_key_exprs": exprs}
+    """Tables, columns, roles, domains and public group keys — from policy, never from data."""
+    from enclave.service._schema import schema_report
+
+    return schema_report(svc.dataset, svc.project_policy(project) if project else None)
 
 
 def run_query(

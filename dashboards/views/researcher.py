@@ -120,27 +120,17 @@ with schema_tab:
         st.caption("From the steward's policy, never from the data.")
         for table in info["tables"]:
             kind = (
-                "protected, person column " + str(table["person"])
+                "protected, person column " + str(table["person_column"])
                 if table["protected"]
                 else ("public")
             )
             with st.expander(f"{table['table']} ({kind})"):
                 st.dataframe(table["columns"], hide_index=True, width="stretch")
-        st.markdown("**Public key sets** (every key is returned, present in the data or not)")
-        st.dataframe(
-            [
-                {
-                    "key set": k,
-                    "keys": len(v),
-                    "first": ", ".join(v[:6]) + (" …" if len(v) > 6 else ""),
-                }
-                for k, v in info["key_sets"].items()
-            ],
-            hide_index=True,
-            width="stretch",
+        st.markdown(
+            "**Public group keys** (every key is returned, present in the data or not; no δ). "
+            "Any key computed only from columns with a public domain is public too."
         )
-        st.markdown("**Public key expressions**")
-        st.dataframe(info["public_key_exprs"], hide_index=True, width="stretch")
+        st.dataframe(info["public_keys"], hide_index=True, width="stretch")
 
 with history_tab:
     with _ui.guard("Reading your budget"):

@@ -82,6 +82,23 @@ def test_researcher_estimate_run_and_download(app, env: Env) -> None:
     assert lefts and lefts[0] == pytest.approx(lefts[-1])
 
 
+def test_researcher_schema_lists_public_group_keys(app, env: Env) -> None:
+    at = _sign_in(app("researcher.py"), env.researcher_token)
+    _no_trace(at)
+    at.selectbox(key="project").set_value("demo").run()
+    _no_trace(at)
+    keys = next(
+        d.value
+        for d in at.dataframe
+        if "expression" in d.value.columns and "keys" in d.value.columns
+    )
+    expressions = list(keys["expression"])
+    assert any("birth_year" in e for e in expressions)  # age bands, from a public domain
+    assert any(e.startswith("year(") for e in expressions)  # calendar years of a date
+    assert (keys["keys"] > 0).all()
+    assert any("Public group keys" in m.value for m in at.markdown)
+
+
 def test_researcher_refused_query_shows_message(app, env: Env) -> None:
     at = _sign_in(app("researcher.py"), env.researcher_token)
     at.selectbox(key="project").set_value("demo").run()
