@@ -63,8 +63,17 @@ def person_column(
             expr = exp.Case(ifs=[exp.If(this=expr, true=exp.Literal.number(1))]).else_("0")
             bounds = (0.0, 1.0)
         expr = exp.cast(expr, _DOUBLE)
-        column = ColumnPolicy(name, "numeric", float(bounds[0]), float(bounds[1]))
+        # a flag or a plain count takes whole values in its bounds: a public domain, so keys
+        # made from it (``CASE WHEN er.visits >= 2 …``) are public (``plan.domains``)
+        whole = kind == "bool" or isinstance(_unwrap(item.this), exp.Count)
+        column = ColumnPolicy(name, "numeric", float(bounds[0]), float(bounds[1]), integer=whole)
     return exp.alias_(expr, name), column
+
+
+def _unwrap(node: exp.Expression) -> exp.Expression:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
 
 
 def _per_person(
