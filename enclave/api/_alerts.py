@@ -66,9 +66,16 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def _documented() -> dict[str, Any]:
+    """The JSON model, and the CSV that ``?format=csv`` answers with."""
+    out = answers(AlertsOut, 400, 404, 422)
+    out["responses"][200]["content"] = {"text/csv": {"schema": {"type": "string"}}}
+    return out
+
+
 @router.get(
     "/v1/alerts",
-    **answers(AlertsOut, 400, 404, 422),
+    **_documented(),
     tags=["public"],
     summary="Alerts on the published indicators",
 )

@@ -11,7 +11,7 @@ that arrive late); the week that holds the last date, and later ones, always are
 
 >>> cfg = parse_alerts({"detector": "farrington", "farrington": {"alpha_alert": 0.002}})
 >>> cfg.detector, cfg.farrington.alpha_alert, cfg.cusum.reference
-('farrington', 0.002, 1.0)
+('farrington', 0.002, 1.5)
 >>> parse_alerts({"detector": "magic"})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 enclave.errors.PolicyError: alerts.detector must be one of cusum, ears, farrington...
@@ -57,10 +57,10 @@ class CusumConfig:
     ``exclude_recent`` last weeks): ``S = min(cap, max(0, S + z − reference))``, an alert at
     ``S ≥ alert``, a warning at ``S ≥ warning``."""
 
-    reference: float = 1.0
-    alert: float = 3.5
+    reference: float = 1.5
+    alert: float = 3.0
     warning: float = 2.0
-    cap: float = 4.5
+    cap: float = 3.5
     exclude_recent: int = 0
 
 
