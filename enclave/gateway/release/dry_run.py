@@ -129,8 +129,7 @@ def _averages(plan: Plan, bounds: Sequence[int]) -> dict[str, dict[str, Any]]:
                 for c in bounds
             },
             "released_from_rows": {
-                str(c): int(piece_noise(plan, count, c).half_width(ALPHA / 2)) + 1
-                for c in bounds
+                str(c): int(piece_noise(plan, count, c).half_width(ALPHA / 2)) + 1 for c in bounds
             },
         }
     return out
