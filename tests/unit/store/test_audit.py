@@ -9,14 +9,8 @@ import sqlite3
 
 import pytest
 
-from enclave.settings import Settings
 from enclave.store import AuditRecord, open_store
 from tests._store_rows import fill_audit
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return Settings(home=tmp_path / "home")
 
 
 def _fill(settings, n=6):

@@ -16,18 +16,6 @@ from enclave.settings import Settings
 from enclave.store import BudgetLimits, TopUp, open_store
 from tests._store_rows import reserve
 
-
-@pytest.fixture
-def settings(tmp_path):
-    return Settings(home=tmp_path / "home")
-
-
-@pytest.fixture
-def store(settings):
-    with open_store(settings) as s:
-        yield s
-
-
 #: The default limits of a reservation here (tests pass their own where they matter).
 _reserve = functools.partial(reserve, limits=BudgetLimits(epsilon=1.0, delta=1e-6))
 

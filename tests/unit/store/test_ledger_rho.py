@@ -10,7 +10,6 @@ import pytest
 
 from enclave.errors import BudgetExhausted, InternalError
 from enclave.policy import Accounting, epsilon_of_rho, rho_of_epsilon
-from enclave.settings import Settings
 from enclave.store import (
     BudgetAsk,
     BudgetLimits,
@@ -23,17 +22,6 @@ from enclave.store._schema import BASE_VERSION, DDL, SCHEMA_VERSION
 
 ZCDP = Accounting("zcdp", 1e-6)
 LIMITS = BudgetLimits(epsilon=2.0, delta=ZCDP.keys_delta, accounting=ZCDP)
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return Settings(home=tmp_path / "home")
-
-
-@pytest.fixture
-def store(settings):
-    with open_store(settings) as s:
-        yield s
 
 
 def _ask(rho: float, *, eps: float = 0.3, limits=LIMITS, user="ana", rid="r", delta=0.0):

@@ -8,7 +8,6 @@ import sqlite3
 import pytest
 
 from enclave.errors import Conflict, NotFound, Unauthorized, UserError
-from enclave.settings import Settings
 from enclave.store import open_store
 
 
@@ -23,11 +22,6 @@ class Clock:
 @pytest.fixture
 def clock():
     return Clock()
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return Settings(home=tmp_path / "home")
 
 
 @pytest.fixture
