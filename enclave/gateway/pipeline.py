@@ -35,7 +35,7 @@ from enclave.gateway.plan.pieces import plan_pieces
 from enclave.gateway.plan.planner import plan
 from enclave.gateway.release.bound import choose_bound
 from enclave.gateway.release.cached import audit_record, cache_key, from_cache, sql_hash
-from enclave.gateway.release.dry_run import dry_run_of
+from enclave.gateway.release.dry_run import dry_run_of, refusal
 from enclave.gateway.release.losses import verify_losses
 from enclave.gateway.release.noise import add_noise
 from enclave.gateway.sql.rewrite import rewrite
@@ -204,11 +204,28 @@ def answer(request: QueryRequest, ctx: GatewayContext) -> Release:
 
 
 def dry_run(request: QueryRequest, ctx: GatewayContext) -> dict[str, Any]:
-    """What a query would cost and how accurate it would be; reads and spends nothing."""
+    """What a query would cost and how accurate it would be, whether it is cached (then it
+    costs nothing) and whether it would be refused as asked now; reads and spends nothing."""
     with _audited(request, ctx, "dry_run") as out:
         state = front(request, ctx)
         out.digest = sql_hash(state.normalized_sql)
         result = dry_run_of(state, ctx).to_json()
         out.verdict = "estimated"
-        result["budget_remaining"] = _remaining(ctx, request)
+        result["budget_remaining"] = remaining = _remaining(ctx, request)
+        key = cache_key(request, state.normalized_sql)
+        result["cached"] = ctx.store.cached_release(request.project, key) is not None
+        result["refusal"] = (
+            None
+            if result["cached"]
+            else refusal(state.plan, remaining, _review_refusal(state, ctx))
+        )
         return result
+
+
+def _review_refusal(state: Planned, ctx: GatewayContext) -> str | None:
+    """The review refusal the query would meet, as its message (None: no review needed)."""
+    try:
+        _check_review(state, ctx)
+    except PolicyViolation as exc:
+        return exc.message
+    return None
