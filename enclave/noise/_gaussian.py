@@ -2,7 +2,8 @@
 
 * ``gaussian_int``: OpenDP's ``make_gaussian`` on a vector of 64-bit integers
   (``atom_domain(T="i64")``) is the **discrete Gaussian** (Canonne, Kamath & Steinke 2020):
-  exact integer sampling, no floating-point noise. Its privacy map is ρ = Δ₂²/(2σ²) in
+  exact integer sampling, no floating-point noise; totals are capped to ±2⁶² first, as for
+  the Laplace. Its privacy map is ρ = Δ₂²/(2σ²) in
   zero-concentrated divergence, for the L2 sensitivity Δ₂ (``l2_distance(T="f64")``, so a
   sensitivity such as √2 is used as it is). The scale is fitted to OpenDP's map, never to
   the formula alone, and the map's ρ for what ran goes to ``record``.
@@ -32,6 +33,7 @@ from typing import Any
 
 from enclave.errors import InternalError
 from enclave.noise._accuracy import ALPHA
+from enclave.noise._mechanisms import _capped, _fit_scale
 from enclave.noise._opendp import dp
 
 __all__ = [
@@ -47,8 +49,6 @@ __all__ = [
 RhoRecord = Callable[[float], None]
 #: Largest σ whose half-width comes from OpenDP's exact discrete-Gaussian helper.
 EXACT_ACCURACY_SCALE = 4096.0
-#: Integer totals are capped to ±CAP before noise (the same data-independent cap as Laplace).
-_CAP = 2**62
 
 
 def _space() -> tuple[Any, Any]:
@@ -66,18 +66,12 @@ def gaussian_int(
     if not (sensitivity > 0 and rho > 0 and math.isfinite(sensitivity)):
         raise InternalError("sensitivity and ρ must be positive")
     d_in = float(sensitivity)
-    scale = d_in / math.sqrt(2.0 * rho)
-    for _ in range(60):
-        meas = dp.m.make_gaussian(*_space(), scale=scale)
-        if meas.map(d_in) <= rho:
-            break
-        scale *= 1.0 + 1e-6
-    else:
-        raise InternalError("could not fit a Gaussian scale to the ρ share")
+    meas, scale = _fit_scale(
+        lambda s: dp.m.make_gaussian(*_space(), scale=s), d_in, rho, d_in / math.sqrt(2.0 * rho)
+    )
     if record is not None:
         record(float(meas.map(d_in)))
-    capped = [max(-_CAP, min(_CAP, int(v))) for v in values]
-    return [int(v) for v in meas(capped)], scale
+    return [int(v) for v in meas([_capped(v) for v in values])], scale
 
 
 def discrete_gaussian_std(scale: float) -> float:

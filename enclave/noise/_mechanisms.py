@@ -43,15 +43,18 @@ def _capped(v: int) -> int:
     return max(-INT_CAP, min(INT_CAP, int(v)))
 
 
-def _fit_scale(build: Any, d_in: Any, epsilon: float) -> tuple[Any, float]:
-    """Smallest scale ≈ d_in/ε whose OpenDP privacy map is ≤ ε (nudged up for rounding)."""
-    scale = float(d_in) / epsilon
+def _fit_scale(
+    build: Any, d_in: Any, epsilon: float, start: float | None = None
+) -> tuple[Any, float]:
+    """Smallest scale ≈ d_in/ε (or ``start``) whose OpenDP privacy map is ≤ ε (the share,
+    ρ for a Gaussian), nudged up for rounding."""
+    scale = float(d_in) / epsilon if start is None else start
     for _ in range(60):
         meas = build(scale)
         if meas.map(d_in) <= epsilon:
             return meas, scale
         scale *= 1.0 + 1e-6
-    raise InternalError("could not fit a Laplace scale to the ε share")
+    raise InternalError("could not fit a noise scale to its privacy share")
 
 
 def laplace_int(
