@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
-from enclave.engines.base import too_slow
+from enclave.engines.base import Engine, too_slow
+from enclave.errors import QueryRejected
 from enclave.settings import Settings
 
-__all__ = ["DEFAULT_LIMIT_S", "check_deadline", "remaining", "request_limit"]
+__all__ = ["DEFAULT_LIMIT_S", "check_deadline", "remaining", "request_limit", "run_sql"]
 
 #: the limit when a context carries no settings (examples and doctests)
 DEFAULT_LIMIT_S = 60.0
@@ -42,3 +44,16 @@ def check_deadline(deadline: float, limit_s: float) -> None:
     """Raise the timeout refusal once ``deadline`` has passed."""
     if time.monotonic() > deadline:
         raise too_slow(limit_s)  # the engines' own timeout refusal, word for word
+
+
+def run_sql(
+    engine: Engine, sql: str, deadline: float, limit_s: float
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """``engine.execute`` with what is left of the request; a refusal once the request's
+    time is up is the deadline's (it names the request's limit, whatever the engine's own)."""
+    try:
+        cols, rows = engine.execute(sql, timeout_s=remaining(deadline))
+    except QueryRejected:
+        check_deadline(deadline, limit_s)
+        raise
+    return tuple(cols), list(rows)

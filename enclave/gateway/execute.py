@@ -12,7 +12,7 @@ through ``release.noise``.
 from __future__ import annotations
 
 from enclave.engines.hashing import query_salt
-from enclave.gateway.deadline import remaining
+from enclave.gateway.deadline import request_limit, run_sql
 from enclave.gateway.plan.pieces import plan_pieces
 from enclave.gateway.sql.rewrite import quantile_queries
 from enclave.gateway.values import (
@@ -35,15 +35,17 @@ def execute(state: Rewritten, ctx: GatewayContext) -> Executed:
         p.in_sql for p in plan_pieces(plan.aggregates, plan.epsilon_split)
     ):  # quantiles only: their histograms carry the data
         return advance(state, Executed, columns=(), rows=())
-    cols, rows = ctx.engine.execute(state.rewritten_sql, timeout_s=remaining(state.deadline))
-    return advance(state, Executed, columns=tuple(cols), rows=tuple(rows))
+    limit = request_limit(ctx.settings)
+    cols, rows = run_sql(ctx.engine, state.rewritten_sql, state.deadline, limit)
+    return advance(state, Executed, columns=cols, rows=tuple(rows))
 
 
 def read_histograms(state: Bounded, ctx: GatewayContext) -> Histogrammed:
     """Each quantile aggregate's bounded value histogram, at the plan's rows bound."""
     salt = query_salt(state.normalized_sql)
+    limit = request_limit(ctx.settings)
     histograms = {
-        key: list(ctx.engine.execute(sql, timeout_s=remaining(state.deadline))[1])
+        key: run_sql(ctx.engine, sql, state.deadline, limit)[1]
         for key, sql in quantile_queries(state.plan, ctx.dataset, salt).items()
     }
     exact = Exact(state.exact.columns, state.exact.rows, histograms)
