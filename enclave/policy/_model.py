@@ -103,7 +103,6 @@ class ContributionPolicy:
     groups_per_person: int = 4
     auto_epsilon_share: float = 0.1
     auto_max_rows: int = 512
-    auto_quantile: float = 0.95
 
 
 @dataclass(frozen=True)
