@@ -7,13 +7,18 @@ under one alias, and every column they name belongs to it and is one the project
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+
 from sqlglot import exp
 
 from enclave.errors import PolicyViolation, QueryRejected
 from enclave.gateway.check.catalog import Catalog
+from enclave.gateway.check.rules.allowed_nodes import allowed_nodes
+from enclave.gateway.check.rules.total_expressions import Typer
 from enclave.policy import TablePolicy
 
-__all__ = ["base_table", "qualify_body"]
+__all__ = ["Body", "base_table", "open_body", "qualify_body"]
 
 _ONE_TABLE = (
     "A WITH body that groups by the person or uses windows reads one table (no joins): "
@@ -70,3 +75,33 @@ def _in_having(node: exp.Expression) -> bool:
             return True
         parent = parent.parent
     return False
+
+
+@dataclass(frozen=True)
+class Body:
+    """A kept WITH body, opened: its copied SELECT, its table and alias, and a typer."""
+
+    select: exp.Select
+    table: TablePolicy
+    alias: str
+    typer: Typer
+
+    @property
+    def person(self) -> str:
+        return self.table.person_column or ""
+
+
+def open_body(body: exp.Select, cat: Catalog, clauses: Collection[str], shape: str) -> Body:
+    """A copy of ``body`` with only ``clauses``, one table, qualified columns, a typed WHERE."""
+    body = body.copy()
+    for key, value in body.args.items():
+        if key not in clauses and value not in (None, False, []):
+            raise QueryRejected(shape)
+    table, alias = base_table(body, cat)
+    qualify_body(body, table, alias, cat)
+    typer = Typer({alias: table.name}, cat)
+    where = body.args.get("where")
+    if where is not None:
+        allowed_nodes(where.this)
+        typer.want(where.this, "bool")
+    return Body(body, table, alias, typer)

@@ -43,12 +43,10 @@ from __future__ import annotations
 from sqlglot import exp
 
 from enclave.errors import QueryRejected
-from enclave.gateway.check.bodies import base_table, qualify_body
+from enclave.gateway.check.bodies import open_body
 from enclave.gateway.check.catalog import Catalog
 from enclave.gateway.check.per_person import person_column, person_condition
-from enclave.gateway.check.rules.allowed_nodes import allowed_nodes
 from enclave.gateway.check.rules.promote_numbers import promote_numbers
-from enclave.gateway.check.rules.total_expressions import Typer
 from enclave.gateway.check.window_tables import is_window_table, window_table
 from enclave.gateway.values import PersonTable
 from enclave.policy import ColumnPolicy, TablePolicy
@@ -110,19 +108,11 @@ def with_bodies(select: exp.Select, tables: tuple[PersonTable, ...]) -> exp.Sele
 
 
 def _person_table(name: str, body: exp.Select, cat: Catalog) -> PersonTable:
-    body = body.copy()
-    for key, value in body.args.items():
-        if key not in _BODY_ARGS and value not in (None, False, []):
-            raise QueryRejected(_SHAPE)
-    table, alias = base_table(body, cat)
-    qualify_body(body, table, alias, cat)
-    person = table.person_column or ""
+    opened = open_body(body, cat, _BODY_ARGS, _SHAPE)
+    body, table, alias, typer, person = (
+        opened.select, opened.table, opened.alias, opened.typer, opened.person
+    )  # fmt: skip
     _check_group(body, alias, person)
-    typer = Typer({alias: table.name}, cat)
-    where = body.args.get("where")
-    if where is not None:
-        allowed_nodes(where.this)
-        typer.want(where.this, "bool")
     columns = [ColumnPolicy(person, "identifier")]
     items: list[exp.Expr] = [exp.column(person, table=alias).as_(person)]
     for item in body.expressions:

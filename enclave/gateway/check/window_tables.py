@@ -31,10 +31,8 @@ import dataclasses
 from sqlglot import exp
 
 from enclave.errors import PolicyViolation, QueryRejected
-from enclave.gateway.check.bodies import base_table, qualify_body
+from enclave.gateway.check.bodies import open_body
 from enclave.gateway.check.catalog import Catalog
-from enclave.gateway.check.rules.allowed_nodes import allowed_nodes
-from enclave.gateway.check.rules.total_expressions import Typer
 from enclave.gateway.values import PersonTable
 from enclave.policy import ColumnPolicy, TablePolicy
 from enclave.schema import TABLES
@@ -61,18 +59,8 @@ def is_window_table(body: exp.Expression) -> bool:
 
 def window_table(name: str, body: exp.Select, cat: Catalog) -> PersonTable:
     """The checked body and the protected table it stands for."""
-    body = body.copy()
-    for key, value in body.args.items():
-        if key not in _BODY_ARGS and value not in (None, False, []):
-            raise QueryRejected(_SHAPE)
-    table, alias = base_table(body, cat)
-    qualify_body(body, table, alias, cat)
-    person = table.person_column or ""
-    typer = Typer({alias: table.name}, cat)
-    where = body.args.get("where")
-    if where is not None:
-        allowed_nodes(where.this)
-        typer.want(where.this, "bool")
+    opened = open_body(body, cat, _BODY_ARGS, _SHAPE)
+    body, table, alias, person = opened.select, opened.table, opened.alias, opened.person
     items: list[exp.Expr] = [exp.column(person, table=alias).as_(person)]
     columns = [ColumnPolicy(person, "identifier")]
     for item in body.expressions:
