@@ -3,12 +3,13 @@ records with fake users, projects and hashes."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from enclave.store import AuditRecord, BudgetAsk
 
-__all__ = ["apply_project", "fill_audit", "reserve"]
+__all__ = ["apply_project", "fill_audit", "metadata_rows", "reserve"]
 
 
 def apply_project(
@@ -20,6 +21,15 @@ def apply_project(
     return store.projects.apply(
         pid, **placeholders, tables=tuple(tables), requested_epsilon=epsilon, applicant=applicant
     )
+
+
+def metadata_rows(settings: Any, sql: str) -> list[Any]:
+    """The rows ``sql`` reads straight from the SQLite metadata file of ``settings``."""
+    con = sqlite3.connect(settings.metadata_path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def reserve(

@@ -14,18 +14,11 @@ from enclave.errors import BudgetExhausted, InternalError, UserError
 from enclave.policy import load_project_policies
 from enclave.settings import Settings
 from enclave.store import BudgetLimits, TopUp, open_store
+from tests._store_rows import metadata_rows as _rows
 from tests._store_rows import reserve
 
 #: The default limits of a reservation here (tests pass their own where they matter).
 _reserve = functools.partial(reserve, limits=BudgetLimits(epsilon=1.0, delta=1e-6))
-
-
-def _rows(settings, sql):
-    con = sqlite3.connect(settings.metadata_path)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _dump(settings):

@@ -19,6 +19,7 @@ from enclave.store import (
     to_rho_units,
 )
 from enclave.store._schema import BASE_VERSION, DDL, SCHEMA_VERSION
+from tests._store_rows import metadata_rows as _units
 
 ZCDP = Accounting("zcdp", 1e-6)
 LIMITS = BudgetLimits(epsilon=2.0, delta=ZCDP.keys_delta, accounting=ZCDP)
@@ -26,14 +27,6 @@ LIMITS = BudgetLimits(epsilon=2.0, delta=ZCDP.keys_delta, accounting=ZCDP)
 
 def _ask(rho: float, *, eps: float = 0.3, limits=LIMITS, user="ana", rid="r", delta=0.0):
     return BudgetAsk("z", user, eps, delta, rid, "h" * 64, limits, rho=rho)
-
-
-def _units(settings, sql):
-    con = sqlite3.connect(settings.metadata_path)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_rho_adds_up_exactly_in_integer_units(store, settings):
