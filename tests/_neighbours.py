@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from enclave.settings import Settings
 from tests._data import EVENTS, START, frames, pair
 
@@ -32,6 +34,7 @@ __all__ = [
     "build_pair",
     "open_pair",
     "outcome",
+    "pair_fixture",
 ]
 
 #: The base population is ``tests._data.EVENTS``; the adversary's region, category, codes
@@ -145,6 +148,18 @@ def open_pair(
             close = getattr(ctx.store, "close", None)
             if close is not None:
                 close()
+
+
+def pair_fixture(folder: str, *, name: str = "pair", first: bool = False) -> Any:
+    """A module-scoped fixture ``name``: the pair built under a fresh temporary ``folder``
+    (``first``: the added person's rows stored before everyone else's) and opened."""
+
+    @pytest.fixture(scope="module", name=name)
+    def opened_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+        with open_pair(build_pair(tmp_path_factory.mktemp(folder), first=first)) as opened:
+            yield opened
+
+    return opened_pair
 
 
 MEMBERS = {"demo": "researcher@demo", "pharmacy": "pharmacist@uni"}

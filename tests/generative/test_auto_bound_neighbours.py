@@ -11,13 +11,12 @@ cells, and a dry run of each.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from enclave.gateway import QueryRequest, dry_run
-from tests._neighbours import Pair, build_pair, open_pair, outcome
+from tests._neighbours import Pair, outcome, pair_fixture
 
 J = "FROM claims c JOIN persons p ON p.person_id = c.person_id"
 ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -39,10 +38,7 @@ ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    with open_pair(build_pair(tmp_path_factory.mktemp("auto-neighbours"))) as opened:
-        yield opened
+pair = pair_fixture("auto-neighbours")
 
 
 def _preview(ctx: Any, sql: str, ask: dict[str, Any]) -> dict[str, Any] | tuple[str, ...]:

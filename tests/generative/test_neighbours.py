@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from tests import _spark_env
 from tests._neighbour_queries import AGGREGATE_NAMES, FUNCTION_NAMES, JOIN, function_calls
 from tests._neighbour_queries import queries as generated_queries
-from tests._neighbours import Pair, build_pair, open_pair, outcome
+from tests._neighbours import Pair, build_pair, open_pair, outcome, pair_fixture
 from tests._spark_env import SMALL_CONF
 from tests.spec.test_gateway_fixtures import FILES, read_fixture
 
@@ -178,10 +178,7 @@ def assert_same_outcome(pair: Pair, sql: str, **ask: Any) -> tuple[str, ...]:
     return without
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    with open_pair(build_pair(tmp_path_factory.mktemp("neighbours"))) as opened:
-        yield opened
+pair = pair_fixture("neighbours")
 
 
 def _fixture_params() -> list[Any]:

@@ -11,13 +11,12 @@ person's dates in every argument slot.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from enclave.gateway import QueryRequest, answer
-from tests._neighbours import Pair, build_pair, open_pair, outcome
+from tests._neighbours import Pair, outcome, pair_fixture
 
 JOIN = "FROM claims c JOIN persons p ON p.person_id = c.person_id"
 BAND = (
@@ -65,10 +64,7 @@ DATES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    with open_pair(build_pair(tmp_path_factory.mktemp("public-keys"))) as opened:
-        yield opened
+pair = pair_fixture("public-keys")
 
 
 def _released_keys(ctx: Any, sql: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:

@@ -9,13 +9,12 @@ noise-free yes/no about one person. The gateway releases the canonical form.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from enclave.gateway import QueryRequest, answer
-from tests._neighbours import Pair, build_pair, open_pair
+from tests._neighbours import Pair, pair_fixture
 
 WHO = "p.region = 'Lienchiang'"
 QUERIES = [
@@ -28,11 +27,7 @@ QUERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def pair_first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    homes = build_pair(tmp_path_factory.mktemp("keys"), first=True)
-    with open_pair(homes) as pair:
-        yield pair
+pair_first = pair_fixture("keys", name="pair_first", first=True)
 
 
 def _keys(ctx: Any, sql: str) -> list[str]:
