@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test check fmt bench clean
+.PHONY: install demo test check fmt bench bench-peers clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 2; }
@@ -34,6 +34,15 @@ fmt: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/gateway.py
+
+# The gateway vs SmartNoise SQL, Tumult Analytics and OpenDP Polars, each in a venv of its own.
+bench-peers: install
+	for p in smartnoise tumult opendp; do \
+	  test -x .venv-peers/$$p/bin/python || $(PYTHON) -m venv .venv-peers/$$p; \
+	  .venv-peers/$$p/bin/pip install --quiet -r bench/requirements-peers-$$p.txt || exit 1; \
+	done
+	echo '*' > .venv-peers/.gitignore
+	nice -n 10 $(BIN)/python bench/peers.py $(if $(PERSONS),--persons $(PERSONS),)
 
 clean:
 	rm -rf $(VENV) .enclave .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,264 @@
+"""Benchmark: the gateway against SmartNoise SQL, Tumult Analytics and OpenDP's Polars API.
+
+Same warehouse (``bench._common.build_warehouse``), same eight questions
+(``bench.gateway.WORKLOAD``), same ε = 1 per query, same bounds (``policies/dataset.toml``:
+amount in [0, 20000], los_days in [0, 60], the public key sets), same metric (median
+relative error over cells against the exact DuckDB answer, pooled over ``--runs``
+releases) and the median wall time of one release. The gateway answers the SQL itself:
+join, bounds chosen privately per query (``auto``, 10% of ε), groups per person 4. The
+peers read one prepared table, the claims with their person's attributes, ISO week, age
+band and ICD-10 category joined in beforehand (``bench._peers_queries``; not timed), and
+are given the rows bound ``c`` per query: the gateway's own median choice (at least 1), or
+``--bound``. That spares them the ε and the guess a bound costs, so where the table says
+the gateway is better it is despite that. Each peer's idiom is in ``bench/_peers_<name>.py``;
+a query a library cannot express is shown as such, not dropped.
+
+The peers live in virtualenvs of their own (their pins conflict with each other and with
+the project): ``make bench-peers`` makes ``.venv-peers/{smartnoise,tumult,opendp}`` from
+``bench/requirements-peers-*.txt`` and runs this script; by hand::
+
+    python3.11 -m venv .venv-peers/tumult
+    .venv-peers/tumult/bin/pip install -r bench/requirements-peers-tumult.txt   # likewise
+    nice -n 10 .venv/bin/python bench/peers.py --persons 100000 --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import ROOT, build_warehouse, cell_key, code_version
+from bench._peers_queries import PEER_QUERIES, prepared_sql
+from bench._peers_table import median_error, table
+from bench.gateway import AGE, WORKLOAD, _truth, gateway
+
+__all__ = ["PEERS", "RECORD_KEYS", "main"]
+
+PEERS = ("smartnoise", "tumult", "opendp")
+EPSILON = 1.0  # bench.gateway's requests are at ε = 1
+BOUNDED = ("amount", "los_days")
+#: one JSON object per (query, system); ``status``: released, unsupported, failed, not installed
+RECORD_KEYS = (
+    "query", "system", "version", "status", "median_error", "median_s", "times",
+    "rows_bound", "notes", "error", "setup_s", "persons", "claims", "runs", "epsilon",
+)  # fmt: skip
+
+
+def _export(settings: Any, home: Path) -> tuple[Path, float]:
+    """The peers' prepared table as Parquet (made once per home); its export time."""
+    import duckdb
+
+    path = home / "peers.parquet"
+    t = time.perf_counter()
+    if not path.is_file():
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        con.execute(f"COPY ({prepared_sql(AGE)}) TO '{path}' (FORMAT parquet)")
+        con.close()
+    return path, time.perf_counter() - t
+
+
+def _public(ds: Any, name: str) -> tuple[list[list[str]], set[tuple[str, ...]]]:
+    """Each key column's public values, and the set of public cells (their product)."""
+    import itertools
+
+    values = []
+    for ks in PEER_QUERIES[name].key_sets:
+        key_set = ds.key_set(ks)
+        assert key_set is not None, ks
+        values.append([str(v) for v in key_set.values])
+    return values, {tuple(c) for c in itertools.product(*values)}
+
+
+def _record(name: str, system: str, **fields: Any) -> dict[str, Any]:
+    """One (query, system) result; every record has the same keys (``RECORD_KEYS``)."""
+    base: dict[str, Any] = dict.fromkeys(RECORD_KEYS)
+    base.update(query=name, system=system, status="released", times=[], notes="")
+    unknown = set(fields) - set(RECORD_KEYS)
+    assert not unknown, unknown
+    return {**base, **fields}
+
+
+def _gateway_runs(name: str, ctx: Any, runs: int, truth: dict, public: set) -> dict[str, Any]:
+    sql, releases, times, bounds = WORKLOAD[name], [], [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        state = gateway(sql, ctx)
+        times.append(time.perf_counter() - t)
+        assert state.plan is not None and state.release is not None
+        nk = len(state.plan.keys)
+        idx = state.plan.output_columns.index(state.plan.aggregates[0].alias)
+        releases.append([[*row[:nk], row[idx]] for row in state.release.rows])
+        bounds.append(state.release.bounds.get("rows_per_person") or 0)
+    return _record(
+        name,
+        "gateway",
+        version=f"gateway {code_version()}",
+        median_error=median_error(releases, truth, public, cell_key),
+        median_s=statistics.median(times),
+        times=times,
+        rows_bound=int(statistics.median(bounds)),
+        notes="SQL as written; rows bound auto (10% of ε), groups per person 4",
+    )
+
+
+def _spec(ds: Any, data: Path, runs: int, queries: list[dict[str, Any]]) -> dict[str, Any]:
+    claims = ds.table("claims")
+    bounds = {}
+    for col in BOUNDED:
+        policy = claims.column(col)
+        bounds[col] = [policy.lower, policy.upper]
+    return {
+        "data": str(data),
+        "epsilon": EPSILON,
+        "runs": runs,
+        "bounds": bounds,
+        "queries": queries,
+    }
+
+
+def _peer_query(name: str, values: list[list[str]], rows_bound: int) -> dict[str, Any]:
+    q = PEER_QUERIES[name]
+    where = [[c.column, c.op, list(c.values)] for c in q.where]
+    fields = dataclasses.asdict(q) | {"where": where, "key_values": values}
+    return fields | {"rows_bound": max(1, rows_bound)}
+
+
+def _run_peer(system: str, venvs: Path, spec_path: Path, log: Path) -> list[dict[str, Any]]:
+    python = venvs / system / "bin" / "python"
+    if not python.is_file():
+        return []
+    with log.open("a") as err:
+        out = subprocess.run(
+            [str(python), "-m", "bench._peers_worker", system, str(spec_path)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            check=False,
+        )
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def _score(raw: dict[str, Any], truth: dict, public: set, rows_bound: int) -> dict[str, Any]:
+    times = raw.get("times") or []
+    fields = {k: raw.get(k) for k in ("version", "status", "notes", "error", "setup_s")}
+    if raw["status"] == "released":
+        fields["median_error"] = median_error(raw["releases"], truth, public, cell_key)
+        fields["median_s"] = statistics.median(times)
+    return _record(raw["query"], raw["system"], times=times, rows_bound=rows_bound, **fields)
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--persons", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--home", type=Path, default=None, help="reuse/keep the enclave here")
+    ap.add_argument("--runs", type=int, default=5, help="releases per error estimate")
+    ap.add_argument("--bound", type=int, default=None, help="peers' rows bound (all queries)")
+    ap.add_argument("--systems", default="gateway," + ",".join(PEERS))
+    ap.add_argument("--venvs", type=Path, default=ROOT / ".venv-peers")
+    ap.add_argument("--json", action="store_true", help="one JSON object per (query, system)")
+    return ap.parse_args(argv)
+
+
+def _missing(name: str, system: str, venvs: Path, log: Path) -> dict[str, Any]:
+    if (venvs / system / "bin" / "python").is_file():
+        return _record(name, system, status="failed", error=f"no result; see {log}")
+    return _record(
+        name, system, status="not installed", error=f"no {venvs / system}: make bench-peers"
+    )
+
+
+def _context(settings: Any) -> Any:
+    from enclave.engines.duckdb import DuckDBEngine
+    from enclave.gateway.values import GatewayContext
+    from enclave.policy import load_dataset_policy, load_project_policies
+    from enclave.settings import REPO_POLICIES
+
+    ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
+    projects = load_project_policies(REPO_POLICIES / "projects", ds)
+    return GatewayContext(
+        settings, ds, projects, DuckDBEngine(settings.warehouse_path, settings), None
+    )
+
+
+def _gateway_side(args: argparse.Namespace, ctx: Any, systems: list[str]) -> tuple[list, dict]:
+    """Exact answers, public cells, the gateway's records and the peers' rows bounds."""
+    records, per_query = [], {}
+    for name in WORKLOAD:
+        values, public = _public(ctx.dataset, name)
+        truth = _truth(WORKLOAD[name], ctx, len(PEER_QUERIES[name].keys))
+        bound = args.bound
+        if "gateway" in systems:
+            rec = _gateway_runs(name, ctx, args.runs, truth, public)
+            records.append(rec)
+            bound = bound if bound is not None else rec["rows_bound"]
+            print(f"  gateway: {name}", file=sys.stderr, flush=True)
+        c = max(1, int(bound or 1))
+        per_query[name] = {"truth": truth, "public": public, "c": c, "values": values}
+    return records, per_query
+
+
+def _peer_side(args: argparse.Namespace, systems: list[str], per_query: dict, spec: Path) -> list:
+    records, log = [], spec.parent / "peers.log"
+    for system in [s for s in systems if s != "gateway"]:
+        print(f"  running {system} …", file=sys.stderr, flush=True)
+        raws = {r["query"]: r for r in _run_peer(system, args.venvs, spec, log)}
+        for name, q in per_query.items():
+            raw = raws.get(name)
+            if raw is None:
+                records.append(_missing(name, system, args.venvs, log))
+            else:
+                records.append(_score(raw, q["truth"], q["public"], q["c"]))
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    if "gateway" not in systems and args.bound is None:
+        raise SystemExit("without the gateway, give the peers' rows bound with --bound")
+    home = args.home or Path(tempfile.mkdtemp(prefix="bench-peers-"))
+    settings = build_warehouse(home, args.persons, args.seed, quiet=args.json)
+    data, export_s = _export(settings, home)
+    ctx = _context(settings)
+    (n_claims,) = ctx.engine.execute("SELECT count(*) FROM claims")[1][0]
+    out = sys.stderr if args.json else sys.stdout
+    print(f"load average: {os.getloadavg()}", file=out, flush=True)
+    print(
+        f"warehouse: {args.persons} persons, {n_claims} claims; ε = {EPSILON} per query, "
+        f"{args.runs} releases; peers' prepared table exported in {export_s:.1f} s (not timed)",
+        file=out,
+        flush=True,
+    )
+    records, per_query = _gateway_side(args, ctx, systems)
+    ctx.engine.close()
+    queries = [_peer_query(n, q["values"], q["c"]) for n, q in per_query.items()]
+    spec = home / "peers-spec.json"
+    spec.write_text(json.dumps(_spec(ctx.dataset, data, args.runs, queries)))
+    records += _peer_side(args, systems, per_query, spec)
+    for r in records:
+        r.update(persons=args.persons, claims=n_claims, runs=args.runs, epsilon=EPSILON)
+        if args.json:
+            print(json.dumps(r, default=str))
+    if not args.json:
+        print(table(records, systems))
+        versions = {r["system"]: r["version"] for r in records if r["version"]}
+        print("versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()))
+    print(f"load average: {os.getloadavg()}", file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

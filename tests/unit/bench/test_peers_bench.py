@@ -1,0 +1,146 @@
+"""The peer benchmark asks the peers the gateway's questions and scores them the same way.
+
+Without the peer libraries: the neutral spec names the workload's queries, its keys are
+public key sets of the policy, and on a tiny warehouse the prepared table answers each
+spec query (with LIKE, and with the ICD-10 category column that SmartNoise and OpenDP
+read) exactly as the workload SQL does on the warehouse; the metric; the driver end to end
+with the gateway alone, and a peer without its virtualenv shown as not installed. With
+the peers' virtualenvs present (``make bench-peers``), SmartNoise SQL and OpenDP answer
+every query of a tiny run; those tests alone are skipped without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import doctest
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from bench import _peers_queries, _peers_table, peers
+from bench._common import ROOT, build_warehouse, cell_key
+from bench._peers_queries import PEER_QUERIES, prepared_sql, render_sql_where
+from bench.gateway import AGE, WORKLOAD
+from enclave.policy import load_dataset_policy
+from enclave.settings import REPO_POLICIES, Settings
+
+PERSONS = 300
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("peers")
+    build_warehouse(home, PERSONS, 1, quiet=True)
+    return home
+
+
+@pytest.fixture
+def con(home: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse and the prepared table as a view (closed: the driver opens it too)."""
+    settings = Settings(home=home, master_key_hex="00" * 32)
+    c = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    c.execute(f"CREATE TEMP VIEW prepared AS {prepared_sql(AGE)}")
+    yield c
+    c.close()
+
+
+def _answers(con: duckdb.DuckDBPyConnection, sql: str, nk: int) -> dict[tuple, float]:
+    return {cell_key(r[:nk]): float(r[nk] or 0) for r in con.execute(sql).fetchall()}
+
+
+def _spec_sql(q: _peers_queries.PeerQuery, like: bool) -> str:
+    keys = ", ".join(q.keys)
+    agg = {"count": "count(*)", "count_distinct": f"count(DISTINCT {q.column})"}.get(
+        q.agg, f"{'sum' if q.agg == 'sum' else 'avg'}({q.column})"
+    )
+    where = f" WHERE {render_sql_where(q.where, like=like)}" if q.where else ""
+    return f"SELECT {keys}, {agg} FROM prepared{where} GROUP BY {keys}"
+
+
+def test_the_spec_names_the_workload_and_public_key_sets() -> None:
+    ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
+    assert list(PEER_QUERIES) == list(WORKLOAD)
+    for q in PEER_QUERIES.values():
+        assert len(q.keys) == len(q.key_sets)
+        assert all(ds.key_set(k) is not None for k in q.key_sets), q.name
+        cols = {*q.keys, *(c.column for c in q.where), *([q.column] if q.column else [])}
+        assert cols <= set(_peers_queries.PREPARED_COLUMNS), q.name
+    claims = ds.table("claims")
+    assert claims is not None
+    assert [(claims.column(c).lower, claims.column(c).upper) for c in peers.BOUNDED] == [  # type: ignore[union-attr]
+        (0, 20000),
+        (0, 60),
+    ]
+
+
+@pytest.mark.parametrize("like", [True, False], ids=["like", "icd10_cat"])
+@pytest.mark.parametrize("name", list(WORKLOAD))
+def test_the_prepared_table_asks_the_same_question(
+    con: duckdb.DuckDBPyConnection, name: str, like: bool
+) -> None:
+    q = PEER_QUERIES[name]
+    exact = _answers(con, WORKLOAD[name], len(q.keys))
+    assert exact and _answers(con, _spec_sql(q, like), len(q.keys)) == pytest.approx(exact)
+
+
+def test_the_metric_scores_public_nonzero_cells_only() -> None:
+    truth = {("a",): 10.0, ("b",): 0.0, ("c",): 4.0}
+    public = {("a",), ("b",), ("c",)}
+    rows = [["a", 12], ["b", 3], ["c", float("nan")], ["z", 1], ["c", None]]
+    assert _peers_table.cell_errors(rows, truth, public) == [pytest.approx(0.2)]
+    assert _peers_table.median_error([rows, [["c", 5]]], truth, public) == pytest.approx(0.225)
+    assert _peers_table.median_error([[["b", 1]]], truth, public) is None
+
+
+@pytest.mark.parametrize("module", [_peers_queries, _peers_table])
+def test_doctests(module: object) -> None:
+    assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
+
+
+def _run(home: Path, *args: str) -> list[dict[str, Any]]:
+    out = io.StringIO()
+    argv = ["--persons", str(PERSONS), "--runs", "1", "--json", "--home", str(home), *args]
+    with contextlib.redirect_stdout(out):
+        assert peers.main(argv) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_gateway_alone_and_a_missing_peer_shown(home: Path, tmp_path: Path) -> None:
+    records = _run(home, "--systems", "gateway,tumult", "--venvs", str(tmp_path / "none"))
+    assert [(r["query"], r["system"]) for r in records] == [
+        *((n, "gateway") for n in WORKLOAD),
+        *((n, "tumult") for n in WORKLOAD),
+    ]
+    for r in records:
+        assert set(r) == set(peers.RECORD_KEYS) and r["persons"] == PERSONS
+        if r["system"] == "gateway":
+            assert r["status"] == "released" and r["median_s"] > 0 and len(r["times"]) == 1
+            assert r["median_error"] is not None, r["query"]
+        else:
+            assert r["status"] == "not installed" and "make bench-peers" in r["error"]
+    text = _peers_table.table(records, ["gateway", "tumult"])
+    assert text.count("not installed") == len(WORKLOAD) * 2  # the cell and the reason
+
+
+def _venv(system: str) -> Path:
+    python = ROOT / ".venv-peers" / system / "bin" / "python"
+    if not python.is_file():
+        pytest.skip(f".venv-peers/{system} absent (make bench-peers)")
+    return python
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("system", ["smartnoise", "opendp"])
+def test_a_peer_answers_every_query(home: Path, system: str) -> None:
+    _venv(system)
+    records = _run(home, "--systems", system, "--bound", "4")
+    assert [r["query"] for r in records] == list(WORKLOAD)
+    for r in records:
+        assert r["status"] == "released", (r["query"], r["error"])
+        assert r["rows_bound"] == 4 and r["version"].startswith(("smartnoise", "opendp"))
+        assert r["median_error"] is not None and r["median_s"] > 0, r["query"]
