@@ -1,19 +1,13 @@
-"""Altair charts: estimates with error bars, series with 95% bands, the region tile grid."""
+"""Altair charts: estimates with error bars, ε over time, the regions' tile layout (the
+monitor's charts are in ``_monitor_charts``)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import Any
 
 import altair as alt
 import polars as pl
 
-from enclave.indicators import LEVEL_COLOURS
+__all__ = ["TILES", "budget_chart", "error_bars"]
 
-__all__ = ["alert_timeline", "budget_chart", "error_bars", "region_tiles", "series_chart"]
-
-_LEVELS = ["red", "yellow", "none", "grey"]
-_COLOUR = alt.Scale(domain=_LEVELS, range=[LEVEL_COLOURS[k] for k in _LEVELS])
 
 #: The 22 regions on a rough geographic tile layout (column, row), north at the top.
 TILES: dict[str, tuple[int, int]] = {
@@ -58,52 +52,6 @@ def error_bars(frame: pl.DataFrame, key: str, estimate: str) -> alt.Chart | None
     return (bars + points).properties(height=320)
 
 
-def series_chart(rows: Sequence[dict[str, Any]], title: str) -> alt.LayerChart:
-    """One region's weekly series: 95% band, line, and points coloured by alert level."""
-    data = _typed(pl.DataFrame(rows, strict=False, infer_schema_length=None)).with_columns(
-        pl.col("period").str.to_date().alias("week")
-    )
-    base = alt.Chart(data).encode(x=alt.X("week:T", title="week"))
-    band = base.mark_area(opacity=0.25, color="#4c78a8").encode(
-        y=alt.Y("ci_low:Q", title=title), y2="ci_high:Q"
-    )
-    line = base.mark_line(color="#4c78a8").encode(y="value:Q")
-    points = base.mark_circle(size=45).encode(
-        y="value:Q",
-        color=alt.Color("level:N", scale=_COLOUR, title="alert"),
-        tooltip=["period", "region", "value", "ci_low", "ci_high", "c1", "c2", "c3", "level"],
-    )
-    return (band + line + points).properties(height=300)
-
-
-def region_tiles(cells: dict[str, dict[str, Any]]) -> alt.LayerChart:
-    """A tile per region, coloured by alert level, labelled with the region's value."""
-    rows = []
-    for region, (col, row) in TILES.items():
-        cell = cells.get(region)
-        value = None if cell is None or cell.get("value") is None else cell["value"]
-        rows.append(
-            {
-                "region": region,
-                "col": col,
-                "row": row,
-                "level": "grey" if cell is None else cell["level"],
-                "label": region if value is None else f"{region}\n{value:.0f}",
-                "value": value,
-            }
-        )
-    data = _typed(pl.DataFrame(rows, strict=False, infer_schema_length=None))
-    base = alt.Chart(data).encode(
-        x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None, sort="ascending")
-    )
-    tiles = base.mark_rect(stroke="white", strokeWidth=3, cornerRadius=4).encode(
-        color=alt.Color("level:N", scale=_COLOUR, legend=None),
-        tooltip=["region", "level", "value"],
-    )
-    text = base.mark_text(fontSize=11, lineBreak="\n").encode(text="label:N")
-    return (tiles + text).properties(width=520, height=470)
-
-
 def budget_chart(history: pl.DataFrame) -> alt.Chart | None:
     """ε remaining per project over time (step line)."""
     if history.is_empty():
@@ -119,32 +67,3 @@ def budget_chart(history: pl.DataFrame) -> alt.Chart | None:
         )
         .properties(height=280)
     )
-
-
-def alert_timeline(rows: Sequence[dict[str, Any]], week: str) -> alt.LayerChart:
-    """Regions at red and yellow per week (stacked bars), the chosen week marked."""
-    counts: dict[tuple[str, str], int] = {}
-    for r in rows:
-        if r["level"] in ("red", "yellow"):
-            counts[(r["period"], r["level"])] = counts.get((r["period"], r["level"]), 0) + 1
-    data = pl.DataFrame(
-        [{"week": p, "level": lvl, "regions": n} for (p, lvl), n in counts.items()]
-        or [{"week": week, "level": "none", "regions": 0}],
-        infer_schema_length=None,
-    ).with_columns(pl.col("week").str.to_date())
-    bars = (
-        alt.Chart(data)
-        .mark_bar()
-        .encode(
-            x=alt.X("week:T", title="week"),
-            y=alt.Y("regions:Q", title="regions", stack=True),
-            color=alt.Color("level:N", scale=_COLOUR, legend=None),
-            tooltip=["week", "level", "regions"],
-        )
-    )
-    rule = (
-        alt.Chart(pl.DataFrame({"week": [week]}).with_columns(pl.col("week").str.to_date()))
-        .mark_rule(color="#333", strokeDash=[4, 3])
-        .encode(x="week:T")
-    )
-    return (bars + rule).properties(height=150, title="Regions with a warning or an alert, by week")

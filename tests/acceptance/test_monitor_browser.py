@@ -7,20 +7,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from enclave.cli._dashboards import page_urls, streamlit_command
 from tests._cdp import Browser
 from tests.acceptance.test_monitor_page import monitor_home
-from tests.acceptance.test_screenshots import (
-    ARTIFACTS,
-    CHROMIUM,
-    _free_port,
-    _png_size,
-    _wait_healthy,
-)
+from tests.acceptance.test_screenshots import CHROMIUM, _free_port, _save, _wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -51,16 +44,6 @@ def served(tmp_path_factory: pytest.TempPathFactory):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def _save(browser: Browser, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    out = ARTIFACTS / f"{name}.png"
-    out.unlink(missing_ok=True)
-    browser.screenshot(out)
-    assert _png_size(out) == (1400, 1000)
-    assert out.stat().st_size > 30_000  # a rendered page, not a blank one
-    return out
 
 
 def _text(browser: Browser) -> str:
