@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from tests._data import WAREHOUSE, frames, write
 
@@ -19,6 +20,7 @@ __all__ = [
     "context",
     "front",
     "heavy_context",
+    "noise_draws",
     "planned",
     "run",
 ]
@@ -85,3 +87,21 @@ def run(state, ctx):
     for stage in (plan, *BACK):
         state = stage(state, ctx)
     return state
+
+
+def noise_draws(state, ctx, runs: int) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """``add_noise`` run ``runs`` times on a state planned and bounded up to it: the exact
+    values of the plan's pieces, the first release's mechanisms, and each output column's
+    ``runs`` released values (a NumPy array)."""
+    import numpy as np
+
+    from enclave.gateway.plan.pieces import exact_values
+    from enclave.gateway.release.noise import add_noise
+
+    (exact_row,) = state.exact[1]
+    p = state.plan
+    exact = exact_values(p.aggregates, p.epsilon_split, exact_row)
+    releases = [add_noise(state, ctx).release for _ in range(runs)]
+    rows = np.array([r.rows[0] for r in releases], dtype=float)
+    columns = {c: rows[:, i] for i, c in enumerate(p.output_columns)}
+    return exact, releases[0].mechanisms, columns

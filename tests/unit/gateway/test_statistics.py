@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 
 from enclave.gateway.pipeline import BACK
-from enclave.gateway.plan.pieces import exact_values
 from enclave.gateway.plan.planner import plan
-from enclave.gateway.release.noise import add_noise
-from tests._warehouse import build, context, front
+from tests._warehouse import build, context, front, noise_draws
 
 RUNS = 2000
 
@@ -36,16 +34,8 @@ def exact_state(tmp_path_factory):
 
 @pytest.mark.slow
 def test_noise_scale_and_coverage(exact_state):
-    state, ctx = exact_state
-    (exact_row,) = state.exact[1]
-    p = state.plan
-    n_exact, s_exact, a_sum, a_cnt = exact_values(p.aggregates, p.epsilon_split, exact_row)
+    (n_exact, s_exact, a_sum, a_cnt), mech, col = noise_draws(*exact_state, RUNS)
     a_exact = a_sum / a_cnt
-    cols = state.plan.output_columns
-    releases = [add_noise(state, ctx).release for _ in range(RUNS)]
-    mech = releases[0].mechanisms
-    rows = np.array([r.rows[0] for r in releases], dtype=float)
-    col = {c: rows[:, i] for i, c in enumerate(cols)}
     b_n, b_s = mech["a0"]["scale"], mech["a1"]["scale"]
     # declared standard errors are the mechanisms' std (√2·b for Laplace)
     assert col["s_se"][0] == pytest.approx(math.sqrt(2) * b_s)

@@ -18,14 +18,14 @@ import pytest
 from enclave.errors import InternalError, PolicyError
 from enclave.gateway.pipeline import BACK
 from enclave.gateway.plan.accounting import COMPOSITION_ZCDP, pure_epsilon
-from enclave.gateway.plan.pieces import AUTO, COMPOSITION, SELECTION, exact_values
+from enclave.gateway.plan.pieces import AUTO, COMPOSITION, SELECTION
 from enclave.gateway.plan.planner import plan
 from enclave.gateway.release.losses import verify_losses
 from enclave.gateway.release.noise import add_noise
 from enclave.gateway.values import Measurement
 from enclave.noise import discrete_gaussian_std
 from enclave.policy import accounting_of, load_project_policy, pure_rho
-from tests._warehouse import build, context, front, run
+from tests._warehouse import build, context, front, noise_draws, run
 
 RUNS = 2000
 SQL = "SELECT count(*) AS n, sum(least(amount, 1000)) AS s, avg(los_days) AS a FROM claims"
@@ -65,14 +65,9 @@ def test_plan_splits_rho_in_the_shares_of_epsilon(exact_state):
 
 @pytest.mark.slow
 def test_gaussian_noise_has_its_std_and_intervals_cover(exact_state):
-    state, ctx = exact_state
-    (exact_row,) = state.exact[1]
+    state, _ = exact_state
     p = state.plan
-    n_exact, s_exact, a_sum, a_cnt = exact_values(p.aggregates, p.epsilon_split, exact_row)
-    releases = [add_noise(state, ctx).release for _ in range(RUNS)]
-    mech = releases[0].mechanisms
-    rows = np.array([r.rows[0] for r in releases], dtype=float)
-    col = {c: rows[:, i] for i, c in enumerate(p.output_columns)}
+    (n_exact, s_exact, a_sum, a_cnt), mech, col = noise_draws(*exact_state, RUNS)
     for piece, name in (("a0", "n"), ("a1", "s")):
         assert mech[piece]["mechanism"].startswith("discrete_gaussian")
         sigma = mech[piece]["scale"]
