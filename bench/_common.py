@@ -1,5 +1,6 @@
-"""What the gateway benchmarks share: the synthetic warehouse, the median timer, and one
-normal form for a cell's keys so that released and exact cells can be matched.
+"""What the gateway benchmarks share: the synthetic warehouse (its options and a gateway
+context over it), the median timer, and one normal form for a cell's keys so that released
+and exact cells can be matched.
 
 >>> import datetime as dt
 >>> cell_key([dt.datetime(2024, 3, 1), dt.date(2024, 3, 1), 30.0, "Taipei", None])
@@ -8,6 +9,7 @@ normal form for a cell's keys so that released and exact cells can be matched.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import statistics
 import subprocess
@@ -23,7 +25,15 @@ if str(ROOT) not in sys.path:
 
 from enclave.settings import Settings  # noqa: E402
 
-__all__ = ["ROOT", "build_warehouse", "cell_key", "code_version", "median_time"]
+__all__ = [
+    "ROOT",
+    "build_warehouse",
+    "cell_key",
+    "code_version",
+    "example_context",
+    "median_time",
+    "warehouse_options",
+]
 
 
 def build_warehouse(home: Path, persons: int, seed: int, *, quiet: bool = False) -> Settings:
@@ -44,6 +54,27 @@ def build_warehouse(home: Path, persons: int, seed: int, *, quiet: bool = False)
     if not quiet:
         print(f"ingest: {time.perf_counter() - t:.1f} s", flush=True, file=sys.stderr)
     return settings
+
+
+def warehouse_options(ap: argparse.ArgumentParser, *, persons: int, seed: int) -> None:
+    """``--persons``, ``--seed`` and ``--home``: the synthetic warehouse a benchmark runs on."""
+    ap.add_argument("--persons", type=int, default=persons)
+    ap.add_argument("--seed", type=int, default=seed)
+    ap.add_argument("--home", type=Path, default=None, help="reuse/keep the enclave here")
+
+
+def example_context(settings: Settings) -> Any:
+    """A gateway context over the DuckDB warehouse of ``settings`` with the repository's
+    example policies and no metadata store."""
+    from enclave.engines.duckdb import DuckDBEngine
+    from enclave.gateway.values import GatewayContext
+    from enclave.policy import load_dataset_policy, load_project_policies
+    from enclave.settings import REPO_POLICIES
+
+    ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
+    projects = load_project_policies(REPO_POLICIES / "projects", ds)
+    engine = DuckDBEngine(settings.warehouse_path, settings)
+    return GatewayContext(settings, ds, projects, engine, None)  # type: ignore[arg-type]
 
 
 def median_time(fn: Callable[[], Any], reps: int) -> float:

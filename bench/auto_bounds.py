@@ -28,8 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import build_warehouse, cell_key
-from enclave.engines.duckdb import DuckDBEngine
+from bench._common import build_warehouse, cell_key, example_context, warehouse_options
 from enclave.gateway.check.authorise import authorise
 from enclave.gateway.check.check_shape import check_shape
 from enclave.gateway.check.parse import parse
@@ -51,8 +50,6 @@ from enclave.gateway.values import (
     advance,
 )
 from enclave.noise import private_quantile, quantile_candidates, row_candidates
-from enclave.policy import load_dataset_policy, load_project_policies
-from enclave.settings import REPO_POLICIES
 
 J = "FROM claims c JOIN persons p ON p.person_id = c.person_id"
 FLU = "icd10 LIKE 'J09%' OR icd10 LIKE 'J10%' OR icd10 LIKE 'J11%'"
@@ -194,20 +191,13 @@ HEAD = (
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--persons", type=int, default=20_000)
-    ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--home", type=Path, default=None, help="reuse/keep the enclave here")
+    warehouse_options(ap, persons=20_000, seed=11)
     ap.add_argument("--runs", type=int, default=20, help="releases per error estimate")
     ap.add_argument("--only", default=None, help="run only queries whose name contains this")
     ap.add_argument("--json", action="store_true", help="one JSON object per query")
     args = ap.parse_args(argv)
     home = args.home or Path(tempfile.mkdtemp(prefix="bench-auto-"))
-    settings = build_warehouse(home, args.persons, args.seed)
-    ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
-    projects = load_project_policies(REPO_POLICIES / "projects", ds)
-    ctx = GatewayContext(
-        settings, ds, projects, DuckDBEngine(settings.warehouse_path, settings), None
-    )  # type: ignore[arg-type]
+    ctx = example_context(build_warehouse(home, args.persons, args.seed))
     print(f"{args.persons} persons, ε = 1, {args.runs} runs per figure", flush=True)
     if not args.json:
         print(HEAD + "\n" + "-" * len(HEAD), flush=True)

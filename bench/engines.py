@@ -27,6 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import example_context  # noqa: E402
+
 
 def _gateway_bench() -> Any:
     spec = importlib.util.spec_from_file_location("bench_gateway", ROOT / "bench" / "gateway.py")
@@ -39,18 +41,6 @@ def _gateway_bench() -> Any:
 def _timed(gb: Any, fn: Any, reps: int) -> float:
     fn()  # warm-up (JIT, file cache, plan caches)
     return float(gb._median_time(fn, reps))
-
-
-def _context(gb: Any, settings: Any) -> Any:
-    from enclave.engines.duckdb import DuckDBEngine
-    from enclave.gateway.values import GatewayContext
-    from enclave.policy import load_dataset_policy, load_project_policies
-    from enclave.settings import REPO_POLICIES
-
-    ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
-    projects = load_project_policies(REPO_POLICIES / "projects", ds)
-    engine = DuckDBEngine(settings.warehouse_path, settings)
-    return GatewayContext(settings, ds, projects, engine, None)
 
 
 def run_size(gb: Any, persons: int, base: Path, reps: int, master: str) -> list[dict[str, Any]]:
@@ -69,7 +59,7 @@ def run_size(gb: Any, persons: int, base: Path, reps: int, master: str) -> list[
     export_s = time.perf_counter() - t
     claims = read_manifest(root)["rows"]["claims"]
     print(f"\n{persons:,} persons, {claims:,} claims; parquet export {export_s:.1f} s", flush=True)
-    ctx = _context(gb, settings)
+    ctx = example_context(settings)
     t = time.perf_counter()
     spark = SparkEngine(settings)
     print(f"spark engine opened in {time.perf_counter() - t:.1f} s ({master})", flush=True)

@@ -32,8 +32,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import build_warehouse, cell_key, median_time
-from enclave.engines.duckdb import DuckDBEngine
+from bench._common import (
+    build_warehouse,
+    cell_key,
+    example_context,
+    median_time,
+    warehouse_options,
+)
 from enclave.engines.hashing import query_salt
 from enclave.gateway.check.authorise import authorise
 from enclave.gateway.check.check_shape import check_shape
@@ -44,8 +49,6 @@ from enclave.gateway.release.assemble import _estimates
 from enclave.gateway.release.estimates import Noisy
 from enclave.gateway.sql.rewrite import bounded_query
 from enclave.gateway.values import GatewayContext, QueryRequest, Requested
-from enclave.policy import load_dataset_policy, load_project_policies
-from enclave.settings import REPO_POLICIES
 
 J = "FROM claims c JOIN persons p ON p.person_id = c.person_id"
 AGE = (
@@ -170,23 +173,19 @@ def _bias(state: Requested, ctx: GatewayContext, truth: dict[Any, float]) -> flo
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--persons", type=int, default=1_000_000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--home", type=Path, default=None, help="reuse/keep the enclave here")
+    warehouse_options(ap, persons=1_000_000, seed=1)
     ap.add_argument("--reps", type=int, default=5, help="timing repetitions (median)")
     ap.add_argument("--runs", type=int, default=20, help="releases per error estimate")
     ap.add_argument("--json", action="store_true", help="one JSON object per query on stdout")
     args = ap.parse_args(argv)
     home = args.home or Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     settings = build_warehouse(home, args.persons, args.seed)
-    ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
-    projects = load_project_policies(REPO_POLICIES / "projects", ds)
-    engine = DuckDBEngine(settings.warehouse_path, settings)
+    ctx_auto = example_context(settings)
+    engine, ds = ctx_auto.engine, ctx_auto.dataset
     fixed = dataclasses.replace(
         ds, contribution=dataclasses.replace(ds.contribution, rows_per_person=10)
     )
-    ctx_auto = GatewayContext(settings, ds, projects, engine, None)
-    ctx_fixed = GatewayContext(settings, fixed, projects, engine, None)
+    ctx_fixed = dataclasses.replace(ctx_auto, dataset=fixed)
     (n_claims,) = engine.execute("SELECT count(*) FROM claims")[1][0]
     out = sys.stderr if args.json else sys.stdout
     print(f"load average: {os.getloadavg()}", flush=True, file=out)

@@ -34,14 +34,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import build_warehouse, code_version
+from bench._common import build_warehouse, code_version, example_context, warehouse_options
 from bench._research_questions import QUESTIONS
 from bench._research_run import Bench, run_question
 from bench._research_table import table
-from enclave.engines.duckdb import DuckDBEngine
-from enclave.gateway.values import GatewayContext
-from enclave.policy import load_dataset_policy, load_project_policies
-from enclave.settings import REPO_POLICIES
 
 __all__ = ["main"]
 
@@ -50,9 +46,7 @@ PROJECT = "demo"
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--persons", type=int, default=20_000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--home", type=Path, default=None, help="reuse/keep the enclave here")
+    warehouse_options(ap, persons=20_000, seed=1)
     ap.add_argument("--reps", type=int, default=3, help="releases (and timings) per question")
     ap.add_argument("--epsilon", type=float, default=1.0)
     ap.add_argument("--only", action="append", default=[], help="question names containing")
@@ -63,12 +57,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     home = args.home or Path(tempfile.mkdtemp(prefix="bench-research-"))
-    settings = build_warehouse(home, args.persons, args.seed, quiet=args.json)
-    ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
-    projects = load_project_policies(REPO_POLICIES / "projects", ds)
-    engine = DuckDBEngine(settings.warehouse_path, settings)
-    ctx = GatewayContext(settings, ds, projects, engine, None)  # type: ignore[arg-type]
-    bench = Bench(ctx, PROJECT, projects[PROJECT].members[0], args.epsilon)
+    ctx = example_context(build_warehouse(home, args.persons, args.seed, quiet=args.json))
+    engine = ctx.engine
+    bench = Bench(ctx, PROJECT, ctx.projects[PROJECT].members[0], args.epsilon)
     (n_claims,) = engine.execute_raw("SELECT count(*) FROM claims")[1][0]
     out = sys.stderr if args.json else sys.stdout
     code = code_version()
