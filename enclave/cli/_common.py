@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -33,10 +33,13 @@ def emit(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
-def answer(data: Any, as_json: bool, text: str) -> None:
-    """``data`` as JSON with ``--json``, else ``text`` for people."""
+def answer(data: Any, as_json: bool, text: str | Callable[[Any], None]) -> None:
+    """``data`` as JSON with ``--json``, else for people: ``text``, or what the printer
+    ``text`` prints of ``data`` (a table, several lines)."""
     if as_json:
         emit(data)
+    elif callable(text):
+        text(data)
     else:
         typer.echo(text)
 

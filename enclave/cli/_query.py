@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from enclave.cli._common import cli_errors, emit, settings
+from enclave.cli._common import answer, cli_errors, settings
 from enclave.errors import Unauthorized
 
 __all__ = ["num", "register"]
@@ -150,13 +150,12 @@ def query(
             raise Unauthorized("No token: pass --token or set ENCLAVE_TOKEN (ask your steward).")
         if submit_review:
             review = _submit(url, token, text, project, epsilon, half_width)
-            if as_json:
-                emit(review)
-            else:
-                typer.echo(
-                    f"Review {review['id']} submitted ({review['status']}); run the same "
-                    "query again once a steward approves it."
-                )
+            answer(
+                review,
+                as_json,
+                f"Review {review['id']} submitted ({review['status']}); run the same "
+                "query again once a steward approves it.",
+            )
             return
         if url:
             from enclave.client import Client
@@ -177,12 +176,7 @@ def query(
             data = service.query(
                 principal, text, project, epsilon=epsilon, half_width=half_width, dry_run=dry_run
             )
-        if as_json:
-            emit(data)
-        elif dry_run:
-            _print_dry_run(data)
-        else:
-            _print_table(data)
+        answer(data, as_json, _print_dry_run if dry_run else _print_table)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,11 +11,11 @@ dataset policy alone (``ENCLAVE_POLICIES``): no data, no store, no enclave neede
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
-from enclave.cli._common import cli_errors, emit, settings
+from enclave.cli._common import AsJson, answer, cli_errors, settings
 
 __all__ = ["register"]
 
@@ -46,7 +46,7 @@ def _print(data: dict[str, Any]) -> None:
 
 
 def schema_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Tables, columns, key sets and the public group keys of the dataset policy."""
     with cli_errors(as_json):
@@ -56,10 +56,7 @@ def schema_cmd(
         data = schema_report(
             load_dataset_policy(settings(create=True).policies_dir / "dataset.toml")
         )
-        if as_json:
-            emit(data)
-        else:
-            _print(data)
+        answer(data, as_json, _print)
 
 
 def register(app: typer.Typer) -> None:
