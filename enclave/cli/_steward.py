@@ -137,18 +137,13 @@ project_app.command("resume")(_status_verb("active", "resumed"))
 def project_list(url: Url = None, token: Token = None, as_json: AsJson = False) -> None:
     """Every project: policy files and applications, with status and ε."""
     with cli_errors(as_json):
-        rows = connect(url, token).list_projects()
-        if as_json:
-            emit(rows)
-            return
-        for p in rows:
-            budget = p.get("budget")
-            eps = (
-                f"{budget['epsilon_remaining']:.4g}/{budget['epsilon_total']:.4g}"
-                if budget
-                else "-"
-            )
-            typer.echo(f"{p['id']:<24} {p['status']:<10} ε left {eps:<12} {p.get('title') or ''}")
+        _rows(connect(url, token).list_projects(), as_json, _project_line)
+
+
+def _project_line(p: dict[str, Any]) -> str:
+    budget = p.get("budget")
+    eps = f"{budget['epsilon_remaining']:.4g}/{budget['epsilon_total']:.4g}" if budget else "-"
+    return f"{p['id']:<24} {p['status']:<10} ε left {eps:<12} {p.get('title') or ''}"
 
 
 @project_app.command("show")
@@ -157,11 +152,7 @@ def project_show(
 ) -> None:
     """One project: lifecycle, rules, members."""
     with cli_errors(as_json):
-        rec = connect(url, token).show_project(project)
-        if as_json:
-            emit(rec)
-            return
-        _show(rec)
+        answer(connect(url, token).show_project(project), as_json, _show)
 
 
 def _show(rec: dict[str, Any]) -> None:
