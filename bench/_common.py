@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -32,6 +33,7 @@ __all__ = [
     "code_version",
     "example_context",
     "median_time",
+    "run_header",
     "warehouse_options",
 ]
 
@@ -75,6 +77,12 @@ def example_context(settings: Settings) -> Any:
     projects = load_project_policies(REPO_POLICIES / "projects", ds)
     engine = DuckDBEngine(settings.warehouse_path, settings)
     return GatewayContext(settings, ds, projects, engine, None)  # type: ignore[arg-type]
+
+
+def run_header(persons: int, claims: int, detail: str, *, out: TextIO) -> None:
+    """Before a run: the load average, and the warehouse's size with ``detail`` after it."""
+    print(f"load average: {os.getloadavg()}", flush=True, file=out)
+    print(f"warehouse: {persons} persons, {claims} claims; {detail}", flush=True, file=out)
 
 
 def median_time(fn: Callable[[], Any], reps: int) -> float:

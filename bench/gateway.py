@@ -37,6 +37,7 @@ from bench._common import (
     cell_key,
     example_context,
     median_time,
+    run_header,
     warehouse_options,
 )
 from enclave.engines.hashing import query_salt
@@ -188,12 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx_fixed = dataclasses.replace(ctx_auto, dataset=fixed)
     (n_claims,) = engine.execute("SELECT count(*) FROM claims")[1][0]
     out = sys.stderr if args.json else sys.stdout
-    print(f"load average: {os.getloadavg()}", flush=True, file=out)
-    print(
-        f"warehouse: {args.persons} persons, {n_claims} claims; front half: real",
-        flush=True,
-        file=out,
-    )
+    run_header(args.persons, n_claims, "front half: real", out=out)
     head = (
         f"{'query':32} {'raw s':>7} {'gw s':>7} {'ratio':>6} {'preagg s':>8} "
         f"{'window s':>8} {'2pass s':>7} {'err@10':>7} {'bias@10':>7} {'err@auto':>8} "

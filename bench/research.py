@@ -34,7 +34,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import build_warehouse, code_version, example_context, warehouse_options
+from bench._common import (
+    build_warehouse,
+    code_version,
+    example_context,
+    run_header,
+    warehouse_options,
+)
 from bench._research_questions import QUESTIONS
 from bench._research_run import Bench, run_question
 from bench._research_table import table
@@ -64,13 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stderr if args.json else sys.stdout
     code = code_version()
     print(f"code: {code}", flush=True, file=out)
-    print(f"load average: {os.getloadavg()}", flush=True, file=out)
-    print(
-        f"warehouse: {args.persons} persons, {n_claims} claims; ε = {args.epsilon:g} per "
-        f"question, {args.reps} releases each",
-        flush=True,
-        file=out,
-    )
+    detail = f"ε = {args.epsilon:g} per question, {args.reps} releases each"
+    run_header(args.persons, n_claims, detail, out=out)
     records: list[dict[str, Any]] = []
     for q in QUESTIONS:
         if args.only and not any(s.lower() in q.name.lower() for s in args.only):
