@@ -28,6 +28,7 @@ __all__ = [
     "AggKind",
     "Cond",
     "PeerQuery",
+    "Refused",
     "Unsupported",
     "prepared_sql",
     "render_sql_where",
@@ -53,6 +54,10 @@ PREPARED_COLUMNS: dict[str, str] = {
 
 class Unsupported(Exception):
     """A peer library cannot express a query; the message says what it lacks."""
+
+
+class Refused(Exception):
+    """A peer library declines a query it can express (its own limit); the message says why."""
 
 
 @dataclass(frozen=True)

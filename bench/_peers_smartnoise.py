@@ -7,18 +7,21 @@ policy's bounds of ``amount`` and ``los_days``, and ``censor_dims: false`` (keys
 public, so no δ-thresholding of rare keys). SmartNoise takes no list of public keys: it
 releases the keys found in the data. Its ε is per aggregate column, so ε is divided by
 the query's ``get_privacy_cost`` (AVG costs two: SUM and COUNT) to spend ε per query.
-Its grammar has no LIKE: ICD-10 prefixes read the prepared ``icd10_cat`` column.
+Its grammar has no LIKE: ICD-10 prefixes read the prepared ``icd10_cat`` column. It
+refuses a Laplace scale over 10^7 ((upper − lower) · max_ids / ε): amounts in [0, 20000]
+at a rows bound past 500 per query (past 250 for AVG, whose SUM gets ε/2).
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.metadata import version as _dist_version
 from pathlib import Path
 from typing import Any
 
-from bench._peers_queries import Cond, render_sql_where
+from bench._peers_queries import Cond, Refused, render_sql_where
 
 __all__ = ["close", "notes", "prepare", "setup", "version"]
 
@@ -82,6 +85,18 @@ def notes(query: dict[str, Any]) -> str:
     return text
 
 
+@contextlib.contextmanager
+def _refusal() -> Iterator[None]:
+    """SmartNoise's cap: it refuses a Laplace scale (upper − lower) · max_ids / ε over 10^7."""
+    try:
+        yield
+    except ValueError as e:
+        if "Noise scale is too large" not in str(e):
+            raise
+        cap = "its cap: (upper - lower) * max_ids / ε <= 1e7"
+        raise Refused(f"{str(e).split('.  ')[0]} ({cap})") from e
+
+
 def prepare(
     handle: dict[str, Any], query: dict[str, Any], epsilon: float, runs: int
 ) -> Callable[[], list[list[Any]]]:
@@ -92,12 +107,14 @@ def prepare(
     path.write_text(_metadata_yaml(handle["bounds"], max(1, query["rows_bound"])))
     sql = _sql(query)
     probe = PrivateReader(handle["reader"], str(path), privacy=Privacy(epsilon=1.0, delta=DELTA))
-    cost = float(probe.get_privacy_cost(sql)[0])
+    with _refusal():
+        cost = float(probe.get_privacy_cost(sql)[0])
     privacy = Privacy(epsilon=epsilon / cost, delta=DELTA)
     reader = PrivateReader(handle["reader"], str(path), privacy=privacy)
 
     def release() -> list[list[Any]]:
-        rows = reader.execute(sql)[1:]  # the first row is the header
+        with _refusal():
+            rows = reader.execute(sql)[1:]  # the first row is the header
         return [list(r) for r in rows]
 
     return release

@@ -8,7 +8,8 @@ The spec holds the prepared table's path, ε, the number of releases and, per qu
 neutral form of ``bench._peers_queries`` with its bounds, public key sets and rows bound.
 Each output line carries the releases as ``[key, …, value]`` rows and the wall time of each
 release; a query the library cannot express comes back as ``unsupported`` with the reason,
-and one that fails as ``failed`` with the error's type and first line.
+one the library declines by a limit of its own as ``refused`` with its message, and one that
+fails as ``failed`` with the error's type and first line.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench._peers_queries import Unsupported
+from bench._peers_queries import Refused, Unsupported
 
 __all__ = ["main"]
 
@@ -37,6 +38,10 @@ def _run_query(mod: Any, handle: Any, query: dict[str, Any], spec: dict[str, Any
         release = mod.prepare(handle, query, spec["epsilon"], spec["runs"])
     except Unsupported as e:
         return {**record, "status": "unsupported", "error": str(e)}
+    except Refused as e:
+        return {**record, "status": "refused", "error": str(e)}
+    except Exception as e:  # a library's own failure is a result of the comparison
+        return {**record, "status": "failed", "error": _first_line(e)}
     releases, times = [], []
     try:
         for _ in range(spec["runs"]):
@@ -44,6 +49,8 @@ def _run_query(mod: Any, handle: Any, query: dict[str, Any], spec: dict[str, Any
             rows = release()
             times.append(time.perf_counter() - t)
             releases.append(rows)
+    except Refused as e:
+        return {**record, "status": "refused", "error": str(e), "times": times}
     except Exception as e:  # a library's own failure is a result of the comparison
         return {**record, "status": "failed", "error": _first_line(e), "times": times}
     return {**record, "status": "released", "times": times, "releases": releases}

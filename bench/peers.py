@@ -8,10 +8,13 @@ releases) and the median wall time of one release. The gateway answers the SQL i
 join, bounds chosen privately per query (``auto``, 10% of ε), groups per person 4. The
 peers read one prepared table, the claims with their person's attributes, ISO week, age
 band and ICD-10 category joined in beforehand (``bench._peers_queries``; not timed), and
-are given the rows bound ``c`` per query: the gateway's own median choice (at least 1), or
-``--bound``. That spares them the ε and the guess a bound costs, so where the table says
-the gateway is better it is despite that. Each peer's idiom is in ``bench/_peers_<name>.py``;
-a query a library cannot express is shown as such, not dropped.
+are given the rows bound ``c`` per query: the median of the gateway's own choices over the
+runs (at least 1; it may choose differently each release), or ``--bound``. That spares them
+the ε (10%) and the guess a bound costs. Each peer's idiom is in ``bench/_peers_<name>.py``;
+a query a library cannot express (``unsupported``) or declines (``refused``, e.g.
+SmartNoise's cap on the noise scale) is shown as such in the table, not dropped. Every
+(query, system) record also goes to ``HOME/peers.jsonl``; the peers' stderr to
+``HOME/peers.log``.
 
 The peers live in virtualenvs of their own (their pins conflict with each other and with
 the project): ``make bench-peers`` makes ``.venv-peers/{smartnoise,tumult,opendp}`` from
@@ -48,7 +51,8 @@ __all__ = ["PEERS", "RECORD_KEYS", "main"]
 PEERS = ("smartnoise", "tumult", "opendp")
 EPSILON = 1.0  # bench.gateway's requests are at ε = 1
 BOUNDED = ("amount", "los_days")
-#: one JSON object per (query, system); ``status``: released, unsupported, failed, not installed
+#: one JSON object per (query, system), also written to HOME/peers.jsonl; ``status``:
+#: released, unsupported (cannot be expressed), refused (by the library), failed, not installed
 RECORD_KEYS = (
     "query", "system", "version", "status", "median_error", "median_s", "times",
     "rows_bound", "notes", "error", "setup_s", "persons", "claims", "runs", "epsilon",
@@ -172,12 +176,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def _missing(name: str, system: str, venvs: Path, log: Path) -> dict[str, Any]:
+def _missing(name: str, system: str, venvs: Path, log: Path, c: int) -> dict[str, Any]:
     if (venvs / system / "bin" / "python").is_file():
-        return _record(name, system, status="failed", error=f"no result; see {log}")
-    return _record(
-        name, system, status="not installed", error=f"no {venvs / system}: make bench-peers"
-    )
+        return _record(name, system, status="failed", error=f"no result; see {log}", rows_bound=c)
+    why = f"no {venvs / system}: make bench-peers"
+    return _record(name, system, status="not installed", error=why, rows_bound=c)
 
 
 def _context(settings: Any) -> Any:
@@ -218,7 +221,7 @@ def _peer_side(args: argparse.Namespace, systems: list[str], per_query: dict, sp
         for name, q in per_query.items():
             raw = raws.get(name)
             if raw is None:
-                records.append(_missing(name, system, args.venvs, log))
+                records.append(_missing(name, system, args.venvs, log, q["c"]))
             else:
                 records.append(_score(raw, q["truth"], q["public"], q["c"]))
     return records
@@ -248,10 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     spec = home / "peers-spec.json"
     spec.write_text(json.dumps(_spec(ctx.dataset, data, args.runs, queries)))
     records += _peer_side(args, systems, per_query, spec)
-    for r in records:
-        r.update(persons=args.persons, claims=n_claims, runs=args.runs, epsilon=EPSILON)
-        if args.json:
-            print(json.dumps(r, default=str))
+    with (home / "peers.jsonl").open("w") as f:
+        for r in records:
+            r.update(persons=args.persons, claims=n_claims, runs=args.runs, epsilon=EPSILON)
+            line = json.dumps(r, default=str)
+            print(line, file=f)
+            if args.json:
+                print(line)
     if not args.json:
         print(table(records, systems))
         versions = {r["system"]: r["version"] for r in records if r["version"]}

@@ -3,7 +3,8 @@
 Without the peer libraries: the neutral spec names the workload's queries, its keys are
 public key sets of the policy, and on a tiny warehouse the prepared table answers each
 spec query (with LIKE, and with the ICD-10 category column that SmartNoise and OpenDP
-read) exactly as the workload SQL does on the warehouse; the metric; the driver end to end
+read) exactly as the workload SQL does on the warehouse; the metric; the worker's statuses
+(released, unsupported, refused, failed) with a stub library; the driver end to end
 with the gateway alone, and a peer without its virtualenv shown as not installed. With
 the peers' virtualenvs present (``make bench-peers``), SmartNoise SQL and OpenDP answer
 every query of a tiny run; those tests alone are skipped without them.
@@ -22,7 +23,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from bench import _peers_queries, _peers_table, peers
+from bench import _peers_queries, _peers_table, _peers_worker, peers
 from bench._common import ROOT, build_warehouse, cell_key
 from bench._peers_queries import PEER_QUERIES, prepared_sql, render_sql_where
 from bench.gateway import AGE, WORKLOAD
@@ -144,3 +145,53 @@ def test_a_peer_answers_every_query(home: Path, system: str) -> None:
         assert r["status"] == "released", (r["query"], r["error"])
         assert r["rows_bound"] == 4 and r["version"].startswith(("smartnoise", "opendp"))
         assert r["median_error"] is not None and r["median_s"] > 0, r["query"]
+
+
+class _Stub:
+    """A peer module whose prepare/release behave as told."""
+
+    def __init__(self, prepare: Any) -> None:
+        self._prepare = prepare
+
+    def notes(self, query: dict) -> str:
+        return "stub"
+
+    def prepare(self, handle: Any, query: dict, epsilon: float, runs: int) -> Any:
+        return self._prepare()
+
+
+def _unsupported() -> Any:
+    raise _peers_queries.Unsupported("no such aggregate")
+
+
+def _declined() -> Any:
+    raise _peers_queries.Refused("scale over the cap")
+
+
+def _broken() -> Any:
+    raise ValueError("bad plan\nmore")
+
+
+def _failing() -> Any:
+    def release() -> list:
+        raise RuntimeError("lost the executor")
+
+    return release
+
+
+@pytest.mark.parametrize(
+    ("prepare", "status", "error"),
+    [
+        (lambda: lambda: [["a", 1]], "released", None),
+        (_unsupported, "unsupported", "no such aggregate"),
+        (_declined, "refused", "scale over the cap"),
+        (_broken, "failed", "ValueError: bad plan"),
+        (_failing, "failed", "RuntimeError: lost the executor"),
+    ],
+)
+def test_the_worker_reports_what_a_library_did(prepare: Any, status: str, error: Any) -> None:
+    rec = _peers_worker._run_query(_Stub(prepare), None, {"name": "q"}, {"epsilon": 1, "runs": 2})
+    assert rec["query"] == "q" and rec["status"] == status and rec["notes"] == "stub"
+    assert rec.get("error") == error
+    if status == "released":
+        assert rec["releases"] == [[["a", 1]], [["a", 1]]] and len(rec["times"]) == 2
