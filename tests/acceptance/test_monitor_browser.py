@@ -5,15 +5,11 @@ without Chromium (scripts/ensure-system-packages.sh installs it)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 
-from enclave.cli._dashboards import page_urls, streamlit_command
 from tests._cdp import Browser
 from tests.acceptance.test_monitor_page import monitor_home
-from tests.acceptance.test_screenshots import CHROMIUM, _free_port, _save, _wait_healthy
+from tests.acceptance.test_screenshots import CHROMIUM, _save, served_dashboards
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -24,26 +20,9 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip("headless Chromium is not installed (scripts/ensure-system-packages.sh)")
     settings = monitor_home(tmp_path_factory.mktemp("monitor-browser"))
     env = {"ENCLAVE_HOME": str(settings.home), "ENCLAVE_POLICIES": str(settings.policies_dir)}
-    port = _free_port()
-    proc = subprocess.Popen(
-        streamlit_command("127.0.0.1", port),
-        env={**os.environ, **env, "OPENBLAS_NUM_THREADS": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    browser = None
-    try:
-        _wait_healthy(port, proc)
-        browser = Browser(CHROMIUM, tmp_path_factory.mktemp("chrome-monitor"))
-        yield page_urls("127.0.0.1", port)["monitor"], browser
-    finally:
-        if browser is not None:
-            browser.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    environ = {**env, "OPENBLAS_NUM_THREADS": "1"}
+    with served_dashboards(environ, tmp_path_factory.mktemp("chrome-monitor")) as (urls, browser):
+        yield urls["monitor"], browser
 
 
 def _text(browser: Browser) -> str:
@@ -71,22 +50,33 @@ def test_default_view(served) -> None:
     assert browser.js(f"!{toolbar} || getComputedStyle({toolbar}).display === 'none'")
 
 
+def _view(browser: Browser, url: str, wait: str, shots: tuple[str, str]) -> str:
+    """Open ``url``, wait for ``wait``, save the top and the series as ``shots``; the text."""
+    browser.open(url)
+    browser.wait_for(wait)
+    _save(browser, shots[0])
+    _scroll_to(browser, "One region, week by week")
+    _save(browser, shots[1])
+    return _text(browser)
+
+
 def test_a_region_series_with_an_alert(served) -> None:
     url, browser = served
-    browser.open(f"{url}?indicator=ili&week=2024-01-08&region=New+Taipei")
-    browser.wait_for("More patients than expected")
-    _save(browser, "monitor-alert-map")
-    _scroll_to(browser, "One region, week by week")
-    _save(browser, "monitor-alert-series")
-    text = _text(browser)
+    text = _view(
+        browser,
+        f"{url}?indicator=ili&week=2024-01-08&region=New+Taipei",
+        "More patients than expected",
+        ("monitor-alert-map", "monitor-alert-series"),
+    )
     assert "New Taipei, week 08 Jan 2024" in text and "happens by chance" in text
 
 
 def test_a_provisional_week(served) -> None:
     url, browser = served
-    browser.open(f"{url}?indicator=emergency&week=2024-12-30&region=Taipei")
-    browser.wait_for("is provisional")
-    _save(browser, "monitor-provisional")
-    _scroll_to(browser, "One region, week by week")
-    _save(browser, "monitor-provisional-series")
-    assert "This week's data are incomplete" in _text(browser)
+    text = _view(
+        browser,
+        f"{url}?indicator=emergency&week=2024-12-30&region=Taipei",
+        "is provisional",
+        ("monitor-provisional", "monitor-provisional-series"),
+    )
+    assert "This week's data are incomplete" in text

@@ -4,6 +4,7 @@ at. Skipped, with the reason, only when Chromium is not installed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ import struct
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,23 +54,24 @@ def _png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
-    if CHROMIUM is None:
-        pytest.skip("headless Chromium is not installed (scripts/ensure-system-packages.sh)")
-    env: Env = build(tmp_path_factory.mktemp("shots"))
+@contextlib.contextmanager
+def served_dashboards(
+    environ: dict[str, str], profile: Path
+) -> Iterator[tuple[dict[str, str], Browser]]:
+    """``streamlit run`` on a free loopback port with ``environ``, and a headless Chromium;
+    the page URLs and the browser, both stopped afterwards."""
     port = _free_port()
     proc = subprocess.Popen(
         streamlit_command("127.0.0.1", port),
-        env={**os.environ, **env.environ()},
+        env={**os.environ, **environ},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     browser = None
     try:
         _wait_healthy(port, proc)
-        browser = Browser(CHROMIUM, tmp_path_factory.mktemp("chrome"))
-        yield page_urls("127.0.0.1", port), browser, env
+        browser = Browser(CHROMIUM, profile)
+        yield page_urls("127.0.0.1", port), browser
     finally:
         if browser is not None:
             browser.close()
@@ -77,6 +80,15 @@ def served(tmp_path_factory: pytest.TempPathFactory):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium is not installed (scripts/ensure-system-packages.sh)")
+    env: Env = build(tmp_path_factory.mktemp("shots"))
+    with served_dashboards(env.environ(), tmp_path_factory.mktemp("chrome")) as (urls, browser):
+        yield urls, browser, env
 
 
 def _save(browser: Browser, name: str) -> Path:

@@ -35,14 +35,8 @@ from enclave.policy import ColumnPolicy, TablePolicy
 __all__ = ["PERSON_AGGREGATES", "person_column", "person_condition"]
 
 #: the per-person aggregates a patient-level body may use
-PERSON_AGGREGATES: tuple[type[exp.Expression], ...] = (
-    exp.Count,
-    exp.Sum,
-    exp.Avg,
-    exp.Min,
-    exp.Max,
-    exp.LogicalOr,
-    exp.LogicalAnd,
+PERSON_AGGREGATES = frozenset(
+    {exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.LogicalOr, exp.LogicalAnd}
 )
 _DOUBLE = exp.DataType.build("DOUBLE")
 
