@@ -7,8 +7,12 @@ charges of 1/50 of it (rounded down, so a 51st never fits).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import sqlite3
+import sys
+import types
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +93,19 @@ def _check_ledger(home: Path, budget: Budget, expected_ok: int) -> None:
     assert n == expected_ok
 
 
+@contextlib.contextmanager
+def _bare_main() -> Iterator[None]:
+    """Start spawned processes with an empty ``__main__``: a spawned child re-imports the
+    parent's main module, and an earlier AppTest in this worker leaves a dashboard page
+    there (the children would run the page instead of reporting)."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(BUDGETS))
 def test_eight_processes_never_overspend(tmp_path, model):
@@ -99,8 +116,9 @@ def test_eight_processes_never_overspend(tmp_path, model):
     procs = [
         ctx.Process(target=_process, args=(str(home), model, w, 25, start, out)) for w in range(8)
     ]
-    for p in procs:
-        p.start()
+    with _bare_main():
+        for p in procs:
+            p.start()
     start.set()
     results = [out.get(timeout=180) for _ in procs]
     for p in procs:
