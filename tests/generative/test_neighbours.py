@@ -149,6 +149,24 @@ ROUTES |= {
     "(PARTITION BY person_id ORDER BY visit_date) AS prev FROM claims), r AS (SELECT "
     "person_id, SUM(CASE WHEN date_diff('day', prev, visit_date) <= 30 THEN 1 ELSE 0 END) "
     "AS k FROM adm GROUP BY person_id) SELECT SUM(LEAST(r.k, 5)) AS s FROM r",
+    "filter-person-table-overflow": "WITH f AS (SELECT person_id, los_days * 2147483647 * "
+    "2147483647 AS big, amount / 1e-300 AS huge FROM claims WHERE amount > 5e8), t AS (SELECT "
+    "person_id, SUM(big) AS s, MAX(huge) AS h, COUNT(*) * 922337203685477580 * 100 AS n FROM f "
+    "GROUP BY person_id HAVING SUM(huge) > 0 OR COUNT(*) > 0) SELECT SUM(LEAST(t.s, 10)) AS s, "
+    "AVG(LEAST(t.h, 10)) AS h, AVG(LEAST(t.n, 10)) AS m FROM t",
+    "filter-window-heavy": "WITH f AS (SELECT * FROM claims WHERE amount > 5e8), w AS (SELECT "
+    "person_id, los_days, LAG(los_days, 100) OVER (PARTITION BY person_id ORDER BY visit_date) "
+    "AS prev FROM f), r AS (SELECT person_id, COUNT(prev) AS k FROM w GROUP BY person_id) "
+    "SELECT SUM(LEAST(r.k, 5)) AS s, COUNT(*) AS n FROM r",
+    "filter-chain-renamed": "WITH a AS (SELECT person_id, amount * 1e300 AS cost FROM claims), "
+    "b AS (SELECT * FROM a WHERE cost * 1e300 > 0), c AS (SELECT person_id, SUM(cost) AS t "
+    "FROM b GROUP BY person_id) SELECT AVG(LEAST(c.t, 1000)) AS m FROM c",
+    "cohort-of-person-table": "WITH t AS (SELECT person_id, COUNT(*) AS n FROM claims GROUP BY "
+    "person_id) SELECT p.region, COUNT(*) AS k FROM persons p WHERE p.person_id IN (SELECT "
+    "person_id FROM t WHERE n > 500) GROUP BY 1",
+    "cohort-of-filter-distinct": "WITH f AS (SELECT person_id, amount FROM claims WHERE "
+    "amount > 5e8) SELECT COUNT(*) AS k FROM persons p WHERE p.person_id IN (SELECT DISTINCT "
+    "person_id FROM f) OR EXISTS (SELECT 1 FROM f WHERE person_id = p.person_id)",
     "cohort-not-in": "SELECT COUNT(*) AS n FROM persons p WHERE p.person_id NOT IN "
     "(SELECT person_id FROM prescriptions WHERE days_supply > 1000)",
     "cohort-exists-heavy": "SELECT p.region, COUNT(*) AS n FROM persons p WHERE EXISTS "

@@ -52,12 +52,13 @@ def cohort_tables(select: exp.Select, cat: Catalog) -> exp.Select:
         and n.find_ancestor(exp.Select) is select
     ]
     owners = {alias: src.table for alias, src in sources(select).items() if src.table}
+    people = _people(select, cat)
     for i, node in enumerate(found):
         name = f"__cohort{i}"
         if isinstance(node, exp.In):
-            body, outer = _from_in(node, cat)
+            body, outer = _from_in(node, people)
         else:
-            body, outer = _from_exists(node, cat)
+            body, outer = _from_exists(node, people)
         _qualify_outer(outer, owners, cat)
         select = select.with_(name, as_=body, copy=False)
         on = exp.EQ(this=exp.column(_person(body), table=name), expression=outer)
@@ -81,24 +82,42 @@ def _person(body: exp.Select) -> str:
     return str(body.expressions[0].alias_or_name)
 
 
-def _table(subquery: exp.Select, cat: Catalog) -> tuple[str, str]:
-    """The subquery's one protected table and its person column."""
+def _people(select: exp.Select, cat: Catalog) -> dict[str, str]:
+    """The person column of every table a cohort subquery may read: the protected tables
+    of the dataset and the query's WITH names that read one (patient-level, window or
+    filter-only bodies, checked as such later)."""
+    people = {
+        t.name: t.person_column for t in cat.dataset.tables if t.protected and t.person_column
+    }
+    with_ = select.args.get("with_")
+    for cte in with_.expressions if with_ is not None else ():
+        from_ = cte.this.args.get("from_") if isinstance(cte.this, exp.Select) else None
+        node = from_.this if from_ is not None else None
+        read = str(node.name).lower() if isinstance(node, exp.Table) else ""
+        if read in people and cte.alias.lower() not in people:
+            people[cte.alias.lower()] = people[read]
+    return people
+
+
+def _table(subquery: exp.Select, people: dict[str, str]) -> tuple[str, str]:
+    """The subquery's one protected table (or WITH name) and its person column."""
     from_ = subquery.args.get("from_")
     node = from_.this if from_ is not None else None
-    if subquery.args.get("joins") or not isinstance(node, exp.Table):
+    if subquery.args.get("joins") or not isinstance(node, exp.Table) or node.args.get("db"):
         raise QueryRejected(_SHAPE)
-    table = cat.table(str(node.name).lower())
-    if table is None or not table.protected or table.person_column is None:
+    person = people.get(str(node.name).lower())
+    if person is None:
         raise QueryRejected(_SHAPE)
-    return str(node.alias_or_name).lower(), table.person_column
+    return str(node.alias_or_name).lower(), person
 
 
 def _cohort_body(subquery: exp.Select, person: str, alias: str) -> exp.Select:
     """The subquery as a patient-level body: person column and a row count, by person."""
-    for key in ("order", "limit", "offset", "distinct", "qualify", "windows", "with_"):
+    for key in ("order", "limit", "offset", "qualify", "windows", "with_"):
         if subquery.args.get(key):
             raise QueryRejected(_SHAPE)
     body = subquery.copy()
+    body.set("distinct", None)  # IN (SELECT DISTINCT person_id …): the same persons
     column = exp.column(person, table=alias)
     body.set("expressions", [column.copy().as_(person), exp.Count(this=exp.Star()).as_("hit")])
     group = body.args.get("group")
@@ -108,12 +127,12 @@ def _cohort_body(subquery: exp.Select, person: str, alias: str) -> exp.Select:
     return body
 
 
-def _from_in(node: exp.In, cat: Catalog) -> tuple[exp.Select, exp.Expression]:
+def _from_in(node: exp.In, people: dict[str, str]) -> tuple[exp.Select, exp.Expression]:
     query = node.args["query"]
     subquery = query.this if isinstance(query, exp.Subquery) else query
     if not isinstance(subquery, exp.Select) or not isinstance(node.this, exp.Column):
         raise QueryRejected(_SHAPE)
-    alias, person = _table(subquery, cat)
+    alias, person = _table(subquery, people)
     items = subquery.expressions
     if len(items) != 1 or not isinstance(items[0], exp.Column) or items[0].name.lower() != person:
         raise QueryRejected(
@@ -122,11 +141,11 @@ def _from_in(node: exp.In, cat: Catalog) -> tuple[exp.Select, exp.Expression]:
     return _cohort_body(subquery, person, alias), node.this.copy()
 
 
-def _from_exists(node: exp.Exists, cat: Catalog) -> tuple[exp.Select, exp.Expression]:
+def _from_exists(node: exp.Exists, people: dict[str, str]) -> tuple[exp.Select, exp.Expression]:
     subquery = node.this
     if not isinstance(subquery, exp.Select):
         raise QueryRejected(_SHAPE)
-    alias, person = _table(subquery, cat)
+    alias, person = _table(subquery, people)
     where = subquery.args.get("where")
     parts = (
         list(where.this.flatten())
@@ -153,7 +172,7 @@ def _correlation(part: exp.Expr, alias: str, person: str) -> exp.Expression | No
     for inner, outer in ((part.this, part.expression), (part.expression, part.this)):
         if (
             isinstance(inner, exp.Column)
-            and str(inner.table).lower() == alias
+            and str(inner.table).lower() in ("", alias)
             and inner.name.lower() == person
             and isinstance(outer, exp.Column)
             and str(outer.table).lower() not in ("", alias)

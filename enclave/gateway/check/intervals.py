@@ -1,7 +1,7 @@
 """Bounds of an aggregate's argument by interval arithmetic over the policy's column bounds.
 
 Columns must have role ``numeric`` (their policy ``lower``/``upper``); literals are their
-own interval; ``+ - *`` follow interval maths; ``-x`` and ``ABS`` as usual; ``LEAST`` and
+own interval; ``+ - *`` and division by a non-zero number follow interval maths; ``-x`` and ``ABS`` as usual; ``LEAST`` and
 ``GREATEST`` narrow (so a query can ask for tighter bounds, never wider); ``CASE`` and
 ``COALESCE`` take the hull of their branches; casts to a numeric type keep the interval.
 A branch that may be NULL adds nothing (NULLs are skipped by SUM/AVG/COUNT(x)).
@@ -18,6 +18,8 @@ LEAST / GREATEST of those.
 >>> leaf = lambda col: (0.0, 20000.0)
 >>> interval(sqlglot.parse_one("least(amount, 5000) * 2 - 1", dialect="duckdb"), leaf)
 (-1.0, 9999.0)
+>>> interval(sqlglot.parse_one("amount / -1000", dialect="duckdb"), leaf)
+(-20.0, -0.0)
 >>> interval(sqlglot.parse_one("CASE WHEN x > 1 THEN amount ELSE 7 END", dialect="duckdb"), leaf)
 (0.0, 20000.0)
 >>> days = lambda col: (738521.0, 739251.0)  # 2023-01-01 .. 2024-12-31
@@ -82,6 +84,12 @@ def interval(node: exp.Expression, leaf: Leaf) -> Interval:
         if isinstance(node, exp.Sub):
             return a[0] - b[1], a[1] - b[0]
         return _mul(a, b)
+    if isinstance(node, exp.Div) and node.expression.find(exp.Column) is None:
+        k, k_hi = interval(node.expression, leaf)  # a number: what ``/`` may divide by
+        if k != k_hi or k == 0:
+            raise _refuse(node)
+        lo, hi = interval(node.this, leaf)
+        return (lo / k, hi / k) if k > 0 else (hi / k, lo / k)
     if isinstance(node, exp.Abs):
         lo, hi = interval(node.this, leaf)
         if lo >= 0:

@@ -46,6 +46,7 @@ from enclave.errors import QueryRejected
 from enclave.gateway.check.bodies import open_body
 from enclave.gateway.check.catalog import Catalog
 from enclave.gateway.check.per_person import person_column, person_condition
+from enclave.gateway.check.rules.inline_ctes import inline_filters
 from enclave.gateway.check.rules.promote_numbers import promote_numbers
 from enclave.gateway.check.window_tables import is_window_table, window_table
 from enclave.gateway.values import PersonTable
@@ -75,22 +76,24 @@ def split_person_tables(
     select: exp.Select, cat: Catalog
 ) -> tuple[exp.Select, tuple[PersonTable, ...]]:
     """Take the patient-level and window WITH bodies out of ``select`` (in place), checked
-    and typed, in order: a body may read a table an earlier one defined."""
+    and typed, in order: a body may read a table an earlier one defined, or a filter-only
+    body (inlined into it: ``rules.inline_ctes.inline_filters``)."""
     with_ = select.args.get("with_")
     if with_ is None:
         return select, ()
     found: list[PersonTable] = []
+    plain: dict[str, exp.Expression] = {}
     for cte in list(with_.expressions):
-        if is_person_table(cte.this):
-            make = _person_table
-        elif is_window_table(cte.this):
-            make = window_table
-        else:
-            continue
         name = cte.alias.lower()
+        body = inline_filters(cte.this, plain, cat)
+        if not isinstance(body, exp.Select) or not (is_person_table(body) or is_window_table(body)):
+            cte.set("this", body)
+            plain[name] = body
+            continue
+        make = _person_table if is_person_table(body) else window_table
         if cat.table(name) is not None:
             raise QueryRejected(f"The WITH name {name} is already a table; choose another name.")
-        table = make(name, cte.this, cat)
+        table = make(name, body, cat)
         found.append(table)
         cat = cat.with_tables((table.table,))
         cte.pop()

@@ -41,29 +41,40 @@ def _in_alias_clause(column: exp.Column, select: exp.Select) -> bool:
     return False
 
 
-def _body_names(body: exp.Expression | None, cat: Catalog) -> list[str]:
+Ctes = dict[str, exp.Expression]
+
+
+def _body_names(body: exp.Expression | None, cat: Catalog, ctes: Ctes, depth: int = 0) -> list[str]:
+    """The columns a WITH body exposes; its ``*`` is the columns of what it reads (a table,
+    or an earlier WITH body's)."""
     names = [n for n in output_names(body) if n != "*"]
     if isinstance(body, exp.Select) and any(isinstance(e, exp.Star) for e in body.expressions):
         from_ = body.args.get("from_")
         if from_ is not None and isinstance(from_.this, exp.Table):
-            names += list(cat.allowed_columns(str(from_.this.name).lower()))
+            read = str(from_.this.name).lower()
+            if read in ctes and ctes[read] is not body and depth < len(ctes):
+                names += _body_names(ctes[read], cat, ctes, depth + 1)
+            else:
+                names += list(cat.allowed_columns(read))
     return names
 
 
-def _has(src: Source, name: str, cat: Catalog) -> bool:
+def _has(src: Source, name: str, cat: Catalog, ctes: Ctes) -> bool:
     if src.table is not None:
         return cat.column(src.table, name) is not None
-    return name in _body_names(src.body, cat)
+    return name in _body_names(src.body, cat, ctes)
 
 
-def _unknown(name: str, scopes: list[dict[str, Source]], cat: Catalog) -> PolicyViolation:
+def _unknown(
+    name: str, scopes: list[dict[str, Source]], cat: Catalog, ctes: Ctes
+) -> PolicyViolation:
     parts: dict[str, str] = {}
     for scope in scopes:
         for src in scope.values():
             if src.table is not None:
                 parts[src.table] = ", ".join(cat.allowed_columns(src.table))
             else:
-                parts[src.alias] = ", ".join(_body_names(src.body, cat))
+                parts[src.alias] = ", ".join(_body_names(src.body, cat, ctes))
     usable = "; ".join(f"{k}: {v}" for k, v in sorted(parts.items()))
     return PolicyViolation(
         f"Column {name} is not a column of the tables in this query"
@@ -110,11 +121,11 @@ def resolve_column(
         scopes.append(scope)
         if qualifier:
             if qualifier in scope:
-                if not _has(scope[qualifier], name, cat):
-                    raise _unknown(f"{qual_shown}.{name_shown}", scopes, cat)
+                if not _has(scope[qualifier], name, cat, resolver.ctes):
+                    raise _unknown(f"{qual_shown}.{name_shown}", scopes, cat, resolver.ctes)
                 return scope[qualifier]
         else:
-            hits = [s for s in scope.values() if _has(s, name, cat)]
+            hits = [s for s in scope.values() if _has(s, name, cat, resolver.ctes)]
             if len(hits) > 1:
                 raise QueryRejected(
                     f"Column {name} is in more than one table ({', '.join(s.alias for s in hits)}); "
@@ -131,7 +142,7 @@ def resolve_column(
             f"{qual_shown} is not a table or alias in this query; qualify columns with "
             "the table name or its alias."
         )
-    raise _unknown(name_shown, scopes, cat)
+    raise _unknown(name_shown, scopes, cat, resolver.ctes)
 
 
 def allowed_columns(tree: exp.Expression, cat: Catalog) -> exp.Expression:

@@ -25,7 +25,7 @@ from enclave.gateway.check.catalog import Catalog
 from enclave.gateway.check.names import sources
 from enclave.gateway.check.rules.allowed_columns import Resolver
 
-__all__ = ["inline_ctes", "qualify_columns"]
+__all__ = ["inline_ctes", "inline_filters", "qualify_columns"]
 
 _PLAIN = (
     "A WITH clause may only filter rows and pick columns of one table: "
@@ -79,6 +79,54 @@ def _requalify(expr: exp.Expression, alias: str) -> exp.Expression:
     for column in expr.find_all(exp.Column):
         column.set("table", exp.to_identifier(alias))
     return expr
+
+
+def inline_filters(
+    body: exp.Expression, plain: dict[str, exp.Expression], cat: Catalog
+) -> exp.Expression:
+    """``body`` (a copy) with the filter-only WITH bodies it reads (``plain``, by name)
+    inlined, as the outer query's are: a patient-level or window body may read
+    ``inp AS (SELECT * FROM claims WHERE setting = 'inpatient')``. A ``*`` over a body
+    that names its columns becomes those columns.
+
+    >>> import sqlglot
+    >>> inp = sqlglot.parse_one("SELECT person_id, amount AS cost FROM claims WHERE los_days > 0")
+    >>> body = sqlglot.parse_one("SELECT person_id, SUM(cost) AS s FROM inp GROUP BY person_id")
+    >>> inline_filters(body, {"inp": inp}, Catalog.example()).sql()
+    'SELECT inp.person_id AS person_id, SUM(inp.amount) AS s FROM claims AS inp WHERE inp.los_days > 0 GROUP BY inp.person_id'
+    """
+    if not isinstance(body, exp.Select) or body.args.get("with_") is not None:
+        return body
+    nodes = [body.args["from_"].this] if body.args.get("from_") else []
+    nodes += [j.this for j in body.args.get("joins") or ()]
+    names = [
+        str(n.name).lower() for n in nodes if isinstance(n, exp.Table) and not n.args.get("db")
+    ]
+    read = [n for n in dict.fromkeys(names) if n in plain]
+    if not read:
+        return body
+    out = body.copy()
+    if len(read) == 1:
+        _expand_star(out, plain[read[0]], cat)
+    for name in read:
+        out = out.with_(name, as_=plain[name].copy(), copy=False)
+    qualify_columns(out, cat)
+    return inline_ctes(out, cat)
+
+
+def _expand_star(select: exp.Select, body: exp.Expression, cat: Catalog) -> None:
+    """Replace ``*`` in ``select`` by the output columns of ``body`` unless it has ``*`` too."""
+    items = select.expressions
+    star = [
+        e for e in items if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star)
+    ]
+    _, outputs = _outputs(body, cat)
+    if not star or any(isinstance(e, exp.Star) for e in body.expressions):
+        return
+    expanded: list[exp.Expression] = []
+    for item in items:
+        expanded.extend([exp.column(n) for n in outputs] if item in star else [item])
+    select.set("expressions", expanded)
 
 
 def inline_ctes(select: exp.Select, cat: Catalog) -> exp.Select:
