@@ -55,13 +55,16 @@ class FarringtonConfig:
 class CusumConfig:
     """A CUSUM of the weekly z-scores against the regression baseline (fitted without the
     ``exclude_recent`` last weeks): ``S = min(cap, max(0, S + z − reference))``, an alert at
-    ``S ≥ alert``, a warning at ``S ≥ warning``."""
+    ``S ≥ alert``, a warning at ``S ≥ warning``. Its baseline keeps the last weeks at the
+    same time of year (``recent_in_window``), so a lasting change of level ends a run
+    instead of accumulating for ever."""
 
     reference: float = 1.5
     alert: float = 3.0
     warning: float = 2.0
     cap: float = 3.5
     exclude_recent: int = 0
+    recent_in_window: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,11 @@ def _fields(where: str, cls: type, spec: dict[str, Any]) -> dict[str, Any]:
         if name not in known:
             raise PolicyError(f"{where} has no setting {name!r}; allowed: {sorted(known)}.")
         default = getattr(cls(), name)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise PolicyError(f"{where}.{name} must be true or false.")
+            out[name] = value
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise PolicyError(f"{where}.{name} must be a number of 0 or more.")
         out[name] = int(value) if isinstance(default, int) else float(value)

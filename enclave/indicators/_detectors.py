@@ -140,7 +140,11 @@ def _cusum_cell(
 
 def _cusum_design(cfg: AlertConfig) -> Design:
     design = cfg.farrington.design
-    return Design(**{**design.__dict__, "exclude_recent": cfg.cusum.exclude_recent})
+    cc = cfg.cusum
+    return Design(
+        **{**design.__dict__, "exclude_recent": cc.exclude_recent,
+           "recent_in_window": cc.recent_in_window}
+    )  # fmt: skip
 
 
 def cusum(

@@ -5,8 +5,13 @@ For the week ``t`` to judge, the reference weeks are the usable weeks from
 ``t − 52·years_back − half_window`` to ``t − 1 − exclude_recent``. Each reference week
 ``s`` falls in a *seasonal block* by its distance in the year from ``t``,
 ``d = (t − s) mod 52``: block 0 when ``d ≤ half_window + exclude_recent`` or
-``d ≥ 52 − half_window`` (the same time of year, and the last few weeks used), the other distances split into
-``periods − 1`` equal blocks (Noufaily's 10-level factor). The model is
+``d ≥ 52 − half_window`` (the same time of year), the other distances split into
+``periods − 1`` equal blocks (Noufaily's 10-level factor). Once a year of weeks precedes
+``t``, block 0 holds the same time of *past* years only and the last few weeks join block
+1 (``recent_in_window = False``, the default): an outbreak's first weeks, or the season's
+peak just passed, then do not become the expected value of the weeks after them (as in
+Farrington's algorithm, whose reference values all come from past years). Before that, and
+with ``recent_in_window = True``, the last few weeks are block 0 too. The model is
 
     log E[Y_s] = β₀ + β₁·(s − t)/52 + γ_block(s),     Var[Y_s] = φ·μ_s + σ²_s
 
@@ -46,6 +51,7 @@ class Design:
     exclude_recent: int = 0
     min_reference: int = 8
     reweight_threshold: float = 2.58
+    recent_in_window: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,13 @@ def design(t: int, d: Design) -> tuple[np.ndarray, np.ndarray]:
     """Reference week indices (ascending) and their design matrix for week ``t``."""
     first = max(0, t - 52 * d.years_back - d.half_window)
     weeks = np.arange(first, t - d.exclude_recent)
-    dist = (t - weeks) % 52
+    back = t - weeks
+    dist = back % 52
     in_window = (dist <= d.half_window + d.exclude_recent) | (dist >= 52 - d.half_window)
+    if not d.recent_in_window and t >= 52:  # a year of history: block 0 is past years'
+        recent = in_window & (back < 52 - d.half_window)
+        in_window &= ~recent
+        dist = np.where(recent, d.half_window + 1, dist)  # the last weeks join block 1
     span = 52 - 2 * d.half_window - 1
     block = np.where(in_window, 0, 1 + (dist - d.half_window - 1) * (d.periods - 1) // span)
     x = np.zeros((len(weeks), 1 + d.periods), dtype=float)

@@ -13,7 +13,7 @@ from enclave.errors import PolicyError
 from enclave.indicators import AlertConfig, Panel, detect, load_alerts
 from enclave.indicators._alert_config import parse_alerts
 from enclave.indicators._predictive import Predictive, scale_from_se
-from enclave.indicators._regression import Design, fit_baseline
+from enclave.indicators._regression import Design, design, fit_baseline
 from enclave.noise import discrete_laplace_std
 from enclave.settings import REPO_POLICIES
 
@@ -72,6 +72,33 @@ def test_regression_recovers_a_seasonal_mean_and_down_weights_a_past_outbreak() 
     b = fit_baseline(hit, usable, noise, 108, Design())
     assert np.all(a.ok) and np.median(np.abs(a.mu / mu[108] - 1)) < 0.15
     assert np.median(b.mu / a.mu) < 1.15  # the old outbreak barely lifts the baseline
+
+
+def test_block_0_is_past_years_once_a_year_of_history_exists() -> None:
+    weeks, x = design(60, Design())
+    same_time = x[:, 2:].sum(1) == 0  # block 0: no seasonal-block column set
+    assert set(60 - weeks[same_time]) == {49, 50, 51, 52, 53, 54, 55}  # last year ± 3
+    recent, _ = design(30, Design())
+    assert {29, 28, 27} <= set(recent[design(30, Design())[1][:, 2:].sum(1) == 0])
+    old = design(60, Design(recent_in_window=True))
+    assert {59, 58, 57} <= set(old[0][old[1][:, 2:].sum(1) == 0])
+
+
+def test_an_outbreak_just_after_the_seasons_peak_is_an_alert() -> None:
+    """A sharp season whose peak comes 3 weeks earlier than last year's, and a doubling
+    in the weeks after this year's peak: the peak just passed is not the expected value
+    of the weeks after it, so the first week of the outbreak is red."""
+    rng = np.random.default_rng(4)
+    t = np.arange(104)
+    peaks = np.where(t < 52, 16, 50)  # mid-April last year, three weeks earlier this year
+    mu = 2 + 40 * np.exp(-0.5 * ((t - peaks) / 2.5) ** 2)
+    found = 0
+    for _ in range(20):
+        truth = rng.poisson(np.repeat(mu[:, None], 5, 1))
+        truth[54:57] += rng.poisson(mu[54:57, None] * np.ones((3, 5)))  # ×2 for 3 weeks
+        lv = _levels(detect(_panel(_released(rng, truth)), AlertConfig())["farrington"])
+        found += int((lv[54:57] == "alert").any(0).sum())
+    assert found >= 90  # of 100 outbreaks
 
 
 def test_a_planted_outbreak_is_found_and_noise_rarely_alerts() -> None:
