@@ -1,4 +1,5 @@
-"""The end-to-end demo: synthetic extract → ingest → accounts → indicators → services.
+"""The end-to-end demo: synthetic extract → ingest → accounts → indicators (and their
+denominators) → services.
 
 ``run_demo`` does the set-up and returns what a user needs (project, token, URLs);
 ``serve`` then starts the API and the dashboards as child processes.
@@ -16,7 +17,15 @@ from typing import Any
 from enclave.home import LOCAL_ADMIN
 from enclave.settings import Settings
 
-__all__ = ["DEMO_PROJECT", "DEMO_RESEARCHER", "DEMO_STEWARD", "DemoResult", "run_demo", "serve"]
+__all__ = [
+    "DEMO_PROJECT",
+    "DEMO_RESEARCHER",
+    "DEMO_STEWARD",
+    "DemoResult",
+    "release_denominators",
+    "run_demo",
+    "serve",
+]
 
 DEMO_PROJECT = "demo"
 DEMO_RESEARCHER = "researcher@demo"
@@ -80,6 +89,7 @@ def run_demo(
         from enclave.service import backfill_indicators
 
         summary = backfill_indicators(settings)
+        summary["denominators"] = release_denominators(settings)
     return DemoResult(
         project=DEMO_PROJECT,
         token=token,
@@ -89,6 +99,23 @@ def run_demo(
         manifest=manifest_json,
         indicators=summary,
     )
+
+
+def release_denominators(settings: Settings) -> dict[str, Any]:
+    """Release the indicators' denominators (persons per region and per age band) once;
+    a second call costs and changes nothing."""
+    from enclave.indicators import indicators_of
+    from enclave.indicators._denominators import release_denominators as release
+    from enclave.service import Service
+
+    inds = indicators_of(settings)
+    if not inds:
+        return {"released": False, "releases": [], "epsilon_spent": 0.0}
+    svc = Service.open(settings)
+    try:
+        return release(svc, settings, inds[0])
+    finally:
+        svc.close()
 
 
 def serve(settings: Settings, result: DemoResult) -> list[subprocess.Popen[bytes]]:

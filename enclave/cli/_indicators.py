@@ -1,4 +1,4 @@
-"""``enclave indicators list|release|publish|alerts``: the standing public-health indicators."""
+"""``enclave indicators list|release|publish|denominators|alerts``: the standing public-health indicators."""
 
 from __future__ import annotations
 
@@ -113,23 +113,20 @@ def publish_(
 
 @group.command("denominators")
 def denominators_(as_json: AsJson = False) -> None:
-    """Release the persons per region once, for rates per 100,000 (charged once)."""
+    """Release the persons per region (for rates per 100,000) and per 10-year age band once
+    each, through the gateway, charged once to the indicators' project; a second run costs
+    nothing."""
     with cli_errors(as_json):
-        from enclave.indicators import indicators_of
-        from enclave.indicators._denominators import release_denominators
-        from enclave.service import Service
+        from enclave.demo import release_denominators
 
-        s = settings()
-        inds = indicators_of(s)
-        svc = Service.open(s)
-        try:
-            out = release_denominators(svc, s, inds[0]) if inds else {"released": False}
-        finally:
-            svc.close()
+        out = release_denominators(settings())
         if as_json:
             emit(out)
             return
-        typer.echo("released" if out.get("released") else "already released (no cost)")
+        if not out.get("released"):
+            typer.echo("already released (no cost)")
+            return
+        typer.echo(f"released {', '.join(out['releases'])}; ε spent {out['epsilon_spent']:g}")
 
 
 @group.command("alerts")

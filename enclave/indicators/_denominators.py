@@ -1,17 +1,28 @@
-"""Denominators: a one-time DP release of the number of persons per region, for rates.
+"""Denominators: one-time DP releases of the persons per region and per 10-year age band.
 
-``[denominators]`` in ``policies/indicators.toml`` sets its ε (charged once to the
-indicators' project through the budget ledger, reserve then commit, kept in the release
-cache under ``denominators/region/1``). The exact counts — persons per region, one row per
-person (``persons.region``, a public key set) — are read through the service's sandboxed,
-read-only engine; one person is in one region, so the vector of regional counts has L1
-sensitivity 1 and every count gets discrete Laplace noise of scale 1/ε (OpenDP; the
-measurement's loss is checked against the charge). The release is kept and published as
-``denominators`` / ``persons`` in ``published.sqlite`` beside the weekly releases.
+``[denominators]`` in ``policies/indicators.toml`` sets their ε: ``epsilon`` for the
+persons per region (0.2), ``age_band_epsilon`` for the persons per age band (0.1). Each is
+one query through the gateway, asked as the indicators' service account in the indicators'
+project (whose policy must allow ``persons.region`` and ``persons.birth_year``)::
+
+    SELECT region, COUNT(*) AS persons FROM persons GROUP BY region
+    SELECT FLOOR((Y - birth_year) / 10) * 10 AS age_band, COUNT(*) AS persons
+    FROM persons GROUP BY age_band
+
+with ``Y`` the year of the last week of the ``weeks`` key set (the age reached that year).
+Both keys are public (regions a listed key set, the age band derived from birth_year's
+public domain), so every region and every band is released, zero or not; one row per
+person makes the L1 sensitivity 1 and each count gets discrete Laplace noise of scale 1/ε.
+The gateway authorises the columns, checks the measured loss against the charge, charges
+the project's ledger once and audits it; asking again returns its cached release at no
+cost. The releases are published as ``denominators`` / ``persons`` and ``denominators`` /
+``persons-by-age`` in ``published.sqlite`` beside the weekly releases.
 
 Rates per 100,000 divide a week's released count by its region's released denominator;
 their 95% interval propagates both standard errors (delta method:
-``se(r)² = r² (se_v² / v² + se_d² / d²)``, with ``se_v / d`` for a count of 0).
+``se(r)² = r² (se_v² / v² + se_d² / d²)``, with ``se_v / d`` for a count of 0). No
+indicator is released per age band, so the age bands are context (who the population is),
+not denominators of a rate.
 
 >>> rows = with_rates([{"region": "A", "value": 10.0, "se": 1.7, "expected": 8.0,
 ...                     "threshold": 16.0}], {"A": (20000.0, 20.0)})
@@ -28,31 +39,35 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from enclave.errors import InternalError, PolicyError
-from enclave.indicators._continual import COLUMNS, week_estimates
+from enclave.errors import PolicyError
+from enclave.indicators._bands import AGE_PERIOD, REGION_PERIOD, age_sql, reference_year
 from enclave.indicators._published import Published, PublishedRelease, published_path
 from enclave.settings import Settings
 
 __all__ = ["DENOMINATORS", "denominators_of", "release_denominators", "with_rates"]
 
 DENOMINATORS = "denominators"
-_PERIOD, _KEY = "persons", "denominators/region/1"
 _PER = 100_000.0
+_VALUE = ("value", "value_se", "value_ci_low", "value_ci_high")
 
 
-def _epsilon(settings: Settings) -> float:
+def _epsilons(settings: Settings) -> dict[str, float]:
     path = settings.policies_dir / "indicators.toml"
     data = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    eps = data.get("denominators", {}).get("epsilon", 0.2)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
-        raise PolicyError("denominators.epsilon must be a number in (0, 1].")
-    return float(eps)
+    spec = data.get("denominators", {})
+    out = {}
+    for name, default in (("epsilon", 0.2), ("age_band_epsilon", 0.1)):
+        eps = spec.get(name, default)
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
+            raise PolicyError(f"denominators.{name} must be a number in (0, 1].")
+        out[name] = float(eps)
+    return out
 
 
 def denominators_of(settings: Settings) -> dict[str, tuple[float, float]]:
     """Region → (released persons, SE), or empty before the release."""
     path = published_path(settings.home)
-    rec = Published(path).get(DENOMINATORS, _PERIOD) if path.is_file() else None
+    rec = Published(path).get(DENOMINATORS, REGION_PERIOD) if path.is_file() else None
     if rec is None or rec.status != "published":
         return {}
     idx = {c: i for i, c in enumerate(rec.columns)}
@@ -61,59 +76,51 @@ def denominators_of(settings: Settings) -> dict[str, tuple[float, float]]:
     }
 
 
-def _charge(service: Any, ind: Any, epsilon: float) -> None:
-    from enclave.store import BudgetAsk, BudgetLimits
-
-    policy = service.require_member(_principal(ind), ind.project)
-    res = service.store.reserve(
-        BudgetAsk(
-            project=ind.project,
-            user=ind.user,
-            epsilon=epsilon,
-            delta=0.0,
-            request_id=uuid.uuid4().hex,
-            sql_hash="denominators:region",
-            limits=BudgetLimits.from_policy(policy),
-        )
-    )
-    service.store.commit(res, cache_key=_KEY, release={"epsilon": epsilon})
-
-
 def _principal(ind: Any) -> Any:
     from enclave.store import Principal
 
     return Principal(user=ind.user, role="researcher", token_id="indicator-scheduler")  # noqa: S106
 
 
-def release_denominators(service: Any, settings: Settings, ind: Any) -> dict[str, Any]:
-    """Release the persons per region once (a second call changes and costs nothing)."""
-    from enclave.noise import laplace_int
+def _release(service: Any, ind: Any, sql: str, epsilon: float) -> dict[str, Any]:
+    """One gateway release as the indicators' account (cached: a repeat costs nothing)."""
+    return dict(service.query(_principal(ind), sql, ind.project, epsilon=epsilon))
 
-    pub = Published(published_path(settings.home))
-    if pub.get(DENOMINATORS, _PERIOD) is not None:
-        return {"released": False, "epsilon_spent": 0.0}
-    epsilon = _epsilon(settings)
-    keys = tuple(str(v) for v in service.dataset.key_set(ind.key_set).values)
-    if service.store.cached_release(ind.project, _KEY) is None:
-        _charge(service, ind, epsilon)
-    sql = (
-        f"SELECT k, COUNT(*) AS n FROM (SELECT person_id, min({ind.key_column}) AS k "
-        "FROM persons GROUP BY person_id) AS p GROUP BY k"
-    )
-    _cols, rows = service.engine.execute(sql)
-    exact = {str(k): int(n) for k, n in rows if k is not None}
-    seen: list[float] = []
-    noisy, scale = laplace_int([exact.get(k, 0) for k in keys], sensitivity=1, epsilon=epsilon,
-                               record=lambda e, _d: seen.append(e))  # fmt: skip
-    if len(seen) != 1 or seen[0] > epsilon * (1 + 1e-9):
-        raise InternalError("the denominator release's loss exceeds its charge (probably a bug)")
-    out = tuple((k, *week_estimates(v, scale)) for k, v in zip(keys, noisy, strict=True))
+
+def _publish(pub: Published, period: str, key: str, got: dict[str, Any]) -> None:
+    rows = tuple((r[0], *r[1:5]) for r in got["rows"])
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    pub.record(PublishedRelease(DENOMINATORS, _PERIOD, "published", uuid.uuid4().hex, epsilon,
-                                "region", now, now, COLUMNS, out,
-                                {"unit": "person", "sensitivity": 1, "scale": scale,
-                                 "mechanism": "discrete Laplace (OpenDP)"}))  # fmt: skip
-    return {"released": True, "epsilon_spent": epsilon, "regions": len(keys)}
+    piece = next(iter(got["mechanisms"]["epsilon_split"]))
+    details = got["mechanisms"][piece]
+    accounting = {"unit": "person", "sensitivity": details.get("sensitivity"),
+                  "scale": details.get("scale"), "mechanism": details.get("mechanism"),
+                  "gateway_release": got.get("release_id")}  # fmt: skip
+    pub.record(PublishedRelease(DENOMINATORS, period, "published", uuid.uuid4().hex,
+                                float(got.get("epsilon_spent") or 0.0), key, now, now,
+                                (key, *_VALUE), rows, accounting))  # fmt: skip
+
+
+def release_denominators(service: Any, settings: Settings, ind: Any) -> dict[str, Any]:
+    """Release the persons per region and per age band once each (a second call changes
+    and costs nothing); what was released and the ε it spent."""
+    pub = Published(published_path(settings.home))
+    eps = _epsilons(settings)
+    year = reference_year(service.dataset, ind.period_key_set)
+    asks = (
+        (REGION_PERIOD, ind.key_column, eps["epsilon"],
+         f"SELECT {ind.key_column}, COUNT(*) AS persons FROM persons GROUP BY {ind.key_column}"),
+        (AGE_PERIOD, "age_band", eps["age_band_epsilon"], age_sql(year)),
+    )  # fmt: skip
+    spent, done = 0.0, []
+    for period, key, epsilon, sql in asks:
+        if pub.get(DENOMINATORS, period) is not None:
+            continue
+        got = _release(service, ind, sql, epsilon)
+        spent += float(got.get("epsilon_spent") or 0.0)
+        _publish(pub, period, key, got)
+        done.append(period)
+    return {"released": bool(done), "releases": done, "epsilon_spent": round(spent, 6),
+            "age_reference_year": year}  # fmt: skip
 
 
 def _rate(v: float, se_v: float, d: float, se_d: float) -> tuple[float, float]:

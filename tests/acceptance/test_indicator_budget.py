@@ -54,7 +54,7 @@ def test_dataset_view_shows_the_indicators_per_year_and_lifetime(settings: Setti
         # Same units as the project's line: the lifetime so far is what the ledger charged.
         share = next(p for p in view.projects if p.project == "public-health")
         assert share.epsilon_spent == pytest.approx(view.indicators_epsilon_lifetime)
-        assert share.epsilon == 14.4  # what the indicators may still spend counts in the total
+        assert share.epsilon == 14.7  # what the indicators may still spend counts in the total
         data = json.loads(json.dumps(svc.dataset_budget(STEWARD)))
         assert data["indicators_epsilon_by_year"] == {"2023": 3.2, "2024": 1.6}
         rows = indicator_rows(data)
@@ -102,8 +102,9 @@ def test_demo_then_budget_shows_the_two_year_total(tmp_path: Path) -> None:
     assert {"project", "token", "steward_token", "api_url", "dashboard_url"} <= set(demo)
     budget = _enclave(home, "budget", "--project", "public-health", "--json")
     print(f"public-health after the demo: {budget}")
-    assert budget["epsilon_spent"] == pytest.approx(9.6)  # 3 indicators × 2 years × 1.6
-    assert budget["epsilon_total"] == pytest.approx(14.4)
+    # 3 indicators × 2 years × 1.6, and the denominators (per region 0.2, per age band 0.1)
+    assert budget["epsilon_spent"] == pytest.approx(9.9)
+    assert budget["epsilon_total"] == pytest.approx(14.7)
     assert budget["epsilon_remaining"] == pytest.approx(4.8)  # one more year, no top-up
     again = _enclave(home, "indicators", "release", "--all", "--json")
     assert again["released"] == 0 and again["epsilon_spent"] == 0 and again["refused"] == 0
@@ -116,7 +117,11 @@ def test_demo_then_budget_shows_the_two_year_total(tmp_path: Path) -> None:
         releases = json.loads(json.dumps(public_releases(svc)))["releases"]
     finally:
         svc.close()
-    assert len(releases) == 315
+    assert len(releases) == 315 + 2  # every indicator-week, and the two denominators
+    denominators = [r for r in releases if r["indicator"] == "denominators"]
+    assert sorted(r["period"] for r in denominators) == ["persons", "persons-by-age"]
+    assert sum(r["epsilon"] for r in denominators) == pytest.approx(0.3)
+    releases = [r for r in releases if r["indicator"] != "denominators"]
     first = releases[0]
     assert first["columns"] == ["region", "value", "value_se", "value_ci_low", "value_ci_high"]
     acc = first["accounting"]

@@ -25,10 +25,10 @@ from tests._store_rows import reserve
 
 STEWARD = Principal(user="steward@test", role="steward", token_id="t")
 RESEARCHER = Principal(user="alice@uni", role="researcher", token_id="t")
-#: The shipped policies: public-health 14.4, demo 10, pharmacy 3; δ only in demo.
-SHIPPED_EPS, SHIPPED_DELTA, CEILING_EPS, CEILING_DELTA = 27.4, 1e-6, 400.0, 1e-5
+#: The shipped policies: public-health 14.7, demo 10, pharmacy 3; δ only in demo.
+SHIPPED_EPS, SHIPPED_DELTA, CEILING_EPS, CEILING_DELTA = 27.7, 1e-6, 400.0, 1e-5
 #: What the shipped ceiling leaves for approvals and top-ups.
-LEFT = 372.6
+LEFT = 372.3
 
 
 def _ceiling(policies: Path, text: str) -> None:
@@ -246,7 +246,7 @@ def test_policy_files_past_the_ceiling_are_refused(settings: Settings) -> None:
         "big-file",
         title="A policy file past the ceiling",
         members=("alice@uni",),
-        epsilon=415.6,
+        epsilon=415.3,  # with the shipped 27.7: 443
         per_query=1.0,
     )
     svc = Service.open(settings)

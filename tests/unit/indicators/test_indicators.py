@@ -203,7 +203,7 @@ def test_hold_then_publish(settings: Settings, svc: Service) -> None:
 
 def test_refusals_are_reported_and_nothing_is_kept(settings: Settings, svc: Service) -> None:
     project = settings.policies_dir / "projects" / "public-health.toml"
-    _edit(project, "epsilon = 14.4\n", "epsilon = 2.0\n")  # read when svc first needs it
+    _edit(project, "epsilon = 14.7\n", "epsilon = 2.0\n")  # read when svc first needs it
     out = release_indicators(settings, indicator="ili", which="all", service=svc, today=JAN)
     assert out.released == 4 and out.epsilon_spent == pytest.approx(1.6)
     nxt = release_indicators(settings, indicator="covid", which="all", service=svc, today=JAN)
