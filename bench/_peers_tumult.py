@@ -89,7 +89,7 @@ def prepare(
 ) -> Callable[[], list[list[Any]]]:
     from tmlt.analytics import PureDPBudget
 
-    built = _query(query, handle["bounds"])
+    built = _query(query, query.get("bounds") or handle["bounds"])
     names = [*query["keys"], "v"]
 
     def release() -> list[list[Any]]:

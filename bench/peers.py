@@ -2,7 +2,8 @@
 
 Same warehouse (``bench._common.build_warehouse``), same eight questions
 (``bench.gateway.WORKLOAD``), same ε = 1 per query, same bounds (``policies/dataset.toml``:
-amount in [0, 20000], los_days in [0, 60], the public key sets), same metric (median
+los_days in [0, 60], the public key sets; amount has an "auto" clamp, and the peers are
+given the gateway's own choice of it per query, like the rows bound), same metric (median
 relative error over cells against the exact DuckDB answer, pooled over ``--runs``
 releases) and the median wall time of one release. The gateway answers the SQL itself:
 join, bounds chosen privately per query (``auto``, 10% of ε), groups per person 4. The
@@ -51,11 +52,14 @@ __all__ = ["PEERS", "RECORD_KEYS", "main"]
 PEERS = ("smartnoise", "tumult", "opendp")
 EPSILON = 1.0  # bench.gateway's requests are at ε = 1
 BOUNDED = ("amount", "los_days")
+#: the bounded columns whose clamp the gateway chooses per query (``clamp = "auto"``)
+AUTO_CLAMPED = ("amount",)
 #: one JSON object per (query, system), also written to HOME/peers.jsonl; ``status``:
 #: released, unsupported (cannot be expressed), refused (by the library), failed, not installed
 RECORD_KEYS = (
     "query", "system", "version", "status", "median_error", "median_s", "times",
-    "rows_bound", "notes", "error", "setup_s", "persons", "claims", "runs", "epsilon",
+    "rows_bound", "value_bound", "notes", "error", "setup_s", "persons", "claims", "runs",
+    "epsilon",
 )  # fmt: skip
 
 
@@ -94,7 +98,7 @@ def _record(name: str, system: str, **fields: Any) -> dict[str, Any]:
 
 
 def _gateway_runs(name: str, ctx: Any, runs: int, truth: dict, public: set) -> dict[str, Any]:
-    sql, releases, times, bounds = WORKLOAD[name], [], [], []
+    sql, releases, times, bounds, clamps = WORKLOAD[name], [], [], [], []
     for _ in range(runs):
         t = time.perf_counter()
         state = gateway(sql, ctx)
@@ -104,6 +108,9 @@ def _gateway_runs(name: str, ctx: Any, runs: int, truth: dict, public: set) -> d
         idx = state.plan.output_columns.index(state.plan.aggregates[0].alias)
         releases.append([[*row[:nk], row[idx]] for row in state.release.rows])
         bounds.append(state.release.bounds.get("rows_per_person") or 0)
+        alias = state.plan.aggregates[0].alias
+        if f"{state.plan.aggregates[0].id}.clamp" in state.release.mechanisms:
+            clamps.append(state.release.bounds["clamps"][alias][1])
     return _record(
         name,
         "gateway",
@@ -112,7 +119,9 @@ def _gateway_runs(name: str, ctx: Any, runs: int, truth: dict, public: set) -> d
         median_s=statistics.median(times),
         times=times,
         rows_bound=int(statistics.median(bounds)),
-        notes="SQL as written; rows bound auto (10% of ε), groups per person 4",
+        value_bound=statistics.median_low(clamps) if clamps else None,
+        notes="SQL as written; rows bound auto (10% of ε), groups per person 4"
+        + ("; value clamp auto (20% of the aggregate's ε)" if clamps else ""),
     )
 
 
@@ -131,11 +140,21 @@ def _spec(ds: Any, data: Path, runs: int, queries: list[dict[str, Any]]) -> dict
     }
 
 
-def _peer_query(name: str, values: list[list[str]], rows_bound: int) -> dict[str, Any]:
+def _peer_query(
+    name: str, values: list[list[str]], rows_bound: int, bounds: dict[str, list[float]]
+) -> dict[str, Any]:
+    """One query for the peers, with its bounds: the policy's, and the gateway's value clamp
+    where it chose one privately (``value_bound``, the median of its choices)."""
     q = PEER_QUERIES[name]
     where = [[c.column, c.op, list(c.values)] for c in q.where]
     fields = dataclasses.asdict(q) | {"where": where, "key_values": values}
-    return fields | {"rows_bound": max(1, rows_bound)}
+    return fields | {"rows_bound": max(1, rows_bound), "bounds": bounds}
+
+
+def _query_bounds(policy: dict[str, list[float]], column: str | None, clamp: Any) -> Any:
+    if clamp is None or column not in AUTO_CLAMPED:
+        return policy
+    return {**policy, column: [policy[column][0], float(clamp)]}
 
 
 def _run_peer(system: str, venvs: Path, spec_path: Path, log: Path) -> list[dict[str, Any]]:
@@ -170,6 +189,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--home", type=Path, default=None, help="reuse/keep the enclave here")
     ap.add_argument("--runs", type=int, default=5, help="releases per error estimate")
     ap.add_argument("--bound", type=int, default=None, help="peers' rows bound (all queries)")
+    ap.add_argument(
+        "--value-bound",
+        type=float,
+        default=None,
+        help="peers' clamp of an 'auto' clamp column (all queries; default: the gateway's)",
+    )
     ap.add_argument("--systems", default="gateway," + ",".join(PEERS))
     ap.add_argument("--venvs", type=Path, default=ROOT / ".venv-peers")
     ap.add_argument("--json", action="store_true", help="one JSON object per (query, system)")
@@ -202,14 +227,21 @@ def _gateway_side(args: argparse.Namespace, ctx: Any, systems: list[str]) -> tup
     for name in WORKLOAD:
         values, public = _public(ctx.dataset, name)
         truth = _truth(WORKLOAD[name], ctx, len(PEER_QUERIES[name].keys))
-        bound = args.bound
+        bound, clamp = args.bound, args.value_bound
         if "gateway" in systems:
             rec = _gateway_runs(name, ctx, args.runs, truth, public)
             records.append(rec)
             bound = bound if bound is not None else rec["rows_bound"]
+            clamp = clamp if clamp is not None else rec["value_bound"]
             print(f"  gateway: {name}", file=sys.stderr, flush=True)
         c = max(1, int(bound or 1))
-        per_query[name] = {"truth": truth, "public": public, "c": c, "values": values}
+        per_query[name] = {
+            "truth": truth,
+            "public": public,
+            "c": c,
+            "values": values,
+            "clamp": clamp,
+        }
     return records, per_query
 
 
@@ -230,8 +262,11 @@ def _peer_side(args: argparse.Namespace, systems: list[str], per_query: dict, sp
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    if "gateway" not in systems and args.bound is None:
-        raise SystemExit("without the gateway, give the peers' rows bound with --bound")
+    if "gateway" not in systems and (args.bound is None or args.value_bound is None):
+        raise SystemExit(
+            "without the gateway, give the peers' rows bound and value clamp with --bound "
+            "and --value-bound"
+        )
     home = args.home or Path(tempfile.mkdtemp(prefix="bench-peers-"))
     settings = build_warehouse(home, args.persons, args.seed, quiet=args.json)
     data, export_s = _export(settings, home)
@@ -247,7 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     records, per_query = _gateway_side(args, ctx, systems)
     ctx.engine.close()
-    queries = [_peer_query(n, q["values"], q["c"]) for n, q in per_query.items()]
+    policy = _spec(ctx.dataset, data, args.runs, [])["bounds"]
+    queries = [
+        _peer_query(
+            n, q["values"], q["c"], _query_bounds(policy, PEER_QUERIES[n].column, q["clamp"])
+        )
+        for n, q in per_query.items()
+    ]
     spec = home / "peers-spec.json"
     spec.write_text(json.dumps(_spec(ctx.dataset, data, args.runs, queries)))
     records += _peer_side(args, systems, per_query, spec)

@@ -90,6 +90,9 @@ class Aggregate:
     upper: float | None = None
     quantile: float | None = None
     id: str = "a0"
+    #: candidate clamps of a ``clamp = "auto"`` argument, ascending, the last = ``upper``;
+    #: empty once the clamp is fixed (``plan.clamps``)
+    clamps: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,6 +246,8 @@ class Bounded(Executed):
     exact: Exact
     measurements: tuple[Measurement, ...] = ()
     rows_choice: Mapping[str, Any] = field(default_factory=dict)  # the DP "auto" choice
+    #: per clamp piece (``a<j>.clamp``), the DP choice of an "auto" value clamp
+    clamp_choices: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

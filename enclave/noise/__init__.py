@@ -2,7 +2,8 @@
 
 ``make_*`` builds an OpenDP measurement; ``release_*`` runs one; ``*_accuracy`` /
 ``*_scale`` convert between noise scale and a 95% half-width with OpenDP's helpers;
-``choose_rows`` picks an "auto" rows bound by least expected error from a noisy histogram.
+``choose_rows`` picks an "auto" rows bound and ``choose_clamp`` an "auto" value clamp, each by
+least expected error from a noisy histogram.
 No ``random`` and no numpy noise, and no float noise: every noised total is an exact
 integer and gets OpenDP's exact discrete Laplace sampler — or, for projects accounted in
 ρ-zCDP, its exact discrete Gaussian (``noise_totals`` is the one choice between them).
@@ -17,6 +18,7 @@ from enclave.noise._accuracy import (
     scale_for_half_width,
 )
 from enclave.noise._bounds import RowsChoice, choose_rows, row_candidates
+from enclave.noise._clamps import ClampChoice, choose_clamp
 from enclave.noise._gaussian import (
     RhoRecord,
     discrete_gaussian_std,
@@ -43,10 +45,12 @@ __all__ = [
     "ALPHA",
     "INT_CAP",
     "Z95",
+    "ClampChoice",
     "Record",
     "RhoRecord",
     "RowsChoice",
     "TotalsNoise",
+    "choose_clamp",
     "choose_rows",
     "discrete_gaussian_std",
     "discrete_laplace_std",

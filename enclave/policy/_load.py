@@ -128,7 +128,17 @@ def _column(table: str, name: str, spec: dict[str, Any], where: str) -> ColumnPo
         raise PolicyError(
             f"{where}: public_codes names a key set, on code columns only ({table}.{name})."
         )
-    return ColumnPolicy(name, role, lower, upper, spec.get("key_set"), integer, codes)
+    clamp = spec.get("clamp", "fixed")
+    if clamp not in ("fixed", "auto") or (clamp == "auto" and (role != "numeric" or integer)):
+        raise PolicyError(
+            f'{where}: clamp = "auto" is for numeric columns that are not integer '
+            f"({table}.{name}); leave it out for a fixed clamp at upper."
+        )
+    if clamp == "auto" and float(upper or 0.0) <= max(0.0, float(lower or 0.0)):
+        raise PolicyError(f'{where}: clamp = "auto" needs upper > max(lower, 0) ({table}.{name}).')
+    return ColumnPolicy(
+        name, role, lower, upper, spec.get("key_set"), integer, codes, clamp == "auto"
+    )
 
 
 def _ceiling_value(where: str, key: str, value: Any, *, delta: bool) -> float | None:

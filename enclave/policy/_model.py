@@ -59,6 +59,10 @@ class ColumnPolicy:
     #: a code column whose code categories (a code's first characters) are public: the
     #: name of the key set that lists them
     public_codes: str | None = None
+    #: ``clamp = "auto"``: ``upper`` is the widest bound, and each query that sums or
+    #: averages the column clamps it at a bound chosen privately from its data (at most
+    #: ``upper``; ``gateway.plan.clamps``)
+    auto_clamp: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import sqlglot.expressions as exp
 
 from enclave.errors import QueryRejected
 from enclave.gateway.check.intervals import Interval, interval
+from enclave.gateway.plan.clamps import clamp_candidates
 from enclave.gateway.plan.sources import Scope
 from enclave.gateway.plan.total import guard
 from enclave.gateway.values import AggKind, Aggregate
@@ -38,27 +39,35 @@ _VALUE_AGGS: dict[type[exp.Expression], AggKind] = {
 }
 
 
-def _numeric_bounds(table: TablePolicy, name: str) -> Interval:
+def _numeric_bounds(table: TablePolicy, name: str, widen: bool = False) -> Interval:
     """A numeric column's policy bounds, or a date column's range in day ordinals (only
-    date functions reach a date column here: ``rules.bounded_aggregates``)."""
+    date functions reach a date column here: ``rules.bounded_aggregates``). ``widen``:
+    an "auto" clamp column's upper bound doubled (``_policy_bounded``)."""
     col = table.column(name)
     if col is None or col.role not in ("numeric", "date") or col.lower is None or col.upper is None:
         raise QueryRejected(
             f"Column {name} has no value bounds in the policy; only numeric columns "
             "(e.g. amount, los_days) can be summed or averaged."
         )
-    return col.lower, col.upper
+    return col.lower, col.upper * (2.0 if widen and col.auto_clamp else 1.0)
 
 
-def _leaf(scope: Scope) -> Callable[[exp.Column], Interval]:
+def _leaf(scope: Scope, widen: bool = False) -> Callable[[exp.Column], Interval]:
     def leaf(col: exp.Column) -> Interval:
         table = scope.source_of(col).table
         definition = scope.definition(col)
         if isinstance(definition, exp.Column):
-            return _numeric_bounds(table, definition.name.lower())
-        return interval(definition, lambda c: _numeric_bounds(table, c.name.lower()))
+            return _numeric_bounds(table, definition.name.lower(), widen)
+        return interval(definition, lambda c: _numeric_bounds(table, c.name.lower(), widen))
 
     return leaf
+
+
+def _policy_bounded(arg: exp.Expression, scope: Scope, upper: float) -> bool:
+    """Whether ``arg``'s upper bound comes from an "auto" clamp column's widest bound (it
+    moves when that bound does) — not from the expression itself, e.g. ``LEAST(amount,
+    500)``, whose clamp the researcher fixed."""
+    return interval(arg, _leaf(scope, widen=True))[1] != upper
 
 
 def _clamp(sql: str, lo: float, hi: float) -> str:
@@ -146,4 +155,5 @@ def parse_aggregate(
             "(compute ratios from the released columns)."
         )
     sql, lo, hi = _clamped_arg(inner.this, scope)
-    return Aggregate(alias, kind, column, lo, hi), sql
+    clamps = clamp_candidates(lo, hi) if _policy_bounded(inner.this, scope, hi) else ()
+    return Aggregate(alias, kind, column, lo, hi, clamps=clamps if len(clamps) > 1 else ()), sql

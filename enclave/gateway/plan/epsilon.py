@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 from enclave.errors import PolicyViolation, QueryRejected
 from enclave.gateway.plan.accounting import l2_sensitivity, piece_noise
+from enclave.gateway.plan.clamps import CLAMP_SHARE, clamp_id, clamped
 from enclave.gateway.plan.pieces import AUTO, Piece, pieces, plan_pieces, sensitivity
 from enclave.gateway.values import Aggregate, GroupKey, Plan, QueryRequest
 from enclave.noise import row_candidates, share_for_half_width
@@ -79,10 +80,13 @@ def split_epsilon(
         rest = epsilon - split[AUTO]
     groups: list[tuple[Piece, ...]] = [pieces(a) for a in aggregates] + [(p,) for p in extra]
     share = rest / len(groups)
+    for a in clamped(aggregates):  # the histogram a value clamp is chosen from
+        split[clamp_id(a)] = share * CLAMP_SHARE
+    kept = {a.id: 1.0 - CLAMP_SHARE for a in clamped(aggregates)}
     for group in groups:
         total = sum(p.weight for p in group)
         for p in group:
-            split[p.id] = share * p.weight / total
+            split[p.id] = share * kept.get(p.aggregate, 1.0) * p.weight / total
     return split
 
 
@@ -175,8 +179,11 @@ def _from_half_width(
     groups: int,
     limits: tuple[float, float, str],
     acc: Accounting,
+    clamps: bool,
 ) -> tuple[float, str]:
-    """The ε a half-width needs (for "auto": at the largest candidate that fits the cap)."""
+    """The ε a half-width needs (for "auto": at the largest candidate that fits the cap;
+    a value clamp's sum has 1 − ``CLAMP_SHARE`` of its aggregate's share and its largest
+    candidate bounds the half-width whichever clamp is chosen)."""
     cap, floor, minimum = limits
     width = _positive_finite(half_width)
     if width is None:
@@ -184,11 +191,13 @@ def _from_half_width(
             "half_width must be a finite positive number (the target 95% half-width of "
             "each COUNT and SUM, in its own units)."
         )
+    clamp_kept = 1.0 - CLAMP_SHARE if clamps else 1.0
     if contrib.rows_per_person != "auto":
-        epsilon = _epsilon_at(width, all_pieces, int(contrib.rows_per_person), groups, acc)
+        rows = int(contrib.rows_per_person)
+        epsilon = _epsilon_at(width, all_pieces, rows, groups, acc, clamp_kept)
         note = "ε from half_width"
     else:
-        kept = 1.0 - contrib.auto_epsilon_share
+        kept = (1.0 - contrib.auto_epsilon_share) * clamp_kept
         for rows in reversed(row_candidates(contrib.auto_max_rows)):
             epsilon = _epsilon_at(width, all_pieces, rows, groups, acc, kept)
             if epsilon <= cap * (1 + 1e-12):
@@ -234,9 +243,13 @@ def rows_ceiling(half_width: float | None, plan: Plan, cap: int) -> int:
     return fits
 
 
-def _floor(all_pieces: Sequence[Piece], contrib: ContributionPolicy) -> tuple[float, str]:
-    """This query's minimum ε and how a message states it."""
+def _floor(
+    all_pieces: Sequence[Piece], contrib: ContributionPolicy, clamps: bool
+) -> tuple[float, str]:
+    """This query's minimum ε and how a message states it (a value clamp's histogram has
+    ``CLAMP_SHARE`` of its aggregate's share, and needs the minimum too)."""
     kept = (1.0 - contrib.auto_epsilon_share) if contrib.rows_per_person == "auto" else 1.0
+    kept *= CLAMP_SHARE if clamps else 1.0
     floor = max(MIN_EPSILON, MIN_EPSILON_SHARE * len({p.aggregate for p in all_pieces}) / kept)
     minimum = (
         f"this query's minimum of {_shown_up(floor)} (at least {MIN_EPSILON:g} per query "
@@ -251,6 +264,7 @@ def choose_epsilon(
     contrib: ContributionPolicy,
     all_pieces: Sequence[Piece],
     groups: int,
+    clamps: bool = False,
 ) -> tuple[float, list[str]]:
     """The query's ε and notes saying where it came from.
 
@@ -260,14 +274,14 @@ def choose_epsilon(
     each aggregate and key selection after the auto-bound share — whether asked for,
     derived from half_width or the project default; ε above the per-query cap.
     """
-    floor, minimum = _floor(all_pieces, contrib)
+    floor, minimum = _floor(all_pieces, contrib, clamps)
     cap = project.max_epsilon_per_query
     if request.epsilon is not None:
         epsilon, note = _asked(request.epsilon, floor, minimum), "ε as requested"
     elif request.half_width is not None:
         limits, acc = (cap, floor, minimum), accounting_of(project)
         epsilon, note = _from_half_width(
-            request.half_width, all_pieces, contrib, groups, limits, acc
+            request.half_width, all_pieces, contrib, groups, limits, acc, clamps
         )
     else:
         review = project.review_epsilon if project.review_epsilon is not None else math.inf

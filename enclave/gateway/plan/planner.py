@@ -18,6 +18,7 @@ import sqlglot.expressions as exp
 from enclave.engines.hashing import query_salt
 from enclave.errors import QueryRejected
 from enclave.gateway.plan.aggregates import parse_aggregate
+from enclave.gateway.plan.clamps import clamped
 from enclave.gateway.plan.contribution import (
     NO_ROWS_BOUND,
     PERSON_KEYS_NOTE,
@@ -210,7 +211,8 @@ def plan(state: Checked, ctx: GatewayContext) -> Planned:
         rows = 1  # every table read has one row per person: nothing to choose
     contrib = dataclasses.replace(ds.contribution, rows_per_person=rows)
     all_pieces = [p for a in aggregates for p in pieces(a)] + extra
-    epsilon, notes = choose_epsilon(state.request, project, contrib, all_pieces, groups)
+    clamps = bool(clamped(aggregates))
+    epsilon, notes = choose_epsilon(state.request, project, contrib, all_pieces, groups, clamps)
     if person_level(group_exprs, scope):
         notes.append(PERSON_KEYS_NOTE)
     if rows == 1 and rows_structural(scope):

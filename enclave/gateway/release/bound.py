@@ -25,6 +25,7 @@ from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
 from enclave.gateway.plan.epsilon import rows_ceiling
 from enclave.gateway.plan.keys import key_combinations
 from enclave.gateway.plan.pieces import AUTO, SELECTION, Piece, plan_pieces, sensitivity
+from enclave.gateway.release.clamp import choose_clamps
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.sql.auto import histogram, totals_at
 from enclave.gateway.sql.stats import piece_stats
@@ -121,8 +122,16 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
     plan = state.plan
     losses = Losses()
     if plan.rows_per_person != "auto":
-        exact = Exact(state.columns, list(state.rows), {})
-        return advance(state, Bounded, exact=exact, measurements=())
+        plan, rows, clamps = choose_clamps(plan, state.rows, ctx.dataset, losses)
+        exact = Exact(state.columns[: len(_columns(plan))], rows, {})
+        return advance(
+            state,
+            Bounded,
+            plan=plan,
+            exact=exact,
+            measurements=losses.measurements(),
+            clamp_choices=clamps,
+        )
     nk = len(plan.keys)
     cap = ctx.dataset.contribution.auto_max_rows
     ask = state.request
@@ -132,14 +141,22 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
     choice = choose_rows_bound(*hist, plan, ctx.dataset, losses.recorder(AUTO), ceiling)
     stats = piece_stats(plan.aggregates, plan.epsilon_split)
     rows = totals_at(state.rows, n_keys=nk, stats=stats, c=choice.bound)
-    columns = (*(f"__k{i}" for i in range(nk)), *(f"__v{i}" for i in range(max(1, len(stats)))))
     notes = (*plan.notes, AUTO_NOTE)
     bounded = dataclasses.replace(plan, rows_per_person=choice.bound, notes=notes)
+    bounded, rows, clamps = choose_clamps(bounded, rows, ctx.dataset, losses)
     return advance(
         state,
         Bounded,
         plan=bounded,
-        exact=Exact(columns, rows, {}),
+        exact=Exact(_columns(bounded), rows, {}),
         measurements=losses.measurements(),
         rows_choice=auto_mechanism(plan, choice),
+        clamp_choices=clamps,
     )
+
+
+def _columns(plan: Plan) -> tuple[str, ...]:
+    """The bounded totals' columns: the keys, then one per SQL piece (or a row count)."""
+    stats = piece_stats(plan.aggregates, plan.epsilon_split)
+    nk = len(plan.keys)
+    return (*(f"__k{i}" for i in range(nk)), *(f"__v{i}" for i in range(max(1, len(stats)))))

@@ -14,6 +14,10 @@ accuracy at the scale ``sensitivity / ε share`` of the same piece (``widths_at`
   by a noisy count, so it is given for groups of 100 … 100,000 rows (of a mid-range
   average), with the fewest rows for which it is released, not withheld — at every rows
   bound the run may use;
+* an ``"auto"`` value clamp is chosen when the query runs too (``release.clamp``):
+  ``half_widths`` are at its largest candidate, ``by_clamp`` gives the half-widths at
+  every candidate (at the largest rows bound), and ``half_width_ranges`` go from the
+  smallest clamp (and rows bound) to the largest;
 * VARIANCE / STDDEV: the half-widths of their noisy parts; MEDIAN / QUANTILE_CONT: of its
   noisy row count (their intervals depend on the data).
 
@@ -30,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from enclave.gateway.plan.accounting import COMPOSITION_ZCDP, piece_noise, zcdp
+from enclave.gateway.plan.clamps import at_clamp, clamped
 from enclave.gateway.plan.contribution import NO_ROWS_BOUND
 from enclave.gateway.plan.epsilon import rows_ceiling
 from enclave.gateway.plan.person_level import STRUCTURAL_NOTE
@@ -38,6 +43,7 @@ from enclave.gateway.plan.pieces import (
     COMPOSITION,
     SELECTION,
     Piece,
+    pieces,
     plan_pieces,
 )
 from enclave.gateway.release.estimates import Noisy, avg_estimate
@@ -66,6 +72,8 @@ class DryRun:
     half_width_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     by_rows_bound: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     average_half_widths: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: per "auto" value clamp: the aggregate's half-widths at every candidate clamp
+    by_clamp: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     #: a zcdp project's ρ and its split (left out of ``to_json`` under pure accounting)
     rho: float = 0.0
     rho_split: Mapping[str, float] = field(default_factory=dict)
@@ -95,6 +103,19 @@ def widths_at(plan: Plan, rows: int) -> dict[str, float]:
         p.label or p.id: piece_noise(plan, p, rows).half_width() * p.unit_value
         for p in _shown(plan)
     }
+
+
+def _by_clamp(plan: Plan, rows: int) -> dict[str, dict[str, float]]:
+    """Per clamped SUM / VARIANCE / STDDEV piece shown: its half-width at each candidate."""
+    out: dict[str, dict[str, float]] = {}
+    shown = {p.id for p in _shown(plan)}
+    for a in clamped(plan.aggregates):
+        for c in a.clamps:
+            for p in pieces(at_clamp(a, c)):
+                if p.id in shown and p.stat in ("sum", "sum_sq"):
+                    width = piece_noise(plan, p, rows).half_width() * p.unit_value
+                    out.setdefault(p.label or p.id, {})[f"{c:g}"] = width
+    return out
 
 
 def _noisy(p: Piece, plan: Plan, rows: int, value: float) -> Noisy:
@@ -162,6 +183,16 @@ def dry_run_of(state: Planned, ctx: GatewayContext) -> DryRun:
             "half_widths are at that bound; the release states the bound it chose, and its "
             "half-widths are those of by_rows_bound at it"
         )
+    by_clamp = _by_clamp(plan, rows)
+    for label, widths in by_clamp.items():
+        low = min(widths.values()) * (ranges[label][0] / ranges[label][1] if label in ranges else 1)
+        ranges[label] = (low, max(widths.values()))
+    if by_clamp:
+        notes.append(
+            "value clamps are chosen privately when the query runs (auto): half_widths are "
+            "at the largest candidate; the release states the clamp it chose, and its "
+            "half-widths are those of by_clamp at it"
+        )
     if any(a.kind == "avg" for a in plan.aggregates):
         notes.append(
             "AVG half-widths are in the average's units, for groups of 100 to 100,000 rows "
@@ -179,6 +210,7 @@ def dry_run_of(state: Planned, ctx: GatewayContext) -> DryRun:
         notes=tuple(notes),
         half_width_ranges=ranges,
         by_rows_bound=table,
+        by_clamp=by_clamp,
         average_half_widths=_averages(plan, [int(c) for c in table] if table else [rows]),
         rho=plan.rho,
         rho_split=dict(plan.rho_split),

@@ -256,6 +256,7 @@ def add_noise(state: Histogrammed, ctx: GatewayContext) -> Noised:
     mechanisms.update(quantile_mechanisms)
     if AUTO in plan.epsilon_split:
         mechanisms[AUTO] = dict(state.rows_choice)
+    mechanisms.update({k: dict(v) for k, v in state.clamp_choices.items()})
     if zcdp(plan):
         mechanisms = _in_rho(mechanisms, state)
     released = released_rows(plan, domain, noisy, quantiles)

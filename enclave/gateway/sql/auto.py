@@ -47,7 +47,9 @@ def _bucket_cols(stats: Sequence[Stat]) -> list[str]:
     out = []
     sts = stats_for(stats)
     for i in pre_indices(stats):
-        if sts[i].stat == "distinct":
+        if sts[i].stat == "bin":  # (person, key)s in the bin: w·Σ is its kept rows
+            out.append(f"CAST(sum(__s{i}) AS BIGINT) AS __t{i}")
+        elif sts[i].stat == "distinct":
             out.append(f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT) AS __t{i}")
         else:  # Σ of the persons' integer shares t: w·Σt is then exact for every c
             out.append(

@@ -55,13 +55,19 @@ class SqlStat(NamedTuple):
 
     Unit stats (``count_x``, ``nn``, ``sum``, ``sum_sq``) round each row's value to
     ``grid`` (integer units in ``[lo, hi]``); see ``plan.pieces`` for the share rule.
+    A ``bin`` stat counts the kept rows of the (person, group)s whose mean value (units
+    as for ``sum``) lies in ``edges`` — one bin of the histogram a value clamp is chosen
+    from (``plan.clamps``); the bins partition the rows, so a person adds at most ``c``
+    to the histogram.
     """
 
-    stat: str  # count, count_x, nn, distinct, sum, sum_sq
+    stat: str  # count, count_x, nn, distinct, sum, sum_sq, bin
     column: str | None
     grid: float = 1.0
     lo: int = 0
     hi: int = 1
+    #: a ``bin`` stat: the rows whose (person, group) mean, in units, is in [edges)
+    edges: tuple[int | None, int | None] = (None, None)
 
 
 #: a SqlStat, or a plain (stat, column) pair in tests and examples
@@ -103,6 +109,20 @@ def _row_units(st: SqlStat) -> str:
     return f"LEAST(GREATEST(CAST(ROUND({value} / {st.grid!r}) AS BIGINT), {st.lo}), {st.hi})"
 
 
+def _bin_test(total: str, count: str, st: SqlStat) -> str:
+    lo, hi = st.edges
+    tests = [f"{total} >= {lo} * {count}" if lo is not None else "TRUE"]
+    if hi is not None:
+        tests.append(f"{total} < {hi} * {count}")
+    return f"CASE WHEN {' AND '.join(tests)} THEN 1 ELSE 0 END"
+
+
+def _bin_pre(st: SqlStat) -> str:
+    """A (person, group)'s bin indicator from its rows' unit sum and count."""
+    units = _row_units(SqlStat("sum", st.column, st.grid, st.lo, st.hi))
+    return _bin_test(f"COALESCE(sum({units}), 0)", "count(*)", st)
+
+
 def share_sql(st: SqlStat, i: int) -> str:
     """A (person, group)'s share ``t`` of unit sum ``__s<i>`` over its ``__n`` rows."""
     k = SHARE_UNITS
@@ -113,7 +133,9 @@ def share_sql(st: SqlStat, i: int) -> str:
 def pre_cols(stats: Sequence[Stat]) -> list[str]:
     out = []
     for i, st in enumerate(stats_for(stats)):
-        if st.stat in UNIT_STATS:
+        if st.stat == "bin":
+            out.append(f"{_bin_pre(st)} AS __s{i}")
+        elif st.stat in UNIT_STATS:
             out.append(f"COALESCE(sum({_row_units(st)}), 0) AS __s{i}")
         elif st.stat == "distinct":
             out.append(f"max({st.column}) AS __s{i}")
@@ -129,6 +151,14 @@ def _exact_sum(expr: str) -> str:
     return f"CAST(COALESCE(sum(CAST({expr} AS DECIMAL(38, 0))), 0) AS DECIMAL(38, 0))"
 
 
+def _window_total(st: SqlStat) -> str:
+    """One kept row's part of a total: its units (share K each), or its bin indicator."""
+    if st.stat == "bin":
+        units = _row_units(SqlStat("sum", st.column, st.grid, st.lo, st.hi))
+        return _bin_test(units, "1", st)
+    return f"{_row_units(st)} * {SHARE_UNITS}"
+
+
 class _Final(NamedTuple):
     """How one strategy's final SELECT computes each kind of stat from its rows."""
 
@@ -142,13 +172,13 @@ _FINAL: dict[Strategy, _Final] = {
     "preagg": _Final(
         "CAST(sum(__w) AS BIGINT)",
         lambda i, st: f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT)",
-        lambda i, st: f"__w * {share_sql(st, i)}",
+        lambda i, st: f"__w * {share_sql(st, i) if st.stat != 'bin' else f'__s{i}'}",
     ),
     # over the kept rows: every kept row adds its own units (share K per row)
     "window": _Final(
         "count(*)",
         lambda i, st: f"count(DISTINCT CASE WHEN {st.column} > 0 THEN __pid END)",
-        lambda i, st: f"{_row_units(st)} * {SHARE_UNITS}",
+        lambda i, st: _window_total(st),
     ),
 }
 

@@ -74,8 +74,19 @@ def test_the_spec_names_the_workload_and_public_key_sets() -> None:
     claims = ds.table("claims")
     assert claims is not None
     assert [(claims.column(c).lower, claims.column(c).upper) for c in peers.BOUNDED] == [  # type: ignore[union-attr]
-        (0, 20000),
+        (0, 5_000_000),
         (0, 60),
+    ]
+    # amount's clamp is chosen per query: the peers get the gateway's choice, nothing wider
+    policy = {"amount": [0.0, 5e6], "los_days": [0.0, 60.0]}
+    assert peers._query_bounds(policy, "amount", 50_000.0) == {
+        "amount": [0.0, 50_000.0],
+        "los_days": [0.0, 60.0],
+    }
+    assert peers._query_bounds(policy, "amount", None) == policy
+    assert peers._query_bounds(policy, "person_id", 4.0) == policy
+    assert [claims.column(c).auto_clamp for c in peers.BOUNDED] == [  # type: ignore[union-attr]
+        c in peers.AUTO_CLAMPED for c in peers.BOUNDED
     ]
 
 
@@ -142,7 +153,7 @@ def _venv(system: str) -> Path:
 @pytest.mark.parametrize("system", ["smartnoise", "opendp"])
 def test_a_peer_answers_every_query(home: Path, system: str) -> None:
     _venv(system)
-    records = _run(home, "--systems", system, "--bound", "4")
+    records = _run(home, "--systems", system, "--bound", "4", "--value-bound", "20000")
     assert [r["query"] for r in records] == list(WORKLOAD)
     for r in records:
         assert r["status"] == "released", (r["query"], r["error"])

@@ -66,13 +66,27 @@ def _ask(sql: str, **kw: float) -> QueryRequest:
 
 def test_fixed_bound_preview_is_the_released_half_width(home: Path) -> None:
     ctx = context(Settings(home=home).warehouse_path, home, rows_per_person=8)
-    sql = "SELECT COUNT(*) AS n, SUM(amount) AS s FROM claims"
+    sql = "SELECT COUNT(*) AS n, SUM(los_days + 100) AS s FROM claims"  # a fixed clamp
     est = dry_run_of(plan(front(sql, ctx, epsilon=0.5), ctx), ctx)
     release = run(front(sql, ctx, epsilon=0.5), ctx).release
     assert est.rows_bound == "policy" and est.rows_per_person == 8
     assert _half(release, "n") == pytest.approx(est.half_widths["n"], rel=REL)
     assert _half(release, "s") == pytest.approx(est.half_widths["s"], rel=REL)
-    assert not est.by_rows_bound and not est.half_width_ranges
+    assert not est.by_rows_bound and not est.half_width_ranges and not est.by_clamp
+
+
+def test_auto_clamp_preview_gives_the_half_width_at_every_clamp(home: Path) -> None:
+    ctx = context(Settings(home=home).warehouse_path, home, rows_per_person=8)
+    sql = "SELECT COUNT(*) AS n, SUM(amount) AS s FROM claims"
+    est = dry_run_of(plan(front(sql, ctx, epsilon=0.5), ctx), ctx)
+    release = run(front(sql, ctx, epsilon=0.5), ctx).release
+    chosen = release.mechanisms["a1.clamp"]["clamp"]
+    assert release.bounds["clamps"]["s"] == [0.0, chosen]
+    widths = est.by_clamp["s"]
+    assert _half(release, "s") == pytest.approx(widths[f"{chosen:g}"], rel=REL)
+    assert est.half_widths["s"] == max(widths.values()) == widths["5e+06"]
+    assert est.half_width_ranges["s"] == (min(widths.values()), max(widths.values()))
+    assert list(widths.values()) == sorted(widths.values())
 
 
 def test_structural_bound_preview_is_exact(ctx: GatewayContext) -> None:

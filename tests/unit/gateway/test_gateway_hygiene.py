@@ -23,6 +23,7 @@ from enclave.gateway.check.authorise import authorise
 from enclave.gateway.check.check_shape import check_shape
 from enclave.gateway.check.parse import parse
 from enclave.gateway.check.testing import example_context, request_state
+from enclave.gateway.plan.clamps import CLAMP_SHARE
 from enclave.gateway.plan.epsilon import MIN_EPSILON, MIN_EPSILON_SHARE
 from enclave.gateway.plan.planner import plan
 from enclave.gateway.values import GatewayContext, Requested
@@ -82,7 +83,8 @@ def test_many_aggregates_raise_the_minimum_and_the_message_gives_it(ctx):
     sums = ", ".join(f"SUM(amount) AS s{i}" for i in range(16))
     sql = f"SELECT {sums} FROM claims"
     auto_share = ctx.dataset.contribution.auto_epsilon_share
-    floor = MIN_EPSILON_SHARE * 16 / (1 - auto_share)
+    # amount has an "auto" clamp: its histogram has CLAMP_SHARE of each aggregate's share
+    floor = MIN_EPSILON_SHARE * 16 / (1 - auto_share) / CLAMP_SHARE
     assert floor > MIN_EPSILON
     err = _refused(sql, ctx, epsilon=MIN_EPSILON)
     assert type(err) is QueryRejected and "fewer aggregates" in err.message

@@ -22,19 +22,49 @@ def _plan(sql, ctx, **kw):
 @pytest.mark.parametrize(
     ("expr", "bounds"),
     [
-        ("amount", (0.0, 20000.0)),
+        ("amount", (0.0, 5_000_000.0)),  # the widest bound of an "auto" clamp
         ("least(amount, 500)", (0.0, 500.0)),
         ("greatest(least(amount, 500), 100)", (100.0, 500.0)),
-        ("amount * 2 - 10", (-10.0, 39990.0)),
+        ("amount * 2 - 10", (-10.0, 9_999_990.0)),
         ("CASE WHEN setting = 'inpatient' THEN los_days ELSE 0 END", (0.0, 60.0)),
         ("coalesce(los_days, 7)", (0.0, 60.0)),
-        ("los_days - amount", (-20000.0, 60.0)),
+        ("los_days - amount", (-5_000_000.0, 60.0)),
     ],
 )
 def test_sum_bounds_by_interval_arithmetic(ctx, expr, bounds):
     p = _plan(f"SELECT sum({expr}) AS s FROM claims", ctx, epsilon=0.5)
     (agg,) = p.aggregates
     assert (agg.lower, agg.upper) == bounds
+
+
+@pytest.mark.parametrize(
+    ("expr", "top", "clamps"),
+    [
+        ("amount", 5_000_000.0, 16),
+        ("amount * 2", 10_000_000.0, 16),
+        ("greatest(amount - 100, 0)", 4_999_900.0, 16),
+        ("CASE WHEN setting = 'inpatient' THEN amount ELSE 0 END", 5_000_000.0, 16),
+        # the expression bounds the value, not the policy: the researcher's clamp is kept
+        ("least(amount, 500)", 500.0, 0),
+        ("CASE WHEN amount > 100 THEN 1 ELSE 0 END", 1.0, 0),
+        ("los_days", 60.0, 0),  # a fixed clamp
+    ],
+)
+def test_sums_of_an_auto_clamp_column_get_candidates_up_to_their_bound(ctx, expr, top, clamps):
+    (agg,) = _plan(f"SELECT sum({expr}) AS s FROM claims", ctx, epsilon=0.5).aggregates
+    assert len(agg.clamps) == clamps and agg.upper == top
+    if clamps:
+        assert agg.clamps[-1] == agg.upper == top and list(agg.clamps) == sorted(set(agg.clamps))
+        assert agg.clamps[0] > max(agg.lower or 0.0, 0.0)
+
+
+def test_an_auto_clamp_has_its_own_epsilon_piece(ctx):
+    p = _plan("SELECT AVG(amount) AS m, COUNT(*) AS n FROM claims", ctx, epsilon=1.0)
+    split = p.epsilon_split
+    assert sum(split.values()) == pytest.approx(1.0)
+    share = split["a0.clamp"] + split["a0.sum"] + split["a0.count"]
+    assert split["a0.clamp"] == pytest.approx(0.2 * share)
+    assert share == pytest.approx(split["a1"])
 
 
 def test_unbounded_column_refused(ctx):

@@ -55,7 +55,8 @@ def test_example_policies_load() -> None:
     claims = dataset.table("claims")
     assert claims is not None and claims.protected and claims.person_column == "person_id"
     amount = claims.column("amount")
-    assert amount is not None and amount.role == "numeric" and amount.upper == 20000
+    assert amount is not None and amount.role == "numeric" and amount.upper == 5_000_000
+    assert amount.auto_clamp and not claims.column("los_days").auto_clamp  # type: ignore[union-attr]
     weeks = dataset.key_set("weeks")
     assert weeks is not None and weeks.values[0] == "2023-01-02" and len(weeks.values) > 100
     assert projects["pharmacy"].allowed_columns("claims") is None
@@ -73,6 +74,13 @@ def test_minimal_dataset_loads(tmp_path: Path) -> None:
     [
         (DATASET, ('role = "key", key_set = "regions"', 'role = "boss"'), "role"),
         (DATASET, ("lower = 1900, upper = 2026", "lower = 1900"), "bounds"),
+        (DATASET, ("upper = 2026 }", 'upper = 2026, clamp = "maybe" }'), "clamp"),
+        (DATASET, ('key_set = "regions" }', 'key_set = "regions", clamp = "auto" }'), "clamp"),
+        (
+            DATASET,
+            ("lower = 1900, upper = 2026 }", 'lower = 1900, upper = 1900, clamp = "auto" }'),
+            "clamp",
+        ),
         (DATASET, ("lower = 1900, upper = 2026", "lower = 2026, upper = 1900"), "bounds"),
         (DATASET, ('person_column = "person_id"', 'person_column = "nobody"'), "person_column"),
         (DATASET, ('key_set = "regions"', 'key_set = "nowhere"'), "unknown key set"),

@@ -1,0 +1,94 @@
+"""Choosing a value clamp by its expected error (a ``clamp = "auto"`` column).
+
+The candidates ``u_0 < … < u_{J-1}`` are a data-independent grid (``gateway.plan.clamps``).
+One DP measurement is made: the kept rows in each candidate's bin — bin ``i`` holds the
+rows whose (person, group) mean value lies in ``[u_i, u_{i+1})`` (the first bin from −∞,
+the last to +∞) — with OpenDP's discrete Laplace at L1 sensitivity ``c``: a person keeps
+at most ``c`` rows, each in exactly one bin. Everything after it is post-processing of
+that noisy histogram, as for the rows bound (``_bounds``):
+
+* which bins are real (``_histogram.counted``);
+* what clamp ``u_k`` takes off the sum, ``B(u_k) = Σ_{i ≥ k} rows_i · (m_i − u_k)``, with
+  every row of a real bin at the bin's midpoint ``m_i`` (the last bin at ``u_{J-1}``: the
+  values are clamped there already);
+* the expected squared error ``B(u)² + noise(u)²`` (the caller's noise in value units at
+  clamp ``u``), least wins: the bias-variance trade-off of Amin et al. 2019;
+* fallback, when no bin is seen (a population too small for the histogram to show): the
+  top of the bin with the largest noisy count.
+
+>>> [round(b) for b in clamp_bias((10.0, 100.0, 1000.0), [0.0, 50.0, 5.0])]
+[31950, 27000, 0]
+>>> clamp_errors((10.0, 100.0, 1000.0), [0.0, 50.0, 5.0], [1.0, 10.0, 100.0])
+[1020802501.0, 729000100.0, 10000.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from enclave.noise._histogram import counted
+from enclave.noise._mechanisms import Record, laplace_int
+
+__all__ = ["ClampChoice", "choose_clamp", "clamp_bias", "clamp_errors"]
+
+
+def _mids(candidates: Sequence[float]) -> list[float]:
+    tops = [*candidates[1:], candidates[-1]]
+    return [(lo + hi) / 2 for lo, hi in zip(candidates, tops, strict=True)]
+
+
+def clamp_bias(candidates: Sequence[float], rows: Sequence[float]) -> list[float]:
+    """``B(u_k)`` for every candidate: the value the clamp is estimated to take off."""
+    mids = _mids(candidates)
+    return [
+        sum(r * max(0.0, m - u) for r, m in zip(rows[k:], mids[k:], strict=True))
+        for k, u in enumerate(candidates)
+    ]
+
+
+def clamp_errors(
+    candidates: Sequence[float], rows: Sequence[float], noise: Sequence[float]
+) -> list[float]:
+    """Estimated ``B(u)² + noise(u)²`` per candidate."""
+    bias = clamp_bias(candidates, rows)
+    return [b * b + sd * sd for b, sd in zip(bias, noise, strict=True)]
+
+
+@dataclass(frozen=True)
+class ClampChoice:
+    """The clamp chosen and the DP histogram it was chosen from (all safe to release)."""
+
+    clamp: float
+    candidates: tuple[float, ...]
+    noisy_rows: tuple[int, ...]  # per bin, OpenDP discrete Laplace
+    scale: float
+    estimated_bias: float  # what the clamp takes off the sum, from the noisy histogram
+    fallback: bool  # no bin reached the threshold: the population is too small to see
+
+
+def choose_clamp(
+    rows: Sequence[int],
+    candidates: Sequence[float],
+    *,
+    sensitivity: int,
+    epsilon: float,
+    noise: Callable[[float], float],
+    record: Record | None = None,
+) -> ClampChoice:
+    """The candidate clamp of least estimated error, with ε-DP.
+
+    ``rows``: the exact kept rows per bin; ``sensitivity``: the rows bound ``c``;
+    ``noise(u)``: the query's noise standard deviation, in value units, at clamp ``u``.
+    """
+    cands = tuple(float(c) for c in candidates)
+    noisy, scale = laplace_int(rows, sensitivity=sensitivity, epsilon=epsilon, record=record)
+    kept = counted(noisy, scale)
+    if kept is None:
+        mode = max(range(len(cands)), key=lambda i: noisy[i])
+        best = min(mode + 1, len(cands) - 1)
+        return ClampChoice(cands[best], cands, tuple(noisy), scale, 0.0, True)
+    errors = clamp_errors(cands, kept, [noise(u) for u in cands])
+    best = errors.index(min(errors))
+    bias = clamp_bias(cands, kept)[best]
+    return ClampChoice(cands[best], cands, tuple(noisy), scale, bias, False)
