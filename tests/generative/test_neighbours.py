@@ -161,6 +161,13 @@ ROUTES |= {
     "filter-chain-renamed": "WITH a AS (SELECT person_id, amount * 1e300 AS cost FROM claims), "
     "b AS (SELECT * FROM a WHERE cost * 1e300 > 0), c AS (SELECT person_id, SUM(cost) AS t "
     "FROM b GROUP BY person_id) SELECT AVG(LEAST(c.t, 1000)) AS m FROM c",
+    "first-date-case-shifted-key": "WITH f AS (SELECT person_id, MIN(CASE WHEN amount > 5e8 "
+    "THEN visit_date + INTERVAL 3650 DAY END) AS d FROM claims GROUP BY person_id) SELECT "
+    "year(f.d) AS y, COUNT(*) AS n, AVG(date_diff('day', f.d, DATE '2040-01-01')) AS a FROM f "
+    "GROUP BY 1",
+    "derived-heavy-presence": "SELECT COUNT(*) AS n, AVG(CASE WHEN t.person_id IS NULL THEN 1 "
+    "ELSE 0 END) AS share FROM persons p LEFT JOIN (SELECT person_id, COUNT(*) AS k FROM claims "
+    "GROUP BY 1 HAVING COUNT(*) > 500) t ON t.person_id = p.person_id",
     "cohort-of-person-table": "WITH t AS (SELECT person_id, COUNT(*) AS n FROM claims GROUP BY "
     "person_id) SELECT p.region, COUNT(*) AS k FROM persons p WHERE p.person_id IN (SELECT "
     "person_id FROM t WHERE n > 500) GROUP BY 1",

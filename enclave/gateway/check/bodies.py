@@ -26,6 +26,13 @@ _ONE_TABLE = (
 )
 
 
+_COHORT_INSIDE = (
+    "A WITH body that groups by the person or uses windows reads one table, without "
+    "subqueries: put cohort filters (person_id IN (SELECT …), EXISTS (…)) in the outer "
+    "query's WHERE, or make the cohort a patient-level table and join it on the person column."
+)
+
+
 def base_table(body: exp.Select, cat: Catalog) -> tuple[TablePolicy, str]:
     """The body's one protected table and its alias (set on the FROM, lower case)."""
     from_ = body.args.get("from_")
@@ -97,6 +104,10 @@ def open_body(body: exp.Select, cat: Catalog, clauses: Collection[str], shape: s
     for key, value in body.args.items():
         if key not in clauses and value not in (None, False, []):
             raise QueryRejected(shape)
+    if body.find(exp.Subquery, exp.Exists) is not None or any(
+        n.args.get("query") is not None for n in body.find_all(exp.In)
+    ):
+        raise QueryRejected(_COHORT_INSIDE)
     table, alias = base_table(body, cat)
     qualify_body(body, table, alias, cat)
     typer = Typer({alias: table.name}, cat)

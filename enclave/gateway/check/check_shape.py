@@ -60,6 +60,7 @@ from enclave.errors import InternalError, QueryRejected
 from enclave.gateway.check.canonical import canonical, to_sql
 from enclave.gateway.check.catalog import Catalog
 from enclave.gateway.check.cohorts import cohort_tables
+from enclave.gateway.check.derived_tables import hoist_derived_tables
 from enclave.gateway.check.person_tables import split_person_tables, with_bodies
 from enclave.gateway.check.rules.allowed_columns import allowed_columns
 from enclave.gateway.check.rules.allowed_nodes import allowed_nodes
@@ -125,7 +126,8 @@ def check_shape(state: Authorised, ctx: GatewayContext) -> Checked:
     cat = Catalog(ctx.dataset, state.project)
     select: exp.Select = state.ast.copy()
     try:
-        select, person_tables = split_person_tables(cohort_tables(select, cat), cat)
+        select = cohort_tables(hoist_derived_tables(select, cat), cat)
+        select, person_tables = split_person_tables(select, cat)
         cat = cat.with_tables(tuple(t.table for t in person_tables))
         for rule in RULES:
             select = run_rule(rule, select, cat=cat, limits=ctx.dataset.limits)

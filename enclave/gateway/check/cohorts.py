@@ -138,6 +138,12 @@ def _from_in(node: exp.In, people: dict[str, str]) -> tuple[exp.Select, exp.Expr
         raise QueryRejected(
             f"An IN subquery selects the person column only (SELECT {person} FROM …)."
         )
+    group = subquery.args.get("group")
+    if group is not None:  # GROUP BY 1: the person column it selects
+        keys = group.expressions
+        group.set(
+            "expressions", [items[0].copy() if k == exp.Literal.number(1) else k for k in keys]
+        )
     return _cohort_body(subquery, person, alias), node.this.copy()
 
 

@@ -38,7 +38,7 @@ import sqlglot.expressions as exp
 
 from enclave.errors import QueryRejected
 
-__all__ = ["Interval", "interval"]
+__all__ = ["Interval", "date_interval", "interval"]
 
 Interval = tuple[float, float]
 Leaf = Callable[[exp.Column], Interval]
@@ -208,6 +208,18 @@ def _shift(node: exp.Expression, days: Interval, interval_: exp.Expression) -> I
     if isinstance(node, exp.Sub):
         return days[0] - n * most, days[1] - n * least
     return days[0] + n * least, days[1] + n * most
+
+
+def date_interval(node: exp.Expression, leaf: Leaf) -> Interval:
+    """The day ordinals a date-valued expression lies in (``leaf`` bounds a date column):
+    ``MIN(CASE WHEN icd10 LIKE 'E11%' THEN visit_date END)`` lies in ``visit_date``'s.
+
+    >>> import sqlglot
+    >>> days = lambda col: (738521.0, 739251.0)
+    >>> date_interval(sqlglot.parse_one("CASE WHEN x THEN d + INTERVAL 7 DAY END"), days)
+    (738528.0, 739258.0)
+    """
+    return _days(node, leaf)
 
 
 def _days(node: exp.Expression, leaf: Leaf) -> Interval:

@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from enclave.errors import PolicyViolation, QueryRejected
 from enclave.gateway.check.catalog import Catalog, ValueType
-from enclave.gateway.check.intervals import Interval, interval
+from enclave.gateway.check.intervals import Interval, date_interval, interval
 from enclave.gateway.check.rules.allowed_nodes import allowed_nodes
 from enclave.gateway.check.rules.total_expressions import Typer
 from enclave.gateway.check.rules.total_functions import check_arguments
@@ -76,7 +76,7 @@ def _per_person(
     """The item with each aggregate typed and cast, its type and its bounds."""
     holder = exp.Paren(this=expr.copy())
     aggregates = [a for a in holder.find_all(exp.AggFunc) if a.find_ancestor(exp.AggFunc) is None]
-    if not aggregates:
+    if not aggregates and holder.find(exp.Column) is not None:  # a constant is fine
         raise QueryRejected(
             "Every patient-level column aggregates the person's rows (COUNT, SUM, AVG, MIN, "
             "MAX, BOOL_OR); group keys other than the person column are not allowed."
@@ -181,10 +181,25 @@ def _column_bounds(table: TablePolicy) -> Callable[[exp.Column], Interval]:
 
 
 def _date_range(arg: exp.Expression, table: TablePolicy) -> Interval:
-    policy = table.column(str(arg.name).lower()) if isinstance(arg, exp.Column) else None
-    if policy is None or policy.role != "date":
-        raise QueryRejected("MIN/MAX of a date takes a date column (e.g. visit_date).")
-    return policy.lower, policy.upper  # type: ignore[return-value]
+    """The days a date expression lies in: its date columns' ranges, moved by literal
+    intervals (``CASE WHEN icd10 LIKE 'E11%' THEN visit_date END``: visit_date's)."""
+
+    def leaf(column: exp.Column) -> Interval:
+        policy = table.column(str(column.name).lower())
+        if policy is None or policy.role != "date" or policy.lower is None:
+            raise QueryRejected(_DATE_ARGUMENT)
+        return float(policy.lower), float(policy.upper if policy.upper is not None else 0.0)
+
+    try:
+        return date_interval(arg, leaf)
+    except QueryRejected:
+        raise QueryRejected(_DATE_ARGUMENT) from None
+
+
+_DATE_ARGUMENT = (
+    "MIN/MAX of a date takes a date column, or CASE / COALESCE of date columns "
+    "(MIN(CASE WHEN icd10 LIKE 'E11%' THEN visit_date END) is the first E11 date)."
+)
 
 
 def _identifiers_only_counted(

@@ -136,7 +136,8 @@ def _person_table(name: str, body: exp.Select, cat: Catalog) -> PersonTable:
 
 
 def _check_group(body: exp.Select, alias: str, person: str) -> None:
-    keys = body.args["group"].expressions
+    keys = [_ordinal(k, body) for k in body.args["group"].expressions]
+    body.args["group"].set("expressions", keys)
     if len(keys) != 1 or not _is_person_column(keys[0], alias, person):
         raise QueryRejected(_SHAPE)
     selected = [e for e in body.expressions if _is_person_column(e, alias, person)]
@@ -145,6 +146,15 @@ def _check_group(body: exp.Select, alias: str, person: str) -> None:
             f"Select the person column ({person}) once, under its own name, so the outer "
             "query can join on it."
         )
+
+
+def _ordinal(key: exp.Expression, body: exp.Select) -> exp.Expression:
+    """``GROUP BY 1``: the first selected expression."""
+    items = body.expressions
+    if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(items):
+        item = items[int(key.name) - 1]
+        return (item.this if isinstance(item, exp.Alias) else item).copy()
+    return key
 
 
 def _is_person_column(node: exp.Expression, alias: str, person: str) -> bool:

@@ -92,6 +92,12 @@ def _items(
         return [_plain(inner, name, table)]
     if isinstance(inner, exp.Window) and isinstance(item, exp.Alias) and item.alias:
         return [_window(inner, name, table, alias, cat)]
+    if inner.find(exp.Window) is not None:
+        raise QueryRejected(
+            "Select each window alone under a name (LAG(visit_date) OVER (…) AS prev) and "
+            "compute with it in the next WITH body or the outer query "
+            "(date_diff('day', prev, visit_date) <= 30)."
+        )
     raise QueryRejected(_SHAPE)
 
 

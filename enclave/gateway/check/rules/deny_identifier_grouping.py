@@ -1,7 +1,9 @@
 """Column roles: identifiers only join or are counted; join columns only join.
 
-* role ``identifier`` (person_id, claim_id): only in a person-column join equality, or as
-  ``COUNT(DISTINCT <person column>)``; never selected, grouped, filtered or aggregated;
+* role ``identifier`` (person_id, claim_id): only in a person-column join equality, as
+  ``COUNT(DISTINCT <person column>)``, or in a presence test ``t.person_id IS [NOT] NULL``
+  (whether a LEFT-joined table has a row); never selected, grouped, compared or
+  aggregated otherwise;
 * role ``join`` (provider_id): only in an equality that joins a public table;
 * every other role (key, code, date, numeric) may be filtered and grouped; what may be
   aggregated is checked by ``bounded_aggregates``.
@@ -37,6 +39,18 @@ def _counted_distinct(column: exp.Column, person_column: str | None) -> bool:
     )
 
 
+def _presence(column: exp.Column, person_column: str | None) -> bool:
+    """``t.person_id IS [NOT] NULL``: whether a (LEFT-joined) table has a row for the
+    person, never which person."""
+    parent = column.parent
+    return (
+        column.name == person_column
+        and isinstance(parent, exp.Is)
+        and parent.this is column
+        and isinstance(parent.expression, exp.Null)
+    )
+
+
 def deny_identifier_grouping(select: exp.Select, cat: Catalog) -> exp.Select:
     """Refuse identifier and join columns outside the positions listed above."""
     tables = {a: s.table for a, s in sources(select, {}).items()}
@@ -49,7 +63,11 @@ def deny_identifier_grouping(select: exp.Select, cat: Catalog) -> exp.Select:
         tp = cat.table(table)
         person_col = tp.person_column if tp is not None else None
         if policy.role == "identifier":
-            if id(column) in person or _counted_distinct(column, person_col):
+            if (
+                id(column) in person
+                or _counted_distinct(column, person_col)
+                or _presence(column, person_col)
+            ):
                 continue
             hint = f"COUNT(DISTINCT {column.table}.{person_col})" if person_col else "COUNT(*)"
             raise PolicyViolation(

@@ -28,7 +28,8 @@ from enclave.gateway.check.rules.allowed_columns import Resolver
 __all__ = ["inline_ctes", "inline_filters", "qualify_columns"]
 
 _PLAIN = (
-    "A WITH clause may only filter rows and pick columns of one table: "
+    "A WITH body (or a subquery in FROM) that does not group by the person column may "
+    "only filter rows and pick columns of one table: "
     "name AS (SELECT col, expr AS alias, … FROM table WHERE …) — no joins, aggregates, "
     "DISTINCT, GROUP BY, ORDER BY, LIMIT or nested WITH."
 )

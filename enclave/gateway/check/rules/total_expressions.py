@@ -122,7 +122,12 @@ class Typer:
         if got not in (wanted, "null"):
             raise QueryRejected(
                 f"Expected {NAMES[wanted]} but got {NAMES[got]}; an implicit conversion "
-                "could fail on some rows. Compare like with like (dates with DATE 'YYYY-MM-DD')."
+                "could fail on some rows. Compare like with like (dates with DATE 'YYYY-MM-DD'"
+                + (
+                    "; a patient-level flag is 1 or 0: f.flag = 1)."
+                    if got == "num" and wanted == "bool"
+                    else ")."
+                )
             )
         return result or wanted
 
