@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "as_csv",
     "as_parquet",
+    "average_widths",
     "budget",
     "dry_run",
     "indicator_titles",
@@ -35,6 +36,7 @@ __all__ = [
     "researcher_projects",
     "run_query",
     "schema",
+    "width_headline",
 ]
 
 
@@ -103,6 +105,52 @@ def release_frame(release: dict[str, Any]) -> pl.DataFrame:
     rows = release.get("rows", [])
     data = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
     return pl.DataFrame(data, strict=False, infer_schema_length=None)
+
+
+def average_widths(estimate: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each AVG's expected 95% half-width in the average's own units, by group size, from a
+    dry run's ``average_half_widths``: at the rows bound the run will use (for ``auto``,
+    the largest it may choose), with the fewest rows a group needs to be released.
+
+    >>> est = {"rows_per_person": 1, "average_half_widths": {"m": {"rows": [100, 1000],
+    ...     "by_rows_bound": {"1": [50.0, 5.0]}, "released_from_rows": {"1": 4}}}}
+    >>> average_widths(est)[1]
+    {'average': 'm', 'group rows': 1000, '95% half-width': 5.0, 'released from rows': 4}
+    """
+    out: list[dict[str, Any]] = []
+    for alias, preview in (estimate.get("average_half_widths") or {}).items():
+        by_bound = preview.get("by_rows_bound") or {}
+        if not by_bound:
+            continue
+        bound = str(estimate.get("rows_per_person"))
+        if bound not in by_bound:
+            bound = max(by_bound, key=float)
+        released = (preview.get("released_from_rows") or {}).get(bound)
+        for rows, width in zip(preview.get("rows") or [], by_bound[bound], strict=False):
+            out.append(
+                {
+                    "average": alias,
+                    "group rows": rows,
+                    "95% half-width": width,
+                    "released from rows": released,
+                }
+            )
+    return out
+
+
+def width_headline(estimate: dict[str, Any]) -> str:
+    """The half-widths to show in one line: the noised pieces', else each average's for a
+    group of 1,000 rows (in the average's units).
+
+    >>> width_headline({"half_widths": {}, "rows_per_person": 1, "average_half_widths": {
+    ...     "m": {"rows": [100, 1000], "by_rows_bound": {"1": [50.0, 5.0]}}}})
+    'm ±5.0 (1,000 rows)'
+    """
+    widths = estimate.get("half_widths") or {}
+    if widths:
+        return ", ".join(f"{v:,.1f}" for v in widths.values())
+    rows = [r for r in average_widths(estimate) if r["group rows"] == 1000]
+    return ", ".join(f"{r['average']} ±{r['95% half-width']:,.1f} (1,000 rows)" for r in rows)
 
 
 def interval_line(release: dict[str, Any]) -> str:

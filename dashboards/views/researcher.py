@@ -73,8 +73,7 @@ with query_tab:
         st.subheader("Estimated cost (nothing spent)")
         a, b, c = st.columns(3)
         a.metric("ε", f"{est.get('epsilon', 0):.3g}")
-        widths = est.get("half_widths") or {}
-        b.metric("expected 95% half-width", ", ".join(f"{v:,.1f}" for v in widths.values()))
+        b.metric("expected 95% half-width", _data.width_headline(est) or "—")
         with _ui.guard("Reading your budget"):  # read now: a run since the estimate spent
             left = _data.budget(svc, principal, project).get("epsilon_remaining")
             c.metric("project ε left", "—" if left is None else f"{left:.3g}")
@@ -82,6 +81,13 @@ with query_tab:
             f"rows per person ≤ {est.get('rows_per_person')} ({est.get('rows_bound')}), "
             f"groups per person ≤ {est.get('groups_per_person')}. {est.get('composition', '')}"
         )
+        averages = _data.average_widths(est)
+        if averages:
+            st.caption(
+                "Averages: expected 95% half-width in the average's own units, by the rows "
+                "in a group (a smaller group is withheld)."
+            )
+            st.dataframe(averages, hide_index=True, width="stretch")
         for note in est.get("notes") or []:
             st.caption(note)
 

@@ -82,6 +82,20 @@ def test_researcher_estimate_run_and_download(app, env: Env) -> None:
     assert lefts and lefts[0] == pytest.approx(lefts[-1])
 
 
+def test_researcher_estimate_of_an_average_is_in_its_units(app, env: Env) -> None:
+    at = _sign_in(app("researcher.py"), env.researcher_token)
+    at.selectbox(key="project").set_value("demo").run()
+    at.text_area(key="sql").input("SELECT AVG(los_days) AS mean_stay FROM claims").run()
+    at.button(key="estimate").click().run()
+    _no_trace(at)
+    shown = next(m.value for m in at.metric if m.label == "expected 95% half-width")
+    assert shown.startswith("mean_stay ±") and "(1,000 rows)" in shown
+    table = next(d.value for d in at.dataframe if "group rows" in d.value.columns)
+    assert list(table["group rows"]) == [100, 1_000, 10_000, 100_000]
+    widths = list(table["95% half-width"])
+    assert widths == sorted(widths, reverse=True) and 0 < widths[-1] < 30  # days, not a sum
+
+
 def test_researcher_schema_lists_public_group_keys(app, env: Env) -> None:
     at = _sign_in(app("researcher.py"), env.researcher_token)
     _no_trace(at)

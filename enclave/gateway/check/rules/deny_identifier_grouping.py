@@ -73,7 +73,8 @@ def deny_identifier_grouping(select: exp.Select, cat: Catalog) -> exp.Select:
             raise PolicyViolation(
                 f"Column {table}.{policy.name} identifies people or records: it may only join "
                 f"protected tables (ON a.{person_col} = b.{person_col}) or be counted as "
-                f"{hint}; it can't be selected, grouped, filtered or aggregated otherwise."
+                f"{hint} (and a LEFT-joined table's {person_col} tested with IS [NOT] NULL); "
+                "it can't be selected, grouped, filtered or aggregated otherwise."
             )
         if policy.role == "join" and id(column) not in public:
             raise PolicyViolation(
