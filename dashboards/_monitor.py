@@ -18,7 +18,7 @@ from typing import Any
 
 from enclave.settings import Settings
 
-__all__ = ["MEASURES", "chance", "monitor_cells", "sentence", "snap_week"]
+__all__ = ["MEASURES", "age_bands", "chance", "monitor_cells", "sentence", "snap_week"]
 
 #: What the page can show per region: counts, or rates per 100,000 persons.
 MEASURES = {"count": "Patients (count)", "rate": "Patients per 100,000 persons"}
@@ -53,6 +53,13 @@ def monitor_cells(settings: Settings) -> list[dict[str, Any]]:
             }
         )
     return with_rates(out, denominators_of(settings))
+
+
+def age_bands(settings: Settings) -> list[dict[str, Any]]:
+    """The published persons per age band (0–9 … 90+), or empty before their release."""
+    from enclave.indicators._bands import age_bands_of
+
+    return age_bands_of(settings)
 
 
 def snap_week(day: dt.date, weeks: list[str]) -> str:

@@ -59,9 +59,11 @@ def series_chart(
     rows: Sequence[dict[str, Any]], measure: str, week: str, title: str
 ) -> alt.LayerChart:
     """One region's series: 95% band, value, expected and threshold lines, alerts as
-    points, provisional weeks greyed, the chosen week marked."""
+    points, provisional weeks greyed (a grey point and a grey column), the chosen week
+    marked."""
     data = _frame(rows, measure)
-    base = alt.Chart(data).encode(x=alt.X("week:T", axis=_AXIS))
+    x = alt.X("week:T", axis=_AXIS, scale=alt.Scale(padding=14))  # the last week not cut
+    base = alt.Chart(data).encode(x=x)
     top = max([v for v in data["high"].drop_nulls().to_list()] + [1.0]) * 1.3
     band = base.mark_area(opacity=0.22, color="#4c78a8").encode(
         y=alt.Y("low:Q", title=title, scale=alt.Scale(domain=[0, top])), y2="high:Q"
@@ -82,8 +84,15 @@ def series_chart(
             tooltip=[alt.Tooltip("week:T", format="%d %b %Y"), "y:Q", "expected:Q", "kind:N"],
         )
     )
+    late = data.filter(pl.col("status") == "provisional")
+    shade = (
+        alt.Chart(late.with_columns(end=pl.col("week") + pl.duration(days=7)))
+        .mark_rect(color=LEVEL_COLOURS["grey"], opacity=0.25)
+        .encode(x=x, x2="end:T", tooltip=[alt.Tooltip("week:T", title="provisional week",
+                                                      format="%d %b %Y")])
+    )  # fmt: skip
     rule = _week_rule(week)
-    return (band + line + expected + threshold + points + rule).properties(height=320)
+    return (shade + band + line + expected + threshold + points + rule).properties(height=320)
 
 
 def _week_rule(week: str) -> alt.Chart:

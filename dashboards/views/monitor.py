@@ -54,8 +54,9 @@ with st.expander("How to read this"):
         "- **Noise.** Each value has random noise added before it is published (differential "
         "privacy), typically ±2 people; the shaded **band** is the 95% range the true value "
         "lies in. Small numbers are therefore uncertain: 3 may really be 0 or 6.\n"
-        "- **Expected** (dashed line) is what the region's past weeks — the same season in "
-        "earlier years, and recent weeks — predict, after allowing for the noise. The dotted "
+        "- **Expected** (dashed line) is what the region's history predicts for the week — "
+        "the same weeks of earlier years (in the first year, the recent weeks), after allowing "
+        "for the noise. The dotted "
         "red line is the **threshold**: a value above it is an **alert** (red), which happens "
         "by chance about 1 week in 500; a **warning** (yellow) about 1 week in 50.\n"
         "- **Grey** weeks are not judged: not enough history yet, or **provisional** — the "
@@ -63,6 +64,21 @@ with st.expander("How to read this"):
         "- **Rates** per 100,000 persons compare regions of different sizes (the number of "
         "persons per region is itself released once, with noise)."
     )
+
+bands = _monitor.age_bands(_ui.settings())
+if bands:
+    with st.expander("Who is counted: persons by age"):
+        total = sum(b["persons"] for b in bands)
+        st.markdown(
+            f"About **{total:,.0f}** insured persons, by their age in 2024 (each number "
+            "released once with noise, like the weekly values; the rates per 100,000 use the "
+            "persons per region released the same way)."
+        )
+        st.dataframe(
+            [{"Age": b["band"], "Persons": round(b["persons"]),
+              "95% range": f"{b['ci_low']:,.0f} – {b['ci_high']:,.0f}"} for b in bands],
+            hide_index=True,
+        )  # fmt: skip
 
 # A link may choose the view: ?indicator=ili&week=2024-01-08&region=Taipei
 asked = {k: st.query_params.get(k) for k in ("indicator", "week", "region")}
@@ -121,6 +137,10 @@ left, right = st.columns([5, 4])
 with left:
     st.subheader(f"Regions, week {label}")
     st.altair_chart(charts.region_map(these, measure), width="content")
+    st.caption(
+        f"Each tile is a region, placed roughly as on the map, with its value ({unit}) "
+        "for the week: red alert, yellow warning, green as expected, grey not judged."
+    )
 with right:
     st.subheader("Alerts this week")
     flagged = sorted(
