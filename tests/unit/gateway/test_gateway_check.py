@@ -238,6 +238,21 @@ def _doc_examples() -> tuple[list[str], list[tuple[str, str]]]:
     return queries, refused
 
 
+def _patient_level_examples() -> list[str]:
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## Patient-level tables", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
+    queries = [q for b in blocks for q in b.split("\n\n")]
+    return ["\n".join(ln for ln in q.splitlines() if not ln.startswith("--")) for q in queries]
+
+
+def test_patient_level_worked_examples_are_answered(ctx: GatewayContext) -> None:
+    examples = _patient_level_examples()
+    assert len(examples) >= 11
+    for sql in examples:
+        assert front(sql, ctx).person_tables or "IN (SELECT" in sql, sql
+
+
 def test_reference_examples_get_the_documented_verdicts(ctx: GatewayContext) -> None:
     answered, refused = _doc_examples()
     assert len(answered) >= 8 and len(refused) >= 10
