@@ -183,7 +183,11 @@ def evaluate(n_series: int, seed: int, cfg: AlertConfig, batch: int = 200) -> No
     print_table(table(results, seasons), n_series, scale, time.perf_counter() - started)
 
 
-E2E_OUTBREAKS = ("New Taipei:2024-01-08:3:2", "Taichung:2024-06-03:3:2:emergency")
+E2E_OUTBREAKS = (
+    "New Taipei:2024-01-08:3:2",
+    "Taipei:2024-01-01:3:2",
+    "Taichung:2024-06-03:3:2:emergency",
+)
 
 
 def _e2e_home(tmp: Path, persons: int, seed: int) -> tuple[Any, list[dict]]:
