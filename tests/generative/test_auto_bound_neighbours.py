@@ -35,6 +35,13 @@ ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
     "heavy-rows-only": ("SELECT COUNT(*) AS n FROM claims WHERE amount > 1e6", {"epsilon": 1.0}),
     "avg-by-sex": (f"SELECT p.sex, AVG(c.amount) AS m {J} GROUP BY p.sex", {"epsilon": 0.7}),
     "cells": ("SELECT setting, SUM(los_days) AS s FROM claims GROUP BY setting", {"epsilon": 0.9}),
+    # "auto" value clamps: the adversary's amounts are far past every candidate
+    "clamp-cells": (f"SELECT p.region, SUM(c.amount) AS s {J} GROUP BY p.region", {"epsilon": 1.0}),
+    "clamp-one-person-population": (
+        f"SELECT AVG(c.amount) AS m, STDDEV(c.amount) AS sd {J} WHERE p.region = 'Lienchiang'",
+        {"epsilon": 1.0},
+    ),
+    "clamp-half-width": ("SELECT SUM(amount) AS s FROM claims", {"epsilon": None, "half_width": 1e7}),
 }
 
 
