@@ -60,8 +60,19 @@ def person_column(
         # a flag or a plain count takes whole values in its bounds: a public domain, so keys
         # made from it (``CASE WHEN er.visits >= 2 …``) are public (``plan.domains``)
         whole = kind == "bool" or isinstance(_unwrap(item.this), exp.Count)
-        column = ColumnPolicy(name, "numeric", float(bounds[0]), float(bounds[1]), integer=whole)
+        lo, hi = float(bounds[0]), float(bounds[1])
+        auto = not whole and _reads_auto_clamp(item.this, table)
+        column = ColumnPolicy(name, "numeric", lo, hi, integer=whole, auto_clamp=auto)
     return exp.alias_(expr, name), column
+
+
+def _reads_auto_clamp(expr: exp.Expression, table: TablePolicy) -> bool:
+    """A per-person value of an "auto" clamp column (a person's total cost) keeps its clamp
+    chosen privately where the outer query sums or averages it (``plan.clamps``)."""
+    return any(
+        (policy := table.column(str(c.name).lower())) is not None and policy.auto_clamp
+        for c in expr.find_all(exp.Column)
+    )
 
 
 def _unwrap(node: exp.Expression) -> exp.Expression:
