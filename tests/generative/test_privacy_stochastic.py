@@ -97,10 +97,12 @@ class Case:
 CASES = [
     Case("count_star", "SELECT COUNT(*) AS n FROM claims", cell("n")),
     Case("count_x", "SELECT COUNT(icd10) AS n FROM claims", cell("n")),
-    Case("sum", "SELECT SUM(amount) AS s FROM claims", cell("s")),
-    # AVG(amount): 80% of its ε goes to the sum and count (20% to its value clamp), and
-    # the clamp chosen moves with the data: the control needs 3 adversaries
-    Case("avg", "SELECT AVG(amount) AS m FROM claims", cell("m", "m_se"), broken=3),
+    # the sum and average mechanisms at a fixed clamp; with an "auto" clamp (below) 20% of
+    # the ε goes to choosing it and the released sum sees the rest, so that control needs
+    # more adversaries
+    Case("sum", "SELECT SUM(LEAST(amount, 20000)) AS s FROM claims", cell("s")),
+    Case("avg", "SELECT AVG(LEAST(amount, 20000)) AS m FROM claims", cell("m", "m_se")),
+    Case("sum_auto_clamp", "SELECT SUM(amount) AS s FROM claims", cell("s"), broken=4),
     Case(
         "variance",
         "SELECT VARIANCE(CASE WHEN setting = 'inpatient' THEN los_days ELSE 0 END) AS v "
