@@ -17,8 +17,14 @@ from enclave.noise._accuracy import (
     laplace_std,
     scale_for_half_width,
 )
-from enclave.noise._bounds import RowsChoice, choose_rows, row_candidates
-from enclave.noise._clamps import ClampChoice, choose_clamp
+from enclave.noise._bounds import RowsChoice, choose_rows, row_candidates, rows_kept
+from enclave.noise._clamps import (
+    ClampChoice,
+    ValueHistogram,
+    choose_clamp,
+    measure_values,
+    pick_clamp,
+)
 from enclave.noise._gaussian import (
     RhoRecord,
     discrete_gaussian_std,
@@ -50,6 +56,7 @@ __all__ = [
     "RhoRecord",
     "RowsChoice",
     "TotalsNoise",
+    "ValueHistogram",
     "choose_clamp",
     "choose_rows",
     "discrete_gaussian_std",
@@ -60,12 +67,15 @@ __all__ = [
     "half_width",
     "laplace_int",
     "laplace_std",
+    "measure_values",
     "noise_totals",
+    "pick_clamp",
     "private_quantile",
     "quantile_candidates",
     "quantile_scale",
     "rank_error",
     "row_candidates",
+    "rows_kept",
     "scale_for_half_width",
     "share_for_half_width",
     "threshold_counts",

@@ -51,6 +51,7 @@ __all__ = [
     "choose_rows",
     "expected_errors",
     "row_candidates",
+    "rows_kept",
 ]
 
 #: In the fallback, the noise of a bound (in rows) is at most this many times the count at
@@ -90,6 +91,15 @@ def _dropped(kept: Sequence[float], means: Sequence[float], c: int) -> float:
     return sum(k * max(0.0, m - c) for k, m in zip(kept, means, strict=True))
 
 
+def rows_kept(candidates: Sequence[int], kept: Sequence[float], c: int) -> float:
+    """The rows bound ``c`` keeps, ``Σ min(n, c)``, from the real bins' counts.
+
+    >>> rows_kept((1, 2, 4), [10.0, 5.0, 1.0], 2)
+    22.0
+    """
+    return sum(k * min(m, c) for k, m in zip(kept, _means(candidates), strict=True))
+
+
 def expected_errors(
     candidates: Sequence[int], kept: Sequence[float], noise: Sequence[float]
 ) -> list[float]:
@@ -111,6 +121,7 @@ class RowsChoice:
     scale: float
     rows_dropped: float  # estimated from the noisy histogram, at ``bound``
     fallback: bool  # no bin reached the threshold: the population is too small to see
+    kept: tuple[float, ...] = ()  # the bins taken as real (or fitted), post-processing
 
 
 def choose_rows(
@@ -122,11 +133,14 @@ def choose_rows(
     noise: Callable[[int], float],
     ceiling: int | None = None,
     record: Record | None = None,
+    extra: Callable[[int, Sequence[float]], float] | None = None,
 ) -> RowsChoice:
     """The rows bound (a candidate ≤ ``ceiling``) of least estimated error, with ε-DP.
 
     ``rows``/``persons``: the exact histogram of rows per person (capped at ``cap``);
-    ``noise(c)``: the query's noise standard deviation in rows at bound ``c``.
+    ``noise(c)``: the query's noise standard deviation in rows at bound ``c``;
+    ``extra(c, bins)``: a further error in rows at ``c`` given the real bins' counts (an
+    "auto" value clamp's, ``gateway.release.bound``), added in quadrature.
     """
     cands = row_candidates(cap)
     allowed = max(1, sum(1 for c in cands if c <= (ceiling or cap)))
@@ -141,6 +155,8 @@ def choose_rows(
         allowed = max(1, sum(1 for sd in noises if sd <= most))
         kept = lognormal_fit(noisy, cands) or [0.0] * len(cands)
     errors = expected_errors(cands, kept, noises[:allowed])
+    if extra is not None:
+        errors = [e + extra(c, kept) ** 2 for c, e in zip(cands, errors, strict=False)]
     best = cands[errors.index(min(errors))]
     dropped = _dropped(kept, _means(cands), best)
-    return RowsChoice(best, cands, tuple(noisy), scale, dropped, fallback)
+    return RowsChoice(best, cands, tuple(noisy), scale, dropped, fallback, tuple(kept))

@@ -30,7 +30,15 @@ from dataclasses import dataclass
 from enclave.noise._histogram import counted
 from enclave.noise._mechanisms import Record, laplace_int
 
-__all__ = ["ClampChoice", "choose_clamp", "clamp_bias", "clamp_errors"]
+__all__ = [
+    "ClampChoice",
+    "ValueHistogram",
+    "choose_clamp",
+    "clamp_bias",
+    "clamp_errors",
+    "measure_values",
+    "pick_clamp",
+]
 
 
 def _mids(candidates: Sequence[float]) -> list[float]:
@@ -67,6 +75,61 @@ class ClampChoice:
     fallback: bool  # no bin reached the threshold: the population is too small to see
 
 
+@dataclass(frozen=True)
+class ValueHistogram:
+    """The DP histogram of kept rows per value bin, and the bins taken as real."""
+
+    candidates: tuple[float, ...]
+    noisy: tuple[int, ...]
+    scale: float
+    kept: tuple[float, ...] | None  # None: no bin seen (a population too small to show)
+
+    @property
+    def rows(self) -> float:
+        """The rows the real bins hold (0 when nothing is seen)."""
+        return float(sum(self.kept or ()))
+
+    def mean(self, clamp: float) -> float:
+        """The mean value of a row clamped at ``clamp`` (0 when nothing is seen)."""
+        if not self.rows:
+            return 0.0
+        mids = _mids(self.candidates)
+        kept = self.kept or ()
+        return sum(k * min(m, clamp) for k, m in zip(kept, mids, strict=True)) / self.rows
+
+
+def measure_values(
+    rows: Sequence[int],
+    candidates: Sequence[float],
+    *,
+    sensitivity: int,
+    epsilon: float,
+    record: Record | None = None,
+) -> ValueHistogram:
+    """The one DP measurement of a clamp choice: OpenDP's discrete Laplace on the bins."""
+    noisy, scale = laplace_int(rows, sensitivity=sensitivity, epsilon=epsilon, record=record)
+    kept = counted(noisy, scale)
+    cands = tuple(float(c) for c in candidates)
+    return ValueHistogram(cands, tuple(noisy), scale, None if kept is None else tuple(kept))
+
+
+def pick_clamp(
+    hist: ValueHistogram, noise: Callable[[float], float], factor: float = 1.0
+) -> ClampChoice:
+    """The candidate of least ``(factor · B(u))² + noise(u)²`` (post-processing only);
+    ``factor`` scales the histogram's rows to the rows the release keeps."""
+    cands = hist.candidates
+    if hist.kept is None:
+        mode = max(range(len(cands)), key=lambda i: hist.noisy[i])
+        best = min(mode + 1, len(cands) - 1)
+        return ClampChoice(cands[best], cands, hist.noisy, hist.scale, 0.0, True)
+    rows = [k * factor for k in hist.kept]
+    errors = clamp_errors(cands, rows, [noise(u) for u in cands])
+    best = errors.index(min(errors))
+    bias = clamp_bias(cands, rows)[best]
+    return ClampChoice(cands[best], cands, hist.noisy, hist.scale, bias, False)
+
+
 def choose_clamp(
     rows: Sequence[int],
     candidates: Sequence[float],
@@ -81,14 +144,5 @@ def choose_clamp(
     ``rows``: the exact kept rows per bin; ``sensitivity``: the rows bound ``c``;
     ``noise(u)``: the query's noise standard deviation, in value units, at clamp ``u``.
     """
-    cands = tuple(float(c) for c in candidates)
-    noisy, scale = laplace_int(rows, sensitivity=sensitivity, epsilon=epsilon, record=record)
-    kept = counted(noisy, scale)
-    if kept is None:
-        mode = max(range(len(cands)), key=lambda i: noisy[i])
-        best = min(mode + 1, len(cands) - 1)
-        return ClampChoice(cands[best], cands, tuple(noisy), scale, 0.0, True)
-    errors = clamp_errors(cands, kept, [noise(u) for u in cands])
-    best = errors.index(min(errors))
-    bias = clamp_bias(cands, kept)[best]
-    return ClampChoice(cands[best], cands, tuple(noisy), scale, bias, False)
+    hist = measure_values(rows, candidates, sensitivity=sensitivity, epsilon=epsilon, record=record)
+    return pick_clamp(hist, noise)

@@ -18,19 +18,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
 from enclave.gateway.plan.epsilon import rows_ceiling
 from enclave.gateway.plan.keys import key_combinations
 from enclave.gateway.plan.pieces import AUTO, SELECTION, Piece, plan_pieces, sensitivity
-from enclave.gateway.release.clamp import choose_clamps
+from enclave.gateway.release.clamp import (
+    Measured,
+    choose_clamps,
+    clamp_error,
+    measure_clamps,
+)
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.sql.auto import histogram, totals_at
 from enclave.gateway.sql.stats import piece_stats
 from enclave.gateway.values import Bounded, Exact, Executed, GatewayContext, Plan, advance
-from enclave.noise import Record, RowsChoice, choose_rows
+from enclave.noise import Record, RowsChoice, choose_rows, rows_kept
 from enclave.policy import DatasetPolicy
 
 __all__ = ["AUTO_NOTE", "auto_mechanism", "choose_bound", "choose_rows_bound", "rows_noise"]
@@ -85,17 +90,37 @@ def choose_rows_bound(
     ds: DatasetPolicy,
     record: Record | None = None,
     ceiling: int | None = None,
+    extra: Callable[[int, Sequence[float]], float] | None = None,
 ) -> RowsChoice:
-    """The DP choice of the rows bound from the histogram (rows per person, persons)."""
+    """The DP choice of the rows bound from the histogram (rows per person, persons).
+
+    ``extra``: the clamped aggregates' error at each bound (``release.clamp.clamp_error``);
+    they are then left out of ``rows_noise``, which would take half their widest bound as
+    a row's value."""
+    noise_plan = plan
+    if extra is not None:
+        others = tuple(a for a in plan.aggregates if not a.clamps)
+        noise_plan = dataclasses.replace(plan, aggregates=others)
     return choose_rows(
         counts,
         persons,
         cap=ds.contribution.auto_max_rows,
         epsilon=pure_epsilon(plan, AUTO),
-        noise=rows_noise(plan, ds),
+        noise=rows_noise(noise_plan, ds),
         ceiling=ceiling,
         record=record,
+        extra=extra,
     )
+
+
+def _kept_per_row(choice: RowsChoice, measured: Mapping[str, Measured]) -> float | None:
+    """Rows the chosen bound keeps per row of the value histograms (read at bound 1): the
+    scale of their bins at the bound (all from the DP histograms)."""
+    if not measured:
+        return None
+    first = next(iter(measured.values())).histogram
+    kept = rows_kept(choice.candidates, choice.kept, choice.bound) if choice.kept else 0.0
+    return kept / first.rows if first.rows and kept else 1.0
 
 
 def auto_mechanism(plan: Plan, choice: RowsChoice | None) -> dict[str, Any]:
@@ -138,12 +163,19 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
     width = ask.half_width if ask.epsilon is None else None
     ceiling = rows_ceiling(width, plan, cap)
     hist = histogram(state.rows, nk)
-    choice = choose_rows_bound(*hist, plan, ctx.dataset, losses.recorder(AUTO), ceiling)
     stats = piece_stats(plan.aggregates, plan.epsilon_split)
+    measured = measure_clamps(plan, totals_at(state.rows, n_keys=nk, stats=stats, c=1), 1, losses)
+    extra = clamp_error(plan, ctx.dataset, measured)
+    choice = choose_rows_bound(
+        *hist, plan, ctx.dataset, losses.recorder(AUTO), ceiling, extra=extra
+    )
     rows = totals_at(state.rows, n_keys=nk, stats=stats, c=choice.bound)
     notes = (*plan.notes, AUTO_NOTE)
     bounded = dataclasses.replace(plan, rows_per_person=choice.bound, notes=notes)
-    bounded, rows, clamps = choose_clamps(bounded, rows, ctx.dataset, losses)
+    factor = _kept_per_row(choice, measured)
+    bounded, rows, clamps = choose_clamps(
+        bounded, rows, ctx.dataset, losses, measured or None, factor
+    )
     return advance(
         state,
         Bounded,

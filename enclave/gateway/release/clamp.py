@@ -1,19 +1,27 @@
 """The value clamps of a plan's ``clamp = "auto"`` aggregates, chosen with DP.
 
-Part of stage ``choose_bound``, after the rows bound ``c`` is known: for each clamped
-aggregate the bounded totals hold its value pieces at every candidate clamp and the kept
-rows per value bin (``sql.stats.clamp_columns``). The bins, summed over groups, are one
-histogram of L1 sensitivity ``c``; ``enclave.noise.choose_clamp`` noises it at the
-aggregate's clamp share of ε (``plan.clamps``) and picks the candidate of least expected
-error against the noise of the aggregate's sum at that clamp (over all public cells, as
-for the rows bound). The plan then carries the aggregate at that clamp — a fixed bound
-from here on, stated in the release's bounds — and the totals keep only its columns.
+Part of stage ``choose_bound``. For each clamped aggregate the bounded totals hold its value
+pieces at every candidate clamp and the kept rows per value bin (``sql.stats``). The bins,
+summed over groups, are one histogram: at a fixed rows bound ``c`` it is read at ``c``
+(L1 sensitivity ``c``); with an "auto" rows bound it is read at rows bound 1 (sensitivity
+1: each person's first row), *before* ``c`` is chosen, so that the rows bound is chosen
+knowing what each ``c`` costs the clamped sums (``clamp_error``: at each ``c``, the least
+clamp bias on the rows ``c`` keeps plus noise at ``c``, over the clamp candidates), and the
+clamp is then chosen at the ``c`` that won, the histogram's rows scaled to the rows ``c``
+keeps (both from the DP rows histogram). Either way one measurement per aggregate, OpenDP's
+discrete Laplace at its clamp share of ε (``plan.clamps``), then post-processing
+(``enclave.noise.pick_clamp``): the candidate of least expected error against the noise of
+the aggregate's sum at that clamp (over all public cells, as for the rows bound). The plan
+then carries the aggregate at that clamp — a fixed bound from here on, stated in the
+release's bounds — and the totals keep only its columns.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
@@ -23,17 +31,28 @@ from enclave.gateway.plan.pieces import pieces
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.sql.stats import ClampColumns, at_clamps, clamp_columns
 from enclave.gateway.values import Aggregate, Plan
-from enclave.noise import ClampChoice, choose_clamp
+from enclave.noise import (
+    ClampChoice,
+    ValueHistogram,
+    measure_values,
+    pick_clamp,
+    row_candidates,
+    rows_kept,
+)
 from enclave.policy import DatasetPolicy
 
-__all__ = ["CLAMP_NOTE", "choose_clamps"]
+__all__ = ["CLAMP_NOTE", "Measured", "choose_clamps", "clamp_error", "measure_clamps"]
 
 CLAMP_NOTE = "value clamp of {alias} chosen privately by least expected error (auto): {clamp:g}"
 
 
-def _noise(plan: Plan, agg: Aggregate, cells: int) -> Callable[[float], float]:
-    """The noise of the aggregate's sum at clamp ``u``, in value units, over all cells."""
-    rows = int(plan.rows_per_person)
+def _cells(plan: Plan, ds: DatasetPolicy) -> int:
+    return key_combinations([k.key_set for k in plan.keys], ds, unknown=1) if plan.keys else 1
+
+
+def _noise(plan: Plan, agg: Aggregate, cells: int, rows: int) -> Callable[[float], float]:
+    """The noise of the aggregate's sum at clamp ``u``, in value units, over all cells, at
+    ``rows`` rows per person."""
 
     def noise(u: float) -> float:
         (p,) = [q for q in pieces(at_clamp(agg, u)) if q.stat == "sum"]
@@ -42,10 +61,18 @@ def _noise(plan: Plan, agg: Aggregate, cells: int) -> Callable[[float], float]:
     return noise
 
 
-def _mechanism(plan: Plan, agg: Aggregate, choice: ClampChoice) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Measured:
+    """One clamped aggregate's DP value histogram and the rows bound it was read at."""
+
+    histogram: ValueHistogram
+    sensitivity: int
+
+
+def _mechanism(plan: Plan, agg: Aggregate, choice: ClampChoice, at: Measured) -> dict[str, Any]:
     return {
         "mechanism": "least expected error over a noisy histogram of values "
-        f"(OpenDP discrete Laplace, sensitivity {int(plan.rows_per_person)} rows)",
+        f"(OpenDP discrete Laplace, sensitivity {at.sensitivity} rows)",
         "label": f"{agg.alias} (auto value clamp)",
         "epsilon": plan.epsilon_split[clamp_id(agg)],
         "clamp": choice.clamp,
@@ -61,33 +88,86 @@ def _histogram(rows: Sequence[Sequence[Any]], n_keys: int, lay: ClampColumns) ->
     return [sum(int(r[n_keys + b] or 0) for r in rows) for b in lay.bins]
 
 
+def measure_clamps(
+    plan: Plan, rows: Sequence[Sequence[Any]], sensitivity: int, losses: Losses
+) -> dict[str, Measured]:
+    """Each clamped aggregate's one DP measurement: its value histogram in ``rows`` (the
+    bounded totals at a rows bound ``sensitivity``), at its clamp piece's ε."""
+    nk = len(plan.keys)
+    out = {}
+    for lay in clamp_columns(plan.aggregates, plan.epsilon_split):
+        agg = next(a for a in plan.aggregates if a.id == lay.aggregate)
+        hist = measure_values(
+            _histogram(rows, nk, lay),
+            lay.candidates,
+            sensitivity=sensitivity,
+            epsilon=pure_epsilon(plan, clamp_id(agg)),
+            record=losses.recorder(clamp_id(agg)),
+        )
+        out[agg.id] = Measured(hist, sensitivity)
+    return out
+
+
+def clamp_error(
+    plan: Plan, ds: DatasetPolicy, measured: Mapping[str, Measured]
+) -> Callable[[int, Sequence[float]], float] | None:
+    """For an "auto" rows bound chosen with clamps still open: at rows bound ``c`` (given
+    the rows histogram's real bins) each clamped aggregate's least error over its clamps —
+    its clamp bias on the rows ``c`` keeps and its noise at ``c`` — in rows (over its mean
+    clamped value), added in quadrature; None when a value histogram saw nothing."""
+    if any(m.histogram.kept is None for m in measured.values()):
+        return None
+    cells = _cells(plan, ds)
+    by_id = {a.id: a for a in plan.aggregates}
+
+    def error(c: int, bins: Sequence[float]) -> float:
+        total = 0.0
+        for agg_id, m in measured.items():
+            hist = m.histogram
+            kept = rows_kept(row_candidates(ds.contribution.auto_max_rows), bins, c)
+            factor = kept / hist.rows if hist.rows else 1.0
+            choice = pick_clamp(hist, _noise(plan, by_id[agg_id], cells, c), factor)
+            noise = _noise(plan, by_id[agg_id], cells, c)(choice.clamp)
+            mean = hist.mean(choice.clamp) or 1.0
+            total += (choice.estimated_bias**2 + noise**2) / (mean * mean)
+        return math.sqrt(total)
+
+    return error
+
+
 def choose_clamps(
-    plan: Plan, rows: Sequence[Sequence[Any]], ds: DatasetPolicy, losses: Losses
+    plan: Plan,
+    rows: Sequence[Sequence[Any]],
+    ds: DatasetPolicy,
+    losses: Losses,
+    measured: Mapping[str, Measured] | None = None,
+    factor: float | None = None,
 ) -> tuple[Plan, list[tuple[Any, ...]], dict[str, Any]]:
-    """The plan at its chosen clamps, the totals at them, and each choice's description."""
+    """The plan at its chosen clamps, the totals at them, and each choice's description.
+
+    ``measured``: histograms already read (at rows bound 1, before an "auto" rows bound
+    was chosen), their rows scaled by ``factor`` to the rows the plan's bound keeps;
+    otherwise each is read here from the totals at the plan's rows bound.
+    """
     layouts = clamp_columns(plan.aggregates, plan.epsilon_split)
     if not layouts:
         return plan, [tuple(r) for r in rows], {}
-    nk = len(plan.keys)
-    cells = key_combinations([k.key_set for k in plan.keys], ds, unknown=1) if plan.keys else 1
+    c = int(plan.rows_per_person)
+    if measured is None:
+        measured, factor = measure_clamps(plan, rows, c, losses), 1.0
+    nk, cells = len(plan.keys), _cells(plan, ds)
     by_id = {a.id: a for a in plan.aggregates}
     chosen: dict[int, int] = {}
     fixed: dict[str, Aggregate] = {}
     mechanisms: dict[str, Any] = {}
     notes = list(plan.notes)
     for j, lay in enumerate(layouts):
-        agg = by_id[lay.aggregate]
-        choice = choose_clamp(
-            _histogram(rows, nk, lay),
-            lay.candidates,
-            sensitivity=int(plan.rows_per_person),
-            epsilon=pure_epsilon(plan, clamp_id(agg)),
-            noise=_noise(plan, agg, cells),
-            record=losses.recorder(clamp_id(agg)),
-        )
+        agg, at = by_id[lay.aggregate], measured[lay.aggregate]
+        scale = factor if factor is not None else 1.0
+        choice = pick_clamp(at.histogram, _noise(plan, agg, cells, c), scale)
         chosen[j] = lay.candidates.index(choice.clamp)
         fixed[agg.id] = at_clamp(agg, choice.clamp)
-        mechanisms[clamp_id(agg)] = _mechanism(plan, agg, choice)
+        mechanisms[clamp_id(agg)] = _mechanism(plan, agg, choice, at)
         notes.append(CLAMP_NOTE.format(alias=agg.alias, clamp=choice.clamp))
     narrowed = [(*r[:nk], *at_clamps(r[nk:], chosen, layouts)) for r in rows]
     aggregates = tuple(fixed.get(a.id, a) for a in plan.aggregates)

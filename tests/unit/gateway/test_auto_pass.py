@@ -69,3 +69,20 @@ def test_choose_bound_chooses_and_records_the_bound(ctx):
     c = state.plan.rows_per_person
     assert isinstance(c, int) and 1 <= c <= ctx.dataset.contribution.auto_max_rows
     assert any("auto" in n for n in state.plan.notes)
+
+
+def test_an_auto_clamp_is_read_before_an_auto_rows_bound_and_chosen_after_it(ctx):
+    """With both open, the value histogram is read at rows bound 1 (sensitivity 1), the
+    rows bound is chosen knowing what each bound costs the clamped sum, and the clamp is
+    chosen at that bound: one measurement each, the plan's aggregate fixed at its clamp."""
+    state = rewrite(plan(front(QUERIES[1], ctx, epsilon=1.0), ctx), ctx)
+    (agg,) = [a for a in state.plan.aggregates if a.clamps]
+    bounded = choose_bound(execute(state, ctx), ctx)
+    pieces = sorted(m.piece for m in bounded.measurements)
+    assert pieces == ["a1.clamp", "rows_bound"]
+    (fixed,) = [a for a in bounded.plan.aggregates if a.id == agg.id]
+    choice = bounded.clamp_choices["a1.clamp"]
+    assert not fixed.clamps and fixed.upper == choice["clamp"] in agg.clamps
+    assert "sensitivity 1 rows" in choice["mechanism"]
+    n_plain = len(piece_stats(bounded.plan.aggregates, bounded.plan.epsilon_split))
+    assert all(len(r) == 1 + n_plain for r in bounded.exact.rows)  # chosen columns only

@@ -1,0 +1,72 @@
+"""The "auto" value clamp: candidates, bias from a histogram, the choice, its fallback."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from enclave.gateway.plan.clamps import clamp_candidates
+from enclave.noise import ValueHistogram, choose_clamp, measure_values, pick_clamp
+from enclave.noise._clamps import clamp_bias
+
+CANDS = clamp_candidates(0.0, 5_000_000.0)
+
+
+def test_candidates_are_a_data_independent_1_2_5_series_up_to_the_bound() -> None:
+    assert len(CANDS) == 16 and CANDS[-1] == 5e6 and CANDS[0] == 50.0
+    assert all(b > a for a, b in itertools.pairwise(CANDS))
+    assert clamp_candidates(-10.0, 1000.0)[0] > 0  # a clamp above max(lower, 0)
+    assert clamp_candidates(100.0, 100.0) == (100.0,)
+
+
+def test_bias_falls_to_zero_at_the_top_candidate() -> None:
+    rows = [0.0] * 10 + [100.0, 50.0, 10.0, 1.0, 0.0, 0.0]
+    bias = clamp_bias(CANDS, rows)
+    assert bias[-1] == 0 and all(b >= a for a, b in zip(bias[1:], bias, strict=False))
+
+
+def test_heavy_tail_gets_a_high_clamp_light_values_a_low_one() -> None:
+    """At large counts the choice follows the values: noise is small against their mass."""
+    heavy = [0] * 16
+    heavy[9:13] = [5000, 8000, 6000, 2000]  # values 50,000 … 1,000,000
+    light = [0] * 16
+    light[3:6] = [9000, 8000, 500]  # values 500 … 5,000
+
+    def noise(u: float) -> float:
+        return 4 * u  # a sum at one row per person, ε ≈ 0.36
+
+    high = choose_clamp(heavy, CANDS, sensitivity=1, epsilon=0.2, noise=noise).clamp
+    low = choose_clamp(light, CANDS, sensitivity=1, epsilon=0.2, noise=noise).clamp
+    assert 200_000 <= high <= 2_000_000 and 2_000 <= low <= 10_000
+
+
+def test_more_rows_kept_raise_the_clamp() -> None:
+    """``factor`` scales the histogram to the rows the release keeps: more mass past a
+    clamp weighs more against the same noise."""
+    hist = ValueHistogram(CANDS, (0,) * 9 + (900, 500, 100) + (0,) * 4, 5.0, None)
+    kept = tuple(float(x) for x in hist.noisy)
+    hist = ValueHistogram(CANDS, hist.noisy, 5.0, kept)
+
+    def noise(u: float) -> float:
+        return 2000 * u
+
+    one = pick_clamp(hist, noise, factor=1.0).clamp
+    many = pick_clamp(hist, noise, factor=30.0).clamp
+    assert many > one
+
+
+def test_nothing_seen_falls_back_to_the_top_of_the_largest_bin() -> None:
+    hist = measure_values([0] * 16, CANDS, sensitivity=4, epsilon=0.01)
+    assert hist.kept is None or sum(hist.kept) >= 0
+    choice = pick_clamp(ValueHistogram(CANDS, (0,) * 5 + (3,) + (0,) * 10, 400.0, None), abs)
+    assert choice.fallback and choice.clamp == CANDS[6]
+
+
+def test_the_measurement_records_its_loss_at_the_sensitivity() -> None:
+    seen: list[tuple[float, float]] = []
+    measure_values(
+        [10] * 16, CANDS, sensitivity=8, epsilon=0.25, record=lambda e, d: seen.append((e, d))
+    )
+    ((eps, delta),) = seen
+    assert eps == pytest.approx(0.25, rel=1e-6) and delta == 0.0
