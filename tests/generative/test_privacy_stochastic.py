@@ -55,6 +55,12 @@ def value_clamp(release: Release) -> list[float]:
     return [float(clamp["noisy_rows"][-1]), float(clamp["clamp"])]
 
 
+def value_bin(release: Release) -> list[float]:
+    """With an "auto" rows bound too: the value histogram read at rows bound 1 (the clamp
+    chosen from it also uses the rows histogram, another piece)."""
+    return [float(release.mechanisms["a0.clamp"]["noisy_rows"][-1])]
+
+
 def threshold(release: Release) -> int:
     """The noisy threshold τ that private keys must pass (stated in the release)."""
     found = [
@@ -137,6 +143,15 @@ CASES = [
         pieces=("a0.clamp",),
         epsilon=5.0,
         draws=3000,
+    ),
+    Case(
+        "auto_rows_value_clamp",
+        "SELECT SUM(amount) AS s FROM claims",
+        value_bin,
+        pieces=("a0.clamp",),
+        epsilon=5.0,
+        draws=3000,
+        contribution={},
     ),
     Case(
         "private_key_threshold",
