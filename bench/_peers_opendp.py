@@ -111,7 +111,11 @@ def prepare(
             q = q.truncate_per_group(1, by=keys)
         else:
             q = q.truncate_per_group(max(1, query["rows_bound"]))
-        q = q.group_by(*keys).agg(_aggregate(query, query.get("bounds") or handle["bounds"])).with_keys(key_frame)
+        q = (
+            q.group_by(*keys)
+            .agg(_aggregate(query, query.get("bounds") or handle["bounds"]))
+            .with_keys(key_frame)
+        )
         return q.release().collect().select([*keys, "v"]).rows()
 
     return release

@@ -104,7 +104,9 @@ def prepare(
     from snsql.sql.private_reader import PrivateReader
 
     path = handle["tmp"] / f"q{abs(hash(query['name']))}.yaml"
-    path.write_text(_metadata_yaml(query.get("bounds") or handle["bounds"], max(1, query["rows_bound"])))
+    path.write_text(
+        _metadata_yaml(query.get("bounds") or handle["bounds"], max(1, query["rows_bound"]))
+    )
     sql = _sql(query)
     probe = PrivateReader(handle["reader"], str(path), privacy=Privacy(epsilon=1.0, delta=DELTA))
     with _refusal():

@@ -41,7 +41,10 @@ ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
         f"SELECT AVG(c.amount) AS m, STDDEV(c.amount) AS sd {J} WHERE p.region = 'Lienchiang'",
         {"epsilon": 1.0},
     ),
-    "clamp-half-width": ("SELECT SUM(amount) AS s FROM claims", {"epsilon": None, "half_width": 1e7}),
+    "clamp-half-width": (
+        "SELECT SUM(amount) AS s FROM claims",
+        {"epsilon": None, "half_width": 1e7},
+    ),
 }
 
 
