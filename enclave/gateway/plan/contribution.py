@@ -40,6 +40,7 @@ __all__ = [
     "PERSON_KEYS_NOTE",
     "PERSON_TABLE",
     "groups_bound",
+    "groups_unbound",
     "one_row",
     "person_level",
     "rows_bound",
@@ -66,6 +67,35 @@ def groups_bound(
     if all(ks is not None for ks in key_sets):
         bound = min(bound, key_combinations(key_sets, ds, unknown=bound))
     return max(1, bound)
+
+
+def groups_unbound(
+    groups: int,
+    key_sets: Sequence[str | None],
+    aggregates: Sequence[Aggregate],
+    rows: int | Literal["auto"],
+    ds: DatasetPolicy,
+) -> int:
+    """Groups per person when no noised piece depends on it: every key public and no
+    COUNT(DISTINCT person) — every other sensitivity is ``c`` rows (or ``c·M``) however a
+    person's rows spread over groups — so limiting groups below ``c`` only drops rows. Then
+    ``g`` is as many groups as ``c`` rows can reach (at most the key combinations).
+
+    >>> from enclave.policy import load_dataset_policy
+    >>> from enclave.settings import REPO_POLICIES
+    >>> ds = load_dataset_policy(REPO_POLICIES / "dataset.toml")
+    >>> groups_unbound(4, ["weeks"], [Aggregate("n", "count", None)], 8, ds)
+    8
+    >>> groups_unbound(4, ["weeks"], [Aggregate("d", "count_distinct", "x")], 8, ds)
+    4
+    """
+    if groups == 1 or any(ks is None for ks in key_sets):
+        return groups
+    if any(a.kind == "count_distinct" for a in aggregates):
+        return groups
+    cap = ds.contribution.auto_max_rows if rows == "auto" else int(rows)
+    combos = key_combinations(list(key_sets), ds, unknown=cap)
+    return max(groups, min(combos, cap))
 
 
 def one_row(table: TablePolicy) -> bool:

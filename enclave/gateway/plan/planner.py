@@ -23,6 +23,7 @@ from enclave.gateway.plan.contribution import (
     NO_ROWS_BOUND,
     PERSON_KEYS_NOTE,
     groups_bound,
+    groups_unbound,
     person_level,
     rows_bound,
 )
@@ -209,6 +210,8 @@ def plan(state: Checked, ctx: GatewayContext) -> Planned:
     rows = rows_bound(aggregates, bool(extra), ds.contribution.rows_per_person)
     if rows != NO_ROWS_BOUND and rows_structural(scope):
         rows = 1  # every table read has one row per person: nothing to choose
+    if not extra:
+        groups = groups_unbound(groups, [k.key_set for k in keys], aggregates, rows, ds)
     contrib = dataclasses.replace(ds.contribution, rows_per_person=rows)
     all_pieces = [p for a in aggregates for p in pieces(a)] + extra
     clamps = bool(clamped(aggregates))

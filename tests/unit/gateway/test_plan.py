@@ -152,22 +152,32 @@ def test_default_epsilon_and_half_width(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("key", "groups"),
+    ("key", "groups", "distinct_groups"),
     [
-        ("p.region", 1),
-        ("CASE WHEN 2024 - p.birth_year < 40 THEN 'young' ELSE 'old' END", 1),
-        ("c.setting", 4),  # key set of 4 settings, policy g = 10
-        ("c.icd10", 10),
-        ("date_trunc('week', c.visit_date)", 10),
+        ("p.region", 1, 1),
+        ("CASE WHEN 2024 - p.birth_year < 40 THEN 'young' ELSE 'old' END", 1, 1),
+        ("c.setting", 4, 4),  # key set of 4 settings, policy g = 10
+        ("c.icd10", 10, 10),  # a private key: its selection's sensitivity is min(g, c)
+        # public keys and no COUNT(DISTINCT): no sensitivity depends on g, so it is as many
+        # groups as the rows bound reaches (auto: up to 512) and the key set holds
+        ("date_trunc('week', c.visit_date)", 105, 10),
     ],
 )
-def test_groups_per_person_from_keys(tmp_path, key, groups):
+def test_groups_per_person_from_keys(tmp_path, key, groups, distinct_groups):
     ctx = context(build(tmp_path / "w.duckdb", persons=20), tmp_path, groups_per_person=10)
     sql = (
         f"SELECT {key} AS k, count(*) AS n FROM claims c JOIN persons p "
         f"ON p.person_id = c.person_id GROUP BY {key}"
     )
     assert _plan(sql, ctx, epsilon=0.5).groups_per_person == groups
+    distinct = sql.replace("count(*) AS n", "count(DISTINCT c.person_id) AS n")
+    assert _plan(distinct, ctx, epsilon=0.5).groups_per_person == distinct_groups
+
+
+def test_groups_per_person_follow_a_fixed_rows_bound(tmp_path):
+    ctx = context(build(tmp_path / "w.duckdb", persons=20), tmp_path, rows_per_person=8)
+    sql = "SELECT date_trunc('week', visit_date) AS k, count(*) AS n FROM claims GROUP BY 1"
+    assert _plan(sql, ctx, epsilon=0.5).groups_per_person == 8  # c rows reach c groups
 
 
 def test_person_key_through_cte_and_two_keys(ctx):
@@ -181,7 +191,9 @@ def test_person_key_through_cte_and_two_keys(ctx):
         "SELECT p.region, c.setting, count(*) AS n FROM claims c JOIN persons p "
         "ON p.person_id = c.person_id GROUP BY p.region, c.setting"
     )
-    assert _plan(mixed, ctx, epsilon=0.5).groups_per_person == 4
+    assert _plan(mixed, ctx, epsilon=0.5).groups_per_person == 88  # 22 × 4 public cells
+    distinct = mixed.replace("count(*) AS n", "count(DISTINCT c.person_id) AS n")
+    assert _plan(distinct, ctx, epsilon=0.5).groups_per_person == 4
 
 
 def test_distinct_only_needs_no_rows_bound(ctx):
