@@ -5,9 +5,11 @@ One DP measurement is made: the kept rows in each candidate's bin — bin ``i`` 
 rows whose (person, group) mean value lies in ``[u_i, u_{i+1})`` (the first bin from −∞,
 the last to +∞) — with OpenDP's discrete Laplace at L1 sensitivity ``c``: a person keeps
 at most ``c`` rows, each in exactly one bin. Everything after it is post-processing of
-that noisy histogram, as for the rows bound (``_bounds``):
+that noisy histogram, as for the rows bound (``_bounds``). (The bounded SQL counts a
+(person, group)'s rows in a bin by the share rule of its sums, in 1/K rows: ``unit``.)
 
-* which bins are real (``_histogram.counted``);
+* which bins are real (``_histogram.counted``: the mode, the bins below it, a contiguous
+  tail above it and a lone far bin when clearly there);
 * what clamp ``u_k`` takes off the sum, ``B(u_k) = Σ_{i ≥ k} rows_i · (m_i − u_k)``, with
   every row of a real bin at the bin's midpoint ``m_i`` (the last bin at ``u_{J-1}``: the
   values are clamped there already);
@@ -18,8 +20,8 @@ that noisy histogram, as for the rows bound (``_bounds``):
 
 >>> [round(b) for b in clamp_bias((10.0, 100.0, 1000.0), [0.0, 50.0, 5.0])]
 [31950, 27000, 0]
->>> clamp_errors((10.0, 100.0, 1000.0), [0.0, 50.0, 5.0], [1.0, 10.0, 100.0])
-[1020802501.0, 729000100.0, 10000.0]
+>>> [round(e, 6) for e in clamp_errors((10.0, 100.0, 1000.0), [0.0, 50.0, 5.0], [1.0, 10.0, 100.0])]
+[1020.802501, 729.0001, 0.01]
 """
 
 from __future__ import annotations
@@ -58,9 +60,11 @@ def clamp_bias(candidates: Sequence[float], rows: Sequence[float]) -> list[float
 def clamp_errors(
     candidates: Sequence[float], rows: Sequence[float], noise: Sequence[float]
 ) -> list[float]:
-    """Estimated ``B(u)² + noise(u)²`` per candidate."""
+    """Estimated ``B(u)² + noise(u)²`` per candidate, in units of the largest candidate
+    (so that neither tiny nor huge values underflow or overflow the squares)."""
+    top = max(abs(c) for c in candidates) or 1.0
     bias = clamp_bias(candidates, rows)
-    return [b * b + sd * sd for b, sd in zip(bias, noise, strict=True)]
+    return [(b / top) ** 2 + (sd / top) ** 2 for b, sd in zip(bias, noise, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,8 @@ class ValueHistogram:
     candidates: tuple[float, ...]
     noisy: tuple[int, ...]
     scale: float
-    kept: tuple[float, ...] | None  # None: no bin seen (a population too small to show)
+    kept: tuple[float, ...] | None  # in rows; None: no bin seen (too small to show)
+    unit: int = 1  # the noisy counts are in 1/unit rows
 
     @property
     def rows(self) -> float:
@@ -105,12 +110,17 @@ def measure_values(
     sensitivity: int,
     epsilon: float,
     record: Record | None = None,
+    unit: int = 1,
 ) -> ValueHistogram:
-    """The one DP measurement of a clamp choice: OpenDP's discrete Laplace on the bins."""
+    """The one DP measurement of a clamp choice: OpenDP's discrete Laplace on the bins.
+
+    ``rows`` and ``sensitivity`` in 1/``unit`` rows (the bounded SQL's shares); the real
+    bins' counts (``kept``) in rows."""
     noisy, scale = laplace_int(rows, sensitivity=sensitivity, epsilon=epsilon, record=record)
     kept = counted(noisy, scale)
     cands = tuple(float(c) for c in candidates)
-    return ValueHistogram(cands, tuple(noisy), scale, None if kept is None else tuple(kept))
+    rows_kept = None if kept is None else tuple(k / unit for k in kept)
+    return ValueHistogram(cands, tuple(noisy), scale, rows_kept, unit)
 
 
 def pick_clamp(

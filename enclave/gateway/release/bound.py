@@ -35,7 +35,7 @@ from enclave.gateway.release.losses import Losses
 from enclave.gateway.sql.auto import histogram, totals_at
 from enclave.gateway.sql.stats import piece_stats
 from enclave.gateway.values import Bounded, Exact, Executed, GatewayContext, Plan, advance
-from enclave.noise import Record, RowsChoice, choose_rows, rows_kept
+from enclave.noise import Record, RowsChoice, ValueHistogram, choose_rows, rows_kept
 from enclave.policy import DatasetPolicy
 
 __all__ = ["AUTO_NOTE", "auto_mechanism", "choose_bound", "choose_rows_bound", "rows_noise"]
@@ -113,14 +113,19 @@ def choose_rows_bound(
     )
 
 
-def _kept_per_row(choice: RowsChoice, measured: Mapping[str, Measured]) -> float | None:
-    """Rows the chosen bound keeps per row of the value histograms (read at bound 1): the
-    scale of their bins at the bound (all from the DP histograms)."""
+def _kept_per_row(
+    choice: RowsChoice, measured: Mapping[str, Measured]
+) -> Callable[[ValueHistogram], float] | None:
+    """Per value histogram (read at bound 1), the rows the chosen bound keeps per row of it:
+    the scale of its bins at the bound (all from the DP histograms)."""
     if not measured:
         return None
-    first = next(iter(measured.values())).histogram
     kept = rows_kept(choice.candidates, choice.kept, choice.bound) if choice.kept else 0.0
-    return kept / first.rows if first.rows and kept else 1.0
+
+    def factor(hist: ValueHistogram) -> float:
+        return kept / hist.rows if hist.rows and kept else 1.0
+
+    return factor
 
 
 def auto_mechanism(plan: Plan, choice: RowsChoice | None) -> dict[str, Any]:

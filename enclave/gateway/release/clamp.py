@@ -27,7 +27,7 @@ from typing import Any
 from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
 from enclave.gateway.plan.clamps import at_clamp, clamp_id
 from enclave.gateway.plan.keys import key_combinations
-from enclave.gateway.plan.pieces import pieces
+from enclave.gateway.plan.pieces import SHARE_UNITS, pieces
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.sql.stats import ClampColumns, at_clamps, clamp_columns
 from enclave.gateway.values import Aggregate, Plan
@@ -72,7 +72,8 @@ class Measured:
 def _mechanism(plan: Plan, agg: Aggregate, choice: ClampChoice, at: Measured) -> dict[str, Any]:
     return {
         "mechanism": "least expected error over a noisy histogram of values "
-        f"(OpenDP discrete Laplace, sensitivity {at.sensitivity} rows)",
+        f"(OpenDP discrete Laplace, sensitivity {at.sensitivity} rows; counts in "
+        f"1/{SHARE_UNITS} rows)",
         "label": f"{agg.alias} (auto value clamp)",
         "epsilon": plan.epsilon_split[clamp_id(agg)],
         "clamp": choice.clamp,
@@ -100,9 +101,10 @@ def measure_clamps(
         hist = measure_values(
             _histogram(rows, nk, lay),
             lay.candidates,
-            sensitivity=sensitivity,
+            sensitivity=sensitivity * SHARE_UNITS,
             epsilon=pure_epsilon(plan, clamp_id(agg)),
             record=losses.recorder(clamp_id(agg)),
+            unit=SHARE_UNITS,
         )
         out[agg.id] = Measured(hist, sensitivity)
     return out
@@ -128,8 +130,9 @@ def clamp_error(
             factor = kept / hist.rows if hist.rows else 1.0
             choice = pick_clamp(hist, _noise(plan, by_id[agg_id], cells, c), factor)
             noise = _noise(plan, by_id[agg_id], cells, c)(choice.clamp)
-            mean = hist.mean(choice.clamp) or 1.0
-            total += (choice.estimated_bias**2 + noise**2) / (mean * mean)
+            mean = hist.mean(choice.clamp)
+            if mean > 0:  # in rows: each term over the mean value (never squared alone)
+                total += (choice.estimated_bias / mean) ** 2 + (noise / mean) ** 2
         return math.sqrt(total)
 
     return error
@@ -141,12 +144,13 @@ def choose_clamps(
     ds: DatasetPolicy,
     losses: Losses,
     measured: Mapping[str, Measured] | None = None,
-    factor: float | None = None,
+    factor: Callable[[ValueHistogram], float] | None = None,
 ) -> tuple[Plan, list[tuple[Any, ...]], dict[str, Any]]:
     """The plan at its chosen clamps, the totals at them, and each choice's description.
 
     ``measured``: histograms already read (at rows bound 1, before an "auto" rows bound
-    was chosen), their rows scaled by ``factor`` to the rows the plan's bound keeps;
+    was chosen), each one's rows scaled by ``factor(histogram)`` to the rows the plan's
+    bound keeps;
     otherwise each is read here from the totals at the plan's rows bound.
     """
     layouts = clamp_columns(plan.aggregates, plan.epsilon_split)
@@ -154,7 +158,7 @@ def choose_clamps(
         return plan, [tuple(r) for r in rows], {}
     c = int(plan.rows_per_person)
     if measured is None:
-        measured, factor = measure_clamps(plan, rows, c, losses), 1.0
+        measured = measure_clamps(plan, rows, c, losses)
     nk, cells = len(plan.keys), _cells(plan, ds)
     by_id = {a.id: a for a in plan.aggregates}
     chosen: dict[int, int] = {}
@@ -163,7 +167,7 @@ def choose_clamps(
     notes = list(plan.notes)
     for j, lay in enumerate(layouts):
         agg, at = by_id[lay.aggregate], measured[lay.aggregate]
-        scale = factor if factor is not None else 1.0
+        scale = factor(at.histogram) if factor is not None else 1.0
         choice = pick_clamp(at.histogram, _noise(plan, agg, cells, c), scale)
         chosen[j] = lay.candidates.index(choice.clamp)
         fixed[agg.id] = at_clamp(agg, choice.clamp)

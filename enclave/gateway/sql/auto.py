@@ -33,6 +33,7 @@ from typing import Any
 from enclave.engines.hashing import portable_hash
 from enclave.gateway.sql.bounded import (
     Stat,
+    bin_share_sql,
     input_ctes,
     pre_cols,
     pre_indices,
@@ -47,8 +48,8 @@ def _bucket_cols(stats: Sequence[Stat]) -> list[str]:
     out = []
     sts = stats_for(stats)
     for i in pre_indices(stats):
-        if sts[i].stat == "bin":  # (person, key)s in the bin: w·Σ is its kept rows
-            out.append(f"CAST(sum(__s{i}) AS BIGINT) AS __t{i}")
+        if sts[i].stat == "bin":  # Σ of the shares in the bin: w·Σt is its kept rows (1/K)
+            out.append(f"CAST(sum({bin_share_sql(i)}) AS BIGINT) AS __t{i}")
         elif sts[i].stat == "distinct":
             out.append(f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT) AS __t{i}")
         else:  # Σ of the persons' integer shares t: w·Σt is then exact for every c

@@ -39,6 +39,7 @@ __all__ = [
     "Strategy",
     "as_stat",
     "auto_bound_sql",
+    "bin_share_sql",
     "bounded_sql",
     "input_ctes",
     "pre_cols",
@@ -55,10 +56,10 @@ class SqlStat(NamedTuple):
 
     Unit stats (``count_x``, ``nn``, ``sum``, ``sum_sq``) round each row's value to
     ``grid`` (integer units in ``[lo, hi]``); see ``plan.pieces`` for the share rule.
-    A ``bin`` stat counts the kept rows of the (person, group)s whose mean value (units
-    as for ``sum``) lies in ``edges`` — one bin of the histogram a value clamp is chosen
-    from (``plan.clamps``); the bins partition the rows, so a person adds at most ``c``
-    to the histogram.
+    A ``bin`` stat counts the kept rows whose value (units as for ``sum``) lies in
+    ``edges``, in 1/K rows by the share rule (``bin_share_sql``) — one bin of the histogram
+    a value clamp is chosen from (``plan.clamps``); the bins partition the rows, so a
+    person adds at most ``c·K`` to the histogram.
     """
 
     stat: str  # count, count_x, nn, distinct, sum, sum_sq, bin
@@ -109,18 +110,28 @@ def _row_units(st: SqlStat) -> str:
     return f"LEAST(GREATEST(CAST(ROUND({value} / {st.grid!r}) AS BIGINT), {st.lo}), {st.hi})"
 
 
-def _bin_test(total: str, count: str, st: SqlStat) -> str:
+def _in_bin(st: SqlStat) -> str:
+    """Whether a row's value (units of the widest candidate; NULL is in no bin) is in the
+    bin ``st.edges``."""
+    units = _row_units(SqlStat("sum", st.column, st.grid, st.lo, st.hi))
     lo, hi = st.edges
-    tests = [f"{total} >= {lo} * {count}" if lo is not None else "TRUE"]
+    tests = [f"{units} >= {lo}" if lo is not None else f"{units} IS NOT NULL"]
     if hi is not None:
-        tests.append(f"{total} < {hi} * {count}")
-    return f"CASE WHEN {' AND '.join(tests)} THEN 1 ELSE 0 END"
+        tests.append(f"{units} < {hi}")
+    return " AND ".join(tests)
 
 
 def _bin_pre(st: SqlStat) -> str:
-    """A (person, group)'s bin indicator from its rows' unit sum and count."""
-    units = _row_units(SqlStat("sum", st.column, st.grid, st.lo, st.hi))
-    return _bin_test(f"COALESCE(sum({units}), 0)", "count(*)", st)
+    """A (person, group)'s rows in the bin."""
+    return f"count(*) FILTER (WHERE {_in_bin(st)})"
+
+
+def bin_share_sql(i: int) -> str:
+    """A (person, group)'s share of its ``__n`` rows in bin ``__s<i>``, in 1/K rows,
+    rounded down: its shares over all bins add up to at most K (one row), so ``w`` kept
+    rows add at most ``w·K`` to the histogram, as ``w`` rows add ``w`` times a row's value
+    to the sums (the same share rule)."""
+    return f"CAST(floor(CAST(__s{i} AS DOUBLE) * {SHARE_UNITS} / __n) AS BIGINT)"
 
 
 def share_sql(st: SqlStat, i: int) -> str:
@@ -152,10 +163,9 @@ def _exact_sum(expr: str) -> str:
 
 
 def _window_total(st: SqlStat) -> str:
-    """One kept row's part of a total: its units (share K each), or its bin indicator."""
+    """One kept row's part of a total: its units (share K each), or K in its value's bin."""
     if st.stat == "bin":
-        units = _row_units(SqlStat("sum", st.column, st.grid, st.lo, st.hi))
-        return _bin_test(units, "1", st)
+        return f"CASE WHEN {_in_bin(st)} THEN {SHARE_UNITS} ELSE 0 END"
     return f"{_row_units(st)} * {SHARE_UNITS}"
 
 
@@ -172,7 +182,7 @@ _FINAL: dict[Strategy, _Final] = {
     "preagg": _Final(
         "CAST(sum(__w) AS BIGINT)",
         lambda i, st: f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT)",
-        lambda i, st: f"__w * {share_sql(st, i) if st.stat != 'bin' else f'__s{i}'}",
+        lambda i, st: f"__w * {share_sql(st, i) if st.stat != 'bin' else bin_share_sql(i)}",
     ),
     # over the kept rows: every kept row adds its own units (share K per row)
     "window": _Final(
