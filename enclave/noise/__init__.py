@@ -2,7 +2,7 @@
 
 ``make_*`` builds an OpenDP measurement; ``release_*`` runs one; ``*_accuracy`` /
 ``*_scale`` convert between noise scale and a 95% half-width with OpenDP's helpers;
-``choose_rows`` picks an "auto" rows bound and ``choose_clamp`` an "auto" value clamp, each by
+``choose_rows`` picks an "auto" rows bound and ``pick_clamp`` an "auto" value clamp, each by
 least expected error from a noisy histogram.
 No ``random`` and no numpy noise, and no float noise: every noised total is an exact
 integer and gets OpenDP's exact discrete Laplace sampler — or, for projects accounted in
@@ -21,7 +21,6 @@ from enclave.noise._bounds import RowsChoice, choose_rows, row_candidates, rows_
 from enclave.noise._clamps import (
     ClampChoice,
     ValueHistogram,
-    choose_clamp,
     measure_values,
     pick_clamp,
 )
@@ -57,7 +56,6 @@ __all__ = [
     "RowsChoice",
     "TotalsNoise",
     "ValueHistogram",
-    "choose_clamp",
     "choose_rows",
     "discrete_gaussian_std",
     "discrete_laplace_std",

@@ -1,12 +1,13 @@
 """Choosing a value clamp by its expected error (a ``clamp = "auto"`` column).
 
 The candidates ``u_0 < … < u_{J-1}`` are a data-independent grid (``gateway.plan.clamps``).
-One DP measurement is made: the kept rows in each candidate's bin — bin ``i`` holds the
-rows whose (person, group) mean value lies in ``[u_i, u_{i+1})`` (the first bin from −∞,
+One DP measurement is made (``measure_values``): the kept rows in each candidate's bin —
+bin ``i`` holds the rows whose value lies in ``[u_i, u_{i+1})`` (the first bin from −∞,
 the last to +∞) — with OpenDP's discrete Laplace at L1 sensitivity ``c``: a person keeps
-at most ``c`` rows, each in exactly one bin. Everything after it is post-processing of
-that noisy histogram, as for the rows bound (``_bounds``). (The bounded SQL counts a
-(person, group)'s rows in a bin by the share rule of its sums, in 1/K rows: ``unit``.)
+at most ``c`` rows, each in exactly one bin. (The bounded SQL counts a (person, group)'s
+rows in a bin by the share rule of its sums, in 1/K rows: ``unit``, sensitivity ``c·K``.)
+Everything after it is post-processing of that noisy histogram (``pick_clamp``), as for
+the rows bound (``_bounds``):
 
 * which bins are real (``_histogram.counted``: the mode, the bins below it, a contiguous
   tail above it and a lone far bin when clearly there);
@@ -35,7 +36,6 @@ from enclave.noise._mechanisms import Record, laplace_int
 __all__ = [
     "ClampChoice",
     "ValueHistogram",
-    "choose_clamp",
     "clamp_bias",
     "clamp_errors",
     "measure_values",
@@ -138,21 +138,3 @@ def pick_clamp(
     best = errors.index(min(errors))
     bias = clamp_bias(cands, rows)[best]
     return ClampChoice(cands[best], cands, hist.noisy, hist.scale, bias, False)
-
-
-def choose_clamp(
-    rows: Sequence[int],
-    candidates: Sequence[float],
-    *,
-    sensitivity: int,
-    epsilon: float,
-    noise: Callable[[float], float],
-    record: Record | None = None,
-) -> ClampChoice:
-    """The candidate clamp of least estimated error, with ε-DP.
-
-    ``rows``: the exact kept rows per bin; ``sensitivity``: the rows bound ``c``;
-    ``noise(u)``: the query's noise standard deviation, in value units, at clamp ``u``.
-    """
-    hist = measure_values(rows, candidates, sensitivity=sensitivity, epsilon=epsilon, record=record)
-    return pick_clamp(hist, noise)

@@ -8,7 +8,7 @@ settings. With ``clamp = "auto"`` on a numeric column the policy's ``upper`` is 
 bound, and a SUM, AVG, VARIANCE or STDDEV whose argument reads the column clamps its values
 at ``U``, one of ``clamp_candidates`` — a 1-2-5 series up to the argument's upper bound —
 chosen per query by least expected error (bias of the clamp against the noise at it) from
-a DP histogram of the values (``enclave.noise.choose_clamp``). The histogram has its own
+a DP histogram of the values (``enclave.noise.measure_values``, ``pick_clamp``). The histogram has its own
 ε piece, ``a<j>.clamp``: ``CLAMP_SHARE`` of the aggregate's share; the bounded SQL
 computes the totals at every candidate and the histogram in the same pass
 (``sql.stats.piece_stats``), so the data are read once.

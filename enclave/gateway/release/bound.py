@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
+from enclave.gateway.plan.clamps import clamped
 from enclave.gateway.plan.epsilon import rows_ceiling
 from enclave.gateway.plan.keys import key_combinations
 from enclave.gateway.plan.pieces import AUTO, SELECTION, Piece, plan_pieces, sensitivity
@@ -30,6 +31,7 @@ from enclave.gateway.release.clamp import (
     choose_clamps,
     clamp_error,
     measure_clamps,
+    scaled,
 )
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.sql.auto import histogram, totals_at
@@ -113,19 +115,11 @@ def choose_rows_bound(
     )
 
 
-def _kept_per_row(
-    choice: RowsChoice, measured: Mapping[str, Measured]
-) -> Callable[[ValueHistogram], float] | None:
+def _kept_per_row(choice: RowsChoice) -> Callable[[ValueHistogram], float]:
     """Per value histogram (read at bound 1), the rows the chosen bound keeps per row of it:
     the scale of its bins at the bound (all from the DP histograms)."""
-    if not measured:
-        return None
     kept = rows_kept(choice.candidates, choice.kept, choice.bound) if choice.kept else 0.0
-
-    def factor(hist: ValueHistogram) -> float:
-        return kept / hist.rows if hist.rows and kept else 1.0
-
-    return factor
+    return lambda hist: scaled(kept, hist)
 
 
 def auto_mechanism(plan: Plan, choice: RowsChoice | None) -> dict[str, Any]:
@@ -169,17 +163,19 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
     ceiling = rows_ceiling(width, plan, cap)
     hist = histogram(state.rows, nk)
     stats = piece_stats(plan.aggregates, plan.epsilon_split)
-    measured = measure_clamps(plan, totals_at(state.rows, n_keys=nk, stats=stats, c=1), 1, losses)
-    extra = clamp_error(plan, ctx.dataset, measured)
+    measured: Mapping[str, Measured] = {}
+    if clamped(plan.aggregates):  # value histograms read at bound 1, before c is chosen
+        at_one = totals_at(state.rows, n_keys=nk, stats=stats, c=1)
+        measured = measure_clamps(plan, at_one, 1, losses)
+    extra = clamp_error(plan, ctx.dataset, measured) if measured else None
     choice = choose_rows_bound(
         *hist, plan, ctx.dataset, losses.recorder(AUTO), ceiling, extra=extra
     )
     rows = totals_at(state.rows, n_keys=nk, stats=stats, c=choice.bound)
     notes = (*plan.notes, AUTO_NOTE)
     bounded = dataclasses.replace(plan, rows_per_person=choice.bound, notes=notes)
-    factor = _kept_per_row(choice, measured)
     bounded, rows, clamps = choose_clamps(
-        bounded, rows, ctx.dataset, losses, measured or None, factor
+        bounded, rows, ctx.dataset, losses, measured, _kept_per_row(choice)
     )
     return advance(
         state,

@@ -41,7 +41,7 @@ from enclave.noise import (
 )
 from enclave.policy import DatasetPolicy
 
-__all__ = ["CLAMP_NOTE", "Measured", "choose_clamps", "clamp_error", "measure_clamps"]
+__all__ = ["CLAMP_NOTE", "Measured", "choose_clamps", "clamp_error", "measure_clamps", "scaled"]
 
 CLAMP_NOTE = "value clamp of {alias} chosen privately by least expected error (auto): {clamp:g}"
 
@@ -85,6 +85,12 @@ def _mechanism(plan: Plan, agg: Aggregate, choice: ClampChoice, at: Measured) ->
     }
 
 
+def scaled(kept: float, hist: ValueHistogram) -> float:
+    """How many rows a rows bound keeps per row of a value histogram read at bound 1
+    (``kept``: its ``Σ min(n, c)`` from the rows histogram); 1 when either is empty."""
+    return kept / hist.rows if hist.rows and kept else 1.0
+
+
 def _histogram(rows: Sequence[Sequence[Any]], n_keys: int, lay: ClampColumns) -> list[int]:
     return [sum(int(r[n_keys + b] or 0) for r in rows) for b in lay.bins]
 
@@ -121,15 +127,16 @@ def clamp_error(
         return None
     cells = _cells(plan, ds)
     by_id = {a.id: a for a in plan.aggregates}
+    candidates = row_candidates(ds.contribution.auto_max_rows)
 
     def error(c: int, bins: Sequence[float]) -> float:
         total = 0.0
+        kept = rows_kept(candidates, bins, c)
         for agg_id, m in measured.items():
             hist = m.histogram
-            kept = rows_kept(row_candidates(ds.contribution.auto_max_rows), bins, c)
-            factor = kept / hist.rows if hist.rows else 1.0
-            choice = pick_clamp(hist, _noise(plan, by_id[agg_id], cells, c), factor)
-            noise = _noise(plan, by_id[agg_id], cells, c)(choice.clamp)
+            noise_at = _noise(plan, by_id[agg_id], cells, c)
+            choice = pick_clamp(hist, noise_at, scaled(kept, hist))
+            noise = noise_at(choice.clamp)
             mean = hist.mean(choice.clamp)
             if mean > 0:  # in rows: each term over the mean value (never squared alone)
                 total += (choice.estimated_bias / mean) ** 2 + (noise / mean) ** 2

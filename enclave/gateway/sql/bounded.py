@@ -67,7 +67,7 @@ class SqlStat(NamedTuple):
     grid: float = 1.0
     lo: int = 0
     hi: int = 1
-    #: a ``bin`` stat: the rows whose (person, group) mean, in units, is in [edges)
+    #: a ``bin`` stat: the rows whose value, in units, is in [edges)
     edges: tuple[int | None, int | None] = (None, None)
 
 

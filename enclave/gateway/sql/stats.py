@@ -64,7 +64,7 @@ class ClampColumns:
 
 
 def _bins(agg: Aggregate, top: SqlStat) -> list[SqlStat]:
-    """Bin i: (person, group) means in [c_i, c_i+1) (first from −∞, last to +∞)."""
+    """Bin i: row values in [c_i, c_i+1) (first from −∞, last to +∞)."""
     edges = [round(c / top.grid) for c in agg.clamps]
     lows: list[int | None] = [None, *edges[1:]]
     highs: list[int | None] = [*edges[1:], None]

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from enclave.gateway.plan.clamps import clamp_candidates
-from enclave.noise import ValueHistogram, choose_clamp, measure_values, pick_clamp
+from enclave.noise import ValueHistogram, measure_values, pick_clamp
 from enclave.noise._clamps import clamp_bias
 
 CANDS = clamp_candidates(0.0, 5_000_000.0)
@@ -36,8 +36,8 @@ def test_heavy_tail_gets_a_high_clamp_light_values_a_low_one() -> None:
     def noise(u: float) -> float:
         return 4 * u  # a sum at one row per person, ε ≈ 0.36
 
-    high = choose_clamp(heavy, CANDS, sensitivity=1, epsilon=0.2, noise=noise).clamp
-    low = choose_clamp(light, CANDS, sensitivity=1, epsilon=0.2, noise=noise).clamp
+    high = pick_clamp(measure_values(heavy, CANDS, sensitivity=1, epsilon=0.2), noise).clamp
+    low = pick_clamp(measure_values(light, CANDS, sensitivity=1, epsilon=0.2), noise).clamp
     assert 200_000 <= high <= 2_000_000 and 2_000 <= low <= 10_000
 
 
