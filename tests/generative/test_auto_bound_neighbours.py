@@ -41,6 +41,18 @@ ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
         f"SELECT AVG(c.amount) AS m, STDDEV(c.amount) AS sd {J} WHERE p.region = 'Lienchiang'",
         {"epsilon": 1.0},
     ),
+    # a cohort of one (the adversary's own code) whose patient-level cost is clamped
+    "clamp-cohort-of-one": (
+        "WITH c AS (SELECT person_id, SUM(amount) AS cost FROM claims GROUP BY person_id) "
+        "SELECT SUM(c.cost) AS s, STDDEV(c.cost) AS sd FROM c WHERE c.person_id IN "
+        "(SELECT person_id FROM claims WHERE icd10 = 'Q99.9')",
+        {"epsilon": 1.0},
+    ),
+    # the clamp's histogram also counts rows of private keys the threshold drops
+    "clamp-private-key": (
+        "SELECT icd10, SUM(amount) AS s FROM claims GROUP BY icd10",
+        {"epsilon": 1.0},
+    ),
     "clamp-half-width": (
         "SELECT SUM(amount) AS s FROM claims",
         {"epsilon": None, "half_width": 1e7},
