@@ -32,6 +32,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -54,6 +55,8 @@ EPSILON = 1.0  # bench.gateway's requests are at ε = 1
 BOUNDED = ("amount", "los_days")
 #: the bounded columns whose clamp the gateway chooses per query (``clamp = "auto"``)
 AUTO_CLAMPED = ("amount",)
+#: a workload SUM as the AVG of the same rows (whose bounds the peers are given)
+SUM_AS_AVG = re.compile(r"\bsum\(", re.IGNORECASE)
 #: one JSON object per (query, system), also written to HOME/peers.jsonl; ``status``:
 #: released, unsupported (cannot be expressed), refused (by the library), failed, not installed
 RECORD_KEYS = (
@@ -97,8 +100,21 @@ def _record(name: str, system: str, **fields: Any) -> dict[str, Any]:
     return {**base, **fields}
 
 
+def _row_choices(state: Any) -> tuple[int, float | None]:
+    """The rows bound and row value clamp the gateway chose privately in a release."""
+    alias = state.plan.aggregates[0].alias
+    clamp = None
+    if f"{state.plan.aggregates[0].id}.clamp" in state.release.mechanisms:
+        clamp = state.release.bounds["clamps"][alias][1]
+    return state.release.bounds.get("rows_per_person") or 0, clamp
+
+
 def _gateway_runs(name: str, ctx: Any, runs: int, truth: dict, public: set) -> dict[str, Any]:
+    """The gateway's releases of one query, and the rows bound and row value clamp it chose
+    — for a SUM, which clamps (person, group) totals and needs no rows bound, the ones it
+    chooses for the AVG of the same rows — that the peers are then given."""
     sql, releases, times, bounds, clamps = WORKLOAD[name], [], [], [], []
+    grouped = False
     for _ in range(runs):
         t = time.perf_counter()
         state = gateway(sql, ctx)
@@ -107,10 +123,11 @@ def _gateway_runs(name: str, ctx: Any, runs: int, truth: dict, public: set) -> d
         nk = len(state.plan.keys)
         idx = state.plan.output_columns.index(state.plan.aggregates[0].alias)
         releases.append([[*row[:nk], row[idx]] for row in state.release.rows])
-        bounds.append(state.release.bounds.get("rows_per_person") or 0)
-        alias = state.plan.aggregates[0].alias
-        if f"{state.plan.aggregates[0].id}.clamp" in state.release.mechanisms:
-            clamps.append(state.release.bounds["clamps"][alias][1])
+        grouped = state.plan.aggregates[0].alias in state.release.bounds["group_total_clamps"]
+        c, u = _row_choices(gateway(SUM_AS_AVG.sub("avg(", sql), ctx) if grouped else state)
+        bounds.append(c)
+        if u is not None:
+            clamps.append(u)
     return _record(
         name,
         "gateway",
@@ -121,7 +138,8 @@ def _gateway_runs(name: str, ctx: Any, runs: int, truth: dict, public: set) -> d
         rows_bound=int(statistics.median(bounds)),
         value_bound=statistics.median_low(clamps) if clamps else None,
         notes="SQL as written; rows bound auto (10% of ε), groups per person 4"
-        + ("; value clamp auto (20% of the aggregate's ε)" if clamps else ""),
+        + ("; value clamp auto (20% of the aggregate's ε)" if clamps else "")
+        + ("; (person, group) totals clamped, peers given the AVG's bounds" if grouped else ""),
     )
 
 

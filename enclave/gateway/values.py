@@ -93,6 +93,10 @@ class Aggregate:
     #: candidate clamps of a ``clamp = "auto"`` argument, ascending, the last = ``upper``;
     #: empty once the clamp is fixed (``plan.clamps``)
     clamps: tuple[float, ...] = ()
+    #: a SUM whose clamp applies to each kept (person, group)'s total of its rows, not to
+    #: each row (``plan.clamps.group_clamped``): that total's bound (``lower``/``upper``
+    #: stay each row's); None for a row clamp
+    group_upper: float | None = None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,20 @@ ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
         "SELECT icd10, SUM(amount) AS s FROM claims GROUP BY icd10",
         {"epsilon": 1.0},
     ),
+    # SUMs clamp (person, group) totals: the adversary's claims span several settings
+    "group-clamp-settings": (
+        "SELECT setting, SUM(amount) AS s FROM claims GROUP BY setting",
+        {"epsilon": 1.0},
+    ),
+    "group-clamp-beside-count": (
+        f"SELECT c.setting, COUNT(*) AS n, SUM(c.amount) AS s {J} WHERE p.region = 'Lienchiang' "
+        "GROUP BY c.setting",
+        {"epsilon": 1.0},
+    ),
+    "group-clamp-half-width": (
+        "SELECT setting, SUM(amount) AS s FROM claims GROUP BY setting",
+        {"epsilon": None, "half_width": 1e9},
+    ),
     "clamp-half-width": (
         "SELECT SUM(amount) AS s FROM claims",
         {"epsilon": None, "half_width": 1e7},

@@ -55,6 +55,16 @@ def value_clamp(release: Release) -> list[float]:
     return [float(clamp["noisy_rows"][-1]), float(clamp["clamp"])]
 
 
+def group_value_clamp(release: Release) -> list[float]:
+    """What a group-clamped SUM's clamp released: the noisy (person, group)s in the bin of
+    the adversary's total (its rows at the row bound; the rest of the data is far below)
+    and the clamp chosen."""
+    clamp = release.mechanisms["a0.clamp"]
+    total = HEAVY.rows * min(HEAVY.amount, release.bounds["clamps"]["s"][1])
+    at = max(i for i, c in enumerate(clamp["candidates"]) if c <= total)
+    return [float(clamp["noisy_rows"][at]), float(clamp["clamp"])]
+
+
 def value_bin(release: Release) -> list[float]:
     """With an "auto" rows bound too: the value histogram read at rows bound 1 (the clamp
     chosen from it also uses the rows histogram, another piece)."""
@@ -109,6 +119,8 @@ CASES = [
     Case("sum", "SELECT SUM(LEAST(amount, 20000)) AS s FROM claims", cell("s")),
     Case("avg", "SELECT AVG(LEAST(amount, 20000)) AS m FROM claims", cell("m", "m_se")),
     Case("sum_auto_clamp", "SELECT SUM(amount) AS s FROM claims", cell("s"), broken=4),
+    # an AVG's sum and count shares are split by need from the clamp's DP histogram
+    Case("avg_auto_clamp", "SELECT AVG(amount) AS m FROM claims", cell("m", "m_se"), broken=4),
     Case(
         "variance",
         "SELECT VARIANCE(CASE WHEN setting = 'inpatient' THEN los_days ELSE 0 END) AS v "
@@ -136,17 +148,25 @@ CASES = [
         contribution={},
         population=_auto_population,
     ),
-    Case(
+    Case(  # a row clamp (AVG) at a fixed rows bound: the histogram of rows' values
         "auto_value_clamp",
-        "SELECT SUM(amount) AS s FROM claims",
+        "SELECT AVG(amount) AS s FROM claims",
         value_clamp,
+        pieces=("a0.clamp",),
+        epsilon=5.0,
+        draws=3000,
+    ),
+    Case(  # a SUM's clamp: the histogram of (person, group) totals
+        "group_value_clamp",
+        "SELECT SUM(amount) AS s FROM claims",
+        group_value_clamp,
         pieces=("a0.clamp",),
         epsilon=5.0,
         draws=3000,
     ),
     Case(
         "auto_rows_value_clamp",
-        "SELECT SUM(amount) AS s FROM claims",
+        "SELECT AVG(amount) AS s FROM claims",
         value_bin,
         pieces=("a0.clamp",),
         epsilon=5.0,

@@ -35,6 +35,8 @@ __all__ = [
     "clamp_candidates",
     "clamp_id",
     "clamped",
+    "group_clamped",
+    "row_clamped",
 ]
 
 #: share of a clamped aggregate's ε spent on the histogram its clamp is chosen from
@@ -74,6 +76,38 @@ def clamped(aggregates: Sequence[Aggregate]) -> list[Aggregate]:
     return [a for a in aggregates if a.clamps]
 
 
+def row_clamped(aggregates: Sequence[Aggregate]) -> list[Aggregate]:
+    """The aggregates whose clamp, still to be chosen, applies to each row."""
+    return [a for a in clamped(aggregates) if a.group_upper is None]
+
+
+def group_clamped(aggregates: Sequence[Aggregate], max_rows: int) -> list[Aggregate]:
+    """The aggregates with each auto-clamped SUM clamping (person, group) totals instead.
+
+    A person's money in a group is the sum of all their rows there, so the clamp that
+    matters is on that total: a person of many cheap claims keeps them all, one dear
+    claim is cut once, and the sensitivity is ``min(g, c)·T`` — no rows bound enters it.
+    The candidates ``T`` run up to ``max_rows`` times a row's widest bound (the policy's
+    ``auto_max_rows``: data-independent), the rows keep their own bounds.
+
+    >>> agg = Aggregate("s", "sum", "__a0", 0.0, 5_000_000.0, clamps=(1.0, 5_000_000.0))
+    >>> g = group_clamped([agg], 512)[0]
+    >>> g.group_upper, g.clamps[-2:], len(g.clamps)
+    (2560000000.0, (2000000000.0, 2560000000.0), 16)
+    """
+    out = []
+    for a in aggregates:
+        if a.kind == "sum" and a.clamps and a.upper is not None:
+            top = max(abs(a.lower or 0.0), abs(a.upper)) * max_rows
+            out.append(dataclasses.replace(a, clamps=clamp_candidates(0.0, top), group_upper=top))
+        else:
+            out.append(a)
+    return out
+
+
 def at_clamp(aggregate: Aggregate, upper: float) -> Aggregate:
-    """The aggregate with its values clamped at ``upper`` (a fixed bound from now on)."""
+    """The aggregate with its values (or, group-clamped, its (person, group) totals)
+    clamped at ``upper``: a fixed bound from now on."""
+    if aggregate.group_upper is not None:
+        return dataclasses.replace(aggregate, group_upper=upper, clamps=())
     return dataclasses.replace(aggregate, upper=upper, clamps=())

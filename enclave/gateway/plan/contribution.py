@@ -9,8 +9,9 @@
   ``g ≤ 2``). The bounding SQL enforces ``g`` whatever the data, so these choices only
   remove bias; they never rest on an assumption about the data for privacy.
 * ``c`` is the policy's (a number, or ``"auto"``); when no aggregate depends on it —
-  only ``COUNT(DISTINCT person)`` — there is no rows bound at all (``NO_ROWS_BOUND``):
-  the sensitivity is ``g`` and the "auto" quantile and its ε share are skipped.
+  only ``COUNT(DISTINCT person)`` and group-clamped SUMs — there is no rows bound at all
+  (``NO_ROWS_BOUND``): the sensitivity is ``g`` (``g·T``) and the "auto" choice and its
+  ε share are skipped.
 
 >>> import sqlglot
 >>> from enclave.policy import load_dataset_policy
@@ -91,8 +92,8 @@ def groups_unbound(
     """
     if groups == 1 or any(ks is None for ks in key_sets):
         return groups
-    if any(a.kind == "count_distinct" for a in aggregates):
-        return groups
+    if any(a.kind == "count_distinct" or a.group_upper is not None for a in aggregates):
+        return groups  # their sensitivity grows with g
     cap = ds.contribution.auto_max_rows if rows == "auto" else int(rows)
     combos = key_combinations(list(key_sets), ds, unknown=cap)
     return max(groups, min(combos, cap))
@@ -115,8 +116,9 @@ def rows_bound(
 ) -> int | Literal["auto"]:
     """The plan's rows bound: the policy's, or ``NO_ROWS_BOUND`` when nothing depends on it.
 
-    Key selection counts persons (sensitivity ``g``), so it never needs a rows bound.
+    Key selection counts persons (sensitivity ``g``), so it never needs a rows bound; nor
+    does a group-clamped SUM (``min(g, c)·T``: its rows all count, its groups are ``g``).
     """
-    if all(a.kind == "count_distinct" for a in aggregates):
+    if all(a.kind == "count_distinct" or a.group_upper is not None for a in aggregates):
         return NO_ROWS_BOUND
     return policy

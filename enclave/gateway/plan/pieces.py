@@ -30,6 +30,10 @@ data, and the discrete Laplace mechanism on integers is exact.
 Sensitivities (L1, one person added or removed) with ``c`` rows and ``g`` groups per
 person: COUNT(*) → c; unit sums (COUNT(x), SUM, sum of squares) → c·M;
 COUNT(DISTINCT person) and key selection → min(g, c); a quantile → d_in = c rows.
+A SUM over a ``clamp = "auto"`` column (``gsum``, ``plan.clamps.group_clamped``) clamps
+each kept (person, group)'s total of *all* its rows to ``[−T, T]`` (``[0, T]`` for values
+≥ 0) instead of each row, and adds it once (units × K): a person keeps at most
+``min(g, c)`` groups, so → ``min(g, c)·T_u·K``.
 
 >>> [p.id for p in pieces(Aggregate("m", "avg", "__a0", 0.0, 10.0, id="a0"))]
 ['a0.sum', 'a0.count']
@@ -72,11 +76,13 @@ SELECTION = "key_selection"
 #: K: a (person, group)'s share of a unit sum is kept to 1/K of a unit.
 SHARE_UNITS = 64
 
-Stat = Literal["count", "count_x", "nn", "distinct", "sum", "sum_sq", "quantile", "quantile_count"]
+Stat = Literal[
+    "count", "count_x", "nn", "distinct", "sum", "gsum", "sum_sq", "quantile", "quantile_count"
+]
 #: Pieces computed from the per-group value histogram, not from the bounded totals SQL.
 QUANTILE_STATS = ("quantile", "quantile_count")
 #: Pieces whose totals are sums of per-row units (shares w·t, see the module doc).
-UNIT_STATS = ("count_x", "nn", "sum", "sum_sq")
+UNIT_STATS = ("count_x", "nn", "sum", "gsum", "sum_sq")
 
 
 def grid_for(stat: str, lower: float, upper: float) -> float:
@@ -104,6 +110,9 @@ class Piece:
     upper: float = 1.0
     weight: int = 1  # relative ε share inside its aggregate
     label: str = ""  # what the researcher called it (alias and part), for display only
+    #: ``gsum``: each row's bounds (``lower``/``upper`` bound a kept (person, group)'s
+    #: total); the grid is the rows'
+    row_bounds: tuple[float, float] | None = None
 
     @property
     def discrete(self) -> bool:
@@ -117,13 +126,23 @@ class Piece:
 
     @property
     def grid(self) -> float:
-        return grid_for(self.stat, self.lower, self.upper) if self.stat in UNIT_STATS else 1.0
+        if self.stat not in UNIT_STATS:
+            return 1.0
+        lo, hi = self.row_bounds or (self.lower, self.upper)
+        return grid_for(self.stat, lo, hi)
 
     @property
     def units(self) -> tuple[int, int]:
         """Integer bounds of one row's rounded value, in grid units."""
         if self.stat not in UNIT_STATS:
             return (0, 1)
+        g = self.grid
+        lo, hi = self.row_bounds or (self.lower, self.upper)
+        return math.floor(lo / g), math.ceil(hi / g)
+
+    @property
+    def group_units(self) -> tuple[int, int]:
+        """``gsum``: integer bounds of a kept (person, group)'s total, in grid units."""
         g = self.grid
         return math.floor(self.lower / g), math.ceil(self.upper / g)
 
@@ -142,6 +161,9 @@ def pieces(agg: Aggregate) -> tuple[Piece, ...]:
         return (Piece(a, a, "count" if agg.sql is None else "count_x", label=name),)
     if agg.kind == "count_distinct":
         return (Piece(a, a, "distinct", label=name),)
+    if agg.kind == "sum" and agg.group_upper is not None:
+        top = agg.group_upper
+        return (Piece(a, a, "gsum", -top if lo < 0 else 0.0, top, label=name, row_bounds=(lo, hi)),)
     if agg.kind == "sum":
         return (Piece(a, a, "sum", lo, hi, label=name),)
     if agg.kind == "avg":
@@ -184,6 +206,9 @@ def sensitivity(piece: Piece, *, rows: int, groups: int) -> float:
         return float(min(groups, rows))
     if piece.stat in ("count", "quantile", "quantile_count"):
         return float(rows)
+    if piece.stat == "gsum":  # at most min(g, c) kept groups, each total within its bound
+        lo_u, hi_u = piece.group_units
+        return float(min(groups, rows)) * max(abs(lo_u), abs(hi_u)) * SHARE_UNITS
     lo_u, hi_u = piece.units
     return float(rows) * max(abs(lo_u), abs(hi_u)) * SHARE_UNITS
 

@@ -18,7 +18,7 @@ import sqlglot.expressions as exp
 from enclave.engines.hashing import query_salt
 from enclave.errors import QueryRejected
 from enclave.gateway.plan.aggregates import parse_aggregate
-from enclave.gateway.plan.clamps import clamped
+from enclave.gateway.plan.clamps import clamped, group_clamped
 from enclave.gateway.plan.contribution import (
     NO_ROWS_BOUND,
     PERSON_KEYS_NOTE,
@@ -194,6 +194,19 @@ def _in_rho(
     return rho, split_epsilon(rho, aggregates, extra, auto=rows == "auto", auto_share=auto_share)
 
 
+def _bounded(
+    aggregates: list[Aggregate], structural: bool, selection: bool, ds: DatasetPolicy
+) -> tuple[list[Aggregate], int | Literal["auto"]]:
+    """The aggregates with SUMs clamping (person, group) totals (unless every table read
+    has one row per person: then a row is that total), and the rows bound."""
+    if not structural:
+        aggregates = group_clamped(aggregates, ds.contribution.auto_max_rows)
+    rows = rows_bound(aggregates, selection, ds.contribution.rows_per_person)
+    if rows != NO_ROWS_BOUND and structural:
+        rows = 1  # every table read has one row per person: nothing to choose
+    return aggregates, rows
+
+
 def plan(state: Checked, ctx: GatewayContext) -> Planned:
     """The plan of a checked query; refuse with QueryRejected / PolicyViolation when impossible."""
     ds, project = dataset_with(ctx.dataset, state.person_tables), state.project
@@ -207,9 +220,8 @@ def plan(state: Checked, ctx: GatewayContext) -> Planned:
     delta = query_delta(project, keys) if private else 0.0
     # private keys: always their own selection draw, so released values stay independent
     extra: list[Piece] = [selection_piece()] if private else []
-    rows = rows_bound(aggregates, bool(extra), ds.contribution.rows_per_person)
-    if rows != NO_ROWS_BOUND and rows_structural(scope):
-        rows = 1  # every table read has one row per person: nothing to choose
+    structural = rows_structural(scope)
+    aggregates, rows = _bounded(aggregates, structural, bool(extra), ds)
     if not extra:
         groups = groups_unbound(groups, [k.key_set for k in keys], aggregates, rows, ds)
     contrib = dataclasses.replace(ds.contribution, rows_per_person=rows)
@@ -218,7 +230,7 @@ def plan(state: Checked, ctx: GatewayContext) -> Planned:
     epsilon, notes = choose_epsilon(state.request, project, contrib, all_pieces, groups, clamps)
     if person_level(group_exprs, scope):
         notes.append(PERSON_KEYS_NOTE)
-    if rows == 1 and rows_structural(scope):
+    if rows == 1 and structural:
         notes.append(STRUCTURAL_NOTE)
     split = split_epsilon(
         epsilon, aggregates, extra, auto=rows == "auto", auto_share=contrib.auto_epsilon_share

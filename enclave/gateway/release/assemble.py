@@ -126,6 +126,9 @@ def release_bounds(plan: Plan, mechanisms: Mapping[str, Any]) -> dict[str, Any]:
             for a in plan.aggregates
             if a.kind not in ("count", "count_distinct")
         },
+        "group_total_clamps": {
+            a.alias: a.group_upper for a in plan.aggregates if a.group_upper is not None
+        },
         "quantile_grids": {
             a.alias: mechanisms[a.id]["candidates"] for a in plan.aggregates if a.kind == "quantile"
         },

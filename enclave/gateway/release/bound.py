@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
-from enclave.gateway.plan.clamps import clamped
+from enclave.gateway.plan.clamps import row_clamped
 from enclave.gateway.plan.epsilon import rows_ceiling
 from enclave.gateway.plan.keys import key_combinations
 from enclave.gateway.plan.pieces import AUTO, SELECTION, Piece, plan_pieces, sensitivity
@@ -44,7 +44,7 @@ __all__ = ["AUTO_NOTE", "auto_mechanism", "choose_bound", "choose_rows_bound", "
 
 AUTO_NOTE = "rows per person chosen privately by least expected error (auto)"
 #: pieces whose rows carry values (sums, sums of squares), not 0/1 counts
-UNIT_VALUES = ("sum", "sum_sq")
+UNIT_VALUES = ("sum", "gsum", "sum_sq")
 
 
 def _noise_pieces(plan: Plan) -> list[list[Piece]]:
@@ -101,7 +101,8 @@ def choose_rows_bound(
     a row's value."""
     noise_plan = plan
     if extra is not None:
-        others = tuple(a for a in plan.aggregates if not a.clamps)
+        by_row = {a.id for a in row_clamped(plan.aggregates)}
+        others = tuple(a for a in plan.aggregates if a.id not in by_row)
         noise_plan = dataclasses.replace(plan, aggregates=others)
     return choose_rows(
         counts,
@@ -164,9 +165,10 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
     hist = histogram(state.rows, nk)
     stats = piece_stats(plan.aggregates, plan.epsilon_split)
     measured: Mapping[str, Measured] = {}
-    if clamped(plan.aggregates):  # value histograms read at bound 1, before c is chosen
+    by_row = [a.id for a in row_clamped(plan.aggregates)]
+    if by_row:  # row clamps: value histograms read at bound 1, before c is chosen
         at_one = totals_at(state.rows, n_keys=nk, stats=stats, c=1)
-        measured = measure_clamps(plan, at_one, 1, losses)
+        measured = measure_clamps(plan, at_one, 1, losses, by_row)
     extra = clamp_error(plan, ctx.dataset, measured) if measured else None
     choice = choose_rows_bound(
         *hist, plan, ctx.dataset, losses.recorder(AUTO), ceiling, extra=extra

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,16 @@ from enclave.noise import (
 )
 from enclave.policy import DatasetPolicy
 
-__all__ = ["CLAMP_NOTE", "Measured", "choose_clamps", "clamp_error", "measure_clamps", "scaled"]
+__all__ = [
+    "CLAMP_NOTE",
+    "MAX_SUM_RATIO",
+    "Measured",
+    "choose_clamps",
+    "clamp_error",
+    "measure_clamps",
+    "scaled",
+    "split_by_need",
+]
 
 CLAMP_NOTE = "value clamp of {alias} chosen privately by least expected error (auto): {clamp:g}"
 
@@ -55,7 +64,7 @@ def _noise(plan: Plan, agg: Aggregate, cells: int, rows: int) -> Callable[[float
     ``rows`` rows per person."""
 
     def noise(u: float) -> float:
-        (p,) = [q for q in pieces(at_clamp(agg, u)) if q.stat == "sum"]
+        (p,) = [q for q in pieces(at_clamp(agg, u)) if q.stat in ("sum", "gsum")]
         return cells * piece_noise(plan, p, rows).std * p.unit_value
 
     return noise
@@ -70,10 +79,19 @@ class Measured:
 
 
 def _mechanism(plan: Plan, agg: Aggregate, choice: ClampChoice, at: Measured) -> dict[str, Any]:
+    if agg.group_upper is not None:
+        what = (
+            "a noisy histogram of each kept (person, group)'s total (OpenDP discrete "
+            f"Laplace, sensitivity {at.sensitivity} (person, group)s)"
+        )
+    else:
+        what = (
+            "a noisy histogram of values (OpenDP discrete Laplace, sensitivity "
+            f"{at.sensitivity} rows; counts in 1/{SHARE_UNITS} rows)"
+        )
     return {
-        "mechanism": "least expected error over a noisy histogram of values "
-        f"(OpenDP discrete Laplace, sensitivity {at.sensitivity} rows; counts in "
-        f"1/{SHARE_UNITS} rows)",
+        "mechanism": f"least expected error over {what}",
+        "applies_to": "(person, group) totals" if agg.group_upper is not None else "rows",
         "label": f"{agg.alias} (auto value clamp)",
         "epsilon": plan.epsilon_split[clamp_id(agg)],
         "clamp": choice.clamp,
@@ -83,6 +101,52 @@ def _mechanism(plan: Plan, agg: Aggregate, choice: ClampChoice, at: Measured) ->
         "estimated_clamped_off": round(choice.estimated_bias, 2),
         "fallback": choice.fallback,
     }
+
+
+#: the most an AVG's sum may get over its count when its share is split by need
+MAX_SUM_RATIO = 16.0
+
+
+def _ratio(clamp: float, hist: ValueHistogram, gaussian: bool) -> float | None:
+    """An AVG's sum share over its count share that minimises the variance of the ratio
+    ``S/N`` (its relative noise is ``(c/N)·√((U/m)²/ε_S² + 1/ε_N²)`` for Laplace, so
+    ``ε_S/ε_N = (U/m)^(2/3)``; for the Gaussian ``ρ_S/ρ_N = U/m``), at the clamp ``U``
+    and the mean ``m`` of a clamped row, both from the DP histogram; None when it saw
+    nothing.
+
+    >>> h = ValueHistogram((10.0, 100.0), (0, 0), 1.0, (90.0, 10.0))
+    >>> round(_ratio(100.0, h, False), 3), round(_ratio(100.0, h, True), 3)
+    (1.414, 1.681)
+    """
+    mean = hist.mean(clamp)
+    if not mean > 0:
+        return None
+    need = clamp / mean
+    return min(MAX_SUM_RATIO, max(1.0, need if gaussian else need ** (2.0 / 3.0)))
+
+
+def _by_need(split: Mapping[str, float], agg: Aggregate, ratio: float) -> dict[str, float]:
+    s, n = f"{agg.id}.sum", f"{agg.id}.count"
+    total = split[s] + split[n]
+    return {**split, s: total * ratio / (1.0 + ratio), n: total / (1.0 + ratio)}
+
+
+def split_by_need(plan: Plan, chosen: Mapping[str, tuple[float, ValueHistogram]]) -> Plan:
+    """The plan with each clamped AVG's sum and count shares split by need (``_ratio``):
+    post-processing of DP outputs, before either is noised; the aggregate's total share,
+    and so the query's ε, are unchanged."""
+    eps, rho = dict(plan.epsilon_split), dict(plan.rho_split)
+    for agg in plan.aggregates:
+        if agg.kind != "avg" or agg.id not in chosen:
+            continue
+        clamp, hist = chosen[agg.id]
+        ratio = _ratio(clamp, hist, gaussian=False)
+        if ratio is None:
+            continue
+        eps = _by_need(eps, agg, ratio)
+        if rho:
+            rho = _by_need(rho, agg, _ratio(clamp, hist, gaussian=True) or 1.0)
+    return dataclasses.replace(plan, epsilon_split=eps, rho_split=rho)
 
 
 def scaled(kept: float, hist: ValueHistogram) -> float:
@@ -96,23 +160,34 @@ def _histogram(rows: Sequence[Sequence[Any]], n_keys: int, lay: ClampColumns) ->
 
 
 def measure_clamps(
-    plan: Plan, rows: Sequence[Sequence[Any]], sensitivity: int, losses: Losses
+    plan: Plan,
+    rows: Sequence[Sequence[Any]],
+    sensitivity: int,
+    losses: Losses,
+    only: Collection[str] | None = None,
 ) -> dict[str, Measured]:
-    """Each clamped aggregate's one DP measurement: its value histogram in ``rows`` (the
-    bounded totals at a rows bound ``sensitivity``), at its clamp piece's ε."""
+    """Each clamped aggregate's one DP measurement (those in ``only`` when given): its
+    histogram in ``rows`` (the bounded totals at a rows bound ``sensitivity``), at its clamp
+    piece's ε — of rows per value bin in 1/K rows (sensitivity ``c·K``), or, group-clamped,
+    of kept (person, group)s per total bin (sensitivity ``min(g, c)``)."""
     nk = len(plan.keys)
     out = {}
     for lay in clamp_columns(plan.aggregates, plan.epsilon_split):
         agg = next(a for a in plan.aggregates if a.id == lay.aggregate)
+        if only is not None and agg.id not in only:
+            continue
+        group = agg.group_upper is not None
+        d_in = min(plan.groups_per_person, sensitivity) if group else sensitivity
+        unit = 1 if group else SHARE_UNITS
         hist = measure_values(
             _histogram(rows, nk, lay),
             lay.candidates,
-            sensitivity=sensitivity * SHARE_UNITS,
+            sensitivity=d_in * unit,
             epsilon=pure_epsilon(plan, clamp_id(agg)),
             record=losses.recorder(clamp_id(agg)),
-            unit=SHARE_UNITS,
+            unit=unit,
         )
-        out[agg.id] = Measured(hist, sensitivity)
+        out[agg.id] = Measured(hist, d_in)
     return out
 
 
@@ -164,8 +239,10 @@ def choose_clamps(
     if not layouts:
         return plan, [tuple(r) for r in rows], {}
     c = int(plan.rows_per_person)
-    if measured is None:
-        measured = measure_clamps(plan, rows, c, losses)
+    missing = [lay.aggregate for lay in layouts if lay.aggregate not in (measured or {})]
+    if missing:  # group-clamped sums, and every clamp at a fixed rows bound: read at c
+        measured = {**(measured or {}), **measure_clamps(plan, rows, c, losses, missing)}
+    assert measured is not None
     nk, cells = len(plan.keys), _cells(plan, ds)
     by_id = {a.id: a for a in plan.aggregates}
     chosen: dict[int, int] = {}
@@ -174,7 +251,8 @@ def choose_clamps(
     notes = list(plan.notes)
     for j, lay in enumerate(layouts):
         agg, at = by_id[lay.aggregate], measured[lay.aggregate]
-        scale = factor(at.histogram) if factor is not None else 1.0
+        read_at_one = factor is not None and lay.aggregate not in missing
+        scale = factor(at.histogram) if read_at_one and factor is not None else 1.0
         choice = pick_clamp(at.histogram, _noise(plan, agg, cells, c), scale)
         chosen[j] = lay.candidates.index(choice.clamp)
         fixed[agg.id] = at_clamp(agg, choice.clamp)
@@ -183,4 +261,5 @@ def choose_clamps(
     narrowed = [(*r[:nk], *at_clamps(r[nk:], chosen, layouts)) for r in rows]
     aggregates = tuple(fixed.get(a.id, a) for a in plan.aggregates)
     new = dataclasses.replace(plan, aggregates=aggregates, notes=tuple(notes))
-    return new, narrowed, mechanisms
+    seen = {a: (fixed[a].upper or 0.0, measured[a].histogram) for a in fixed}
+    return split_by_need(new, seen), narrowed, mechanisms

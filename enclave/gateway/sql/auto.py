@@ -32,8 +32,10 @@ from typing import Any
 
 from enclave.engines.hashing import portable_hash
 from enclave.gateway.sql.bounded import (
+    GROUP_STATS,
     Stat,
     bin_share_sql,
+    group_total_sql,
     input_ctes,
     pre_cols,
     pre_indices,
@@ -50,6 +52,9 @@ def _bucket_cols(stats: Sequence[Stat]) -> list[str]:
     for i in pre_indices(stats):
         if sts[i].stat == "bin":  # Σ of the shares in the bin: w·Σt is its kept rows (1/K)
             out.append(f"CAST(sum({bin_share_sql(i)}) AS BIGINT) AS __t{i}")
+        elif sts[i].stat in GROUP_STATS:  # once per (person, group) kept at c (w > 0)
+            total = f"CAST({group_total_sql(sts[i], i)} AS DECIMAL(38, 0))"
+            out.append(f"CAST(sum({total}) AS DECIMAL(38, 0)) AS __t{i}")
         elif sts[i].stat == "distinct":
             out.append(f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT) AS __t{i}")
         else:  # Σ of the persons' integer shares t: w·Σt is then exact for every c
@@ -142,7 +147,7 @@ def totals_at(
         for i, st in enumerate(stats_for(stats)):
             if st.stat == "count":
                 acc[i] += w * cnt
-            elif st.stat == "distinct":
+            elif st.stat == "distinct" or st.stat in GROUP_STATS:
                 acc[i] += int(t[i] or 0)
             else:
                 acc[i] += w * int(t[i] or 0)

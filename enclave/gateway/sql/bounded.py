@@ -35,12 +35,14 @@ from enclave.engines.hashing import portable_hash
 from enclave.gateway.plan.pieces import SHARE_UNITS
 
 __all__ = [
+    "GROUP_STATS",
     "SqlStat",
     "Strategy",
     "as_stat",
     "auto_bound_sql",
     "bin_share_sql",
     "bounded_sql",
+    "group_total_sql",
     "input_ctes",
     "pre_cols",
     "pre_indices",
@@ -60,20 +62,29 @@ class SqlStat(NamedTuple):
     ``edges``, in 1/K rows by the share rule (``bin_share_sql``) — one bin of the histogram
     a value clamp is chosen from (``plan.clamps``); the bins partition the rows, so a
     person adds at most ``c·K`` to the histogram.
+    A ``gsum`` stat adds each kept (person, group)'s total of all its rows' units,
+    clamped to ``group``, times K — once, whatever its share ``w`` (``plan.pieces``); a
+    ``gbin`` stat counts the kept (person, group)s whose total lies in ``edges`` (one
+    each: a person adds at most ``min(g, c)``).
     """
 
-    stat: str  # count, count_x, nn, distinct, sum, sum_sq, bin
+    stat: str  # count, count_x, nn, distinct, sum, gsum, sum_sq, bin, gbin
     column: str | None
     grid: float = 1.0
     lo: int = 0
     hi: int = 1
-    #: a ``bin`` stat: the rows whose value, in units, is in [edges)
+    #: a ``bin`` stat: the rows whose value, in units, is in [edges); a ``gbin`` stat: the
+    #: (person, group)s whose total, in units, is
     edges: tuple[int | None, int | None] = (None, None)
+    #: a ``gsum`` stat: the bounds of a (person, group)'s total, in units
+    group: tuple[int, int] = (0, 0)
 
 
 #: a SqlStat, or a plain (stat, column) pair in tests and examples
 Stat = SqlStat | tuple[str, str | None]
 UNIT_STATS = ("count_x", "nn", "sum", "sum_sq")
+#: stats of a (person, group)'s total of its rows, added once per kept group (not ``w·t``)
+GROUP_STATS = ("gsum", "gbin")
 
 
 def as_stat(stat: Stat) -> SqlStat:
@@ -121,6 +132,23 @@ def _in_bin(st: SqlStat) -> str:
     return " AND ".join(tests)
 
 
+def _edges_test(value: str, edges: tuple[int | None, int | None]) -> str:
+    lo, hi = edges
+    tests = [f"{value} >= {lo}" if lo is not None else "TRUE"]
+    if hi is not None:
+        tests.append(f"{value} < {hi}")
+    return " AND ".join(tests)
+
+
+def group_total_sql(st: SqlStat, i: int) -> str:
+    """A kept (person, group)'s part of a ``gsum``/``gbin`` total, from its sum of row
+    units ``__s<i>``: the total clamped to ``st.group`` times K, or 1 when in the bin."""
+    if st.stat == "gbin":
+        return f"CASE WHEN {_edges_test(f'__s{i}', st.edges)} THEN 1 ELSE 0 END"
+    lo, hi = st.group
+    return f"LEAST(GREATEST(__s{i}, {lo}), {hi}) * {SHARE_UNITS}"
+
+
 def _bin_pre(st: SqlStat) -> str:
     """A (person, group)'s rows in the bin."""
     return f"count(*) FILTER (WHERE {_in_bin(st)})"
@@ -146,6 +174,9 @@ def pre_cols(stats: Sequence[Stat]) -> list[str]:
     for i, st in enumerate(stats_for(stats)):
         if st.stat == "bin":
             out.append(f"{_bin_pre(st)} AS __s{i}")
+        elif st.stat in GROUP_STATS:  # the group's sum of row units (as for ``sum``)
+            unit = SqlStat("sum", st.column, st.grid, st.lo, st.hi)
+            out.append(f"COALESCE(sum({_row_units(unit)}), 0) AS __s{i}")
         elif st.stat in UNIT_STATS:
             out.append(f"COALESCE(sum({_row_units(st)}), 0) AS __s{i}")
         elif st.stat == "distinct":
@@ -169,6 +200,31 @@ def _window_total(st: SqlStat) -> str:
     return f"{_row_units(st)} * {SHARE_UNITS}"
 
 
+def _preagg_total(st: SqlStat, i: int) -> str:
+    if st.stat in GROUP_STATS:
+        return group_total_sql(st, i)
+    return f"__w * {share_sql(st, i) if st.stat != 'bin' else bin_share_sql(i)}"
+
+
+def _window_of(st: SqlStat, i: int) -> str:
+    """A kept row's part: a (person, group) total (``__s<i>``, all its rows) is added on
+    the group's first kept row only (``__r = __mr``)."""
+    if st.stat in GROUP_STATS:
+        return f"CASE WHEN __r = __mr THEN {group_total_sql(st, i)} ELSE 0 END"
+    return _window_total(st)
+
+
+def _group_windows(stats: Sequence[Stat], keys: Sequence[str]) -> str:
+    """The window strategy's (person, group) totals of all rows, and first kept rank."""
+    part = ", ".join(["__pid", *keys])
+    cols = [f"min(__r) OVER (PARTITION BY {part}) AS __mr"]
+    for i, st in enumerate(stats_for(stats)):
+        if st.stat in GROUP_STATS:
+            unit = _row_units(SqlStat("sum", st.column, st.grid, st.lo, st.hi))
+            cols.append(f"COALESCE(sum({unit}) OVER (PARTITION BY {part}), 0) AS __s{i}")
+    return f", __rg AS (SELECT *, {', '.join(cols)} FROM __rw)"
+
+
 class _Final(NamedTuple):
     """How one strategy's final SELECT computes each kind of stat from its rows."""
 
@@ -182,13 +238,13 @@ _FINAL: dict[Strategy, _Final] = {
     "preagg": _Final(
         "CAST(sum(__w) AS BIGINT)",
         lambda i, st: f"CAST(count(*) FILTER (WHERE __s{i} > 0) AS BIGINT)",
-        lambda i, st: f"__w * {share_sql(st, i) if st.stat != 'bin' else bin_share_sql(i)}",
+        lambda i, st: _preagg_total(st, i),
     ),
     # over the kept rows: every kept row adds its own units (share K per row)
     "window": _Final(
         "count(*)",
         lambda i, st: f"count(DISTINCT CASE WHEN {st.column} > 0 THEN __pid END)",
-        lambda i, st: _window_total(st),
+        lambda i, st: _window_of(st, i),
     ),
 }
 
@@ -232,13 +288,15 @@ def bounded_sql(
             st.column for st in stats_for(stats) if st.column and st.column != "1"
         ]
         row_hash = portable_hash(*dict.fromkeys(row_cols), f"'{salt}'")
+        grouped = any(st.stat in GROUP_STATS for st in stats_for(stats))
         return (
             f"{head}, __gr AS (SELECT *, dense_rank() OVER (PARTITION BY __pid ORDER BY "
             f"{group_hash}{', ' + key_list if keys else ''}) AS __g FROM __in), "
             f"__rw AS (SELECT *, row_number() OVER (PARTITION BY __pid ORDER BY {row_hash}) "
-            f"AS __r FROM __gr WHERE __g <= {groups}) "
-            f"SELECT {sel_keys}{', '.join(_final_columns(stats, 'window'))} FROM __rw WHERE __r <= {rows}"
-            f"{group_by}"
+            f"AS __r FROM __gr WHERE __g <= {groups})"
+            f"{_group_windows(stats, keys) if grouped else ''} "
+            f"SELECT {sel_keys}{', '.join(_final_columns(stats, 'window'))} "
+            f"FROM {'__rg' if grouped else '__rw'} WHERE __r <= {rows}{group_by}"
         )
     pre = ", ".join(["count(*) AS __n", *pre_cols(stats)])
     by = ", ".join(["__pid", *keys])

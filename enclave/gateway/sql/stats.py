@@ -35,7 +35,8 @@ __all__ = ["ClampColumns", "at_clamps", "clamp_columns", "piece_stats"]
 
 def _stat(p: Piece, col: str | None) -> SqlStat:
     lo_u, hi_u = p.units
-    return SqlStat(p.stat, None if p.stat == "count" else col, p.grid, lo_u, hi_u)
+    group = p.group_units if p.stat == "gsum" else (0, 0)
+    return SqlStat(p.stat, None if p.stat == "count" else col, p.grid, lo_u, hi_u, group=group)
 
 
 def _piece_stats(aggregates: Sequence[Aggregate], split: Mapping[str, float]) -> list[SqlStat]:
@@ -64,11 +65,13 @@ class ClampColumns:
 
 
 def _bins(agg: Aggregate, top: SqlStat) -> list[SqlStat]:
-    """Bin i: row values in [c_i, c_i+1) (first from −∞, last to +∞)."""
+    """Bin i: row values (group-clamped: (person, group) totals) in [c_i, c_i+1) (first
+    from −∞, last to +∞)."""
     edges = [round(c / top.grid) for c in agg.clamps]
     lows: list[int | None] = [None, *edges[1:]]
     highs: list[int | None] = [*edges[1:], None]
-    return [top._replace(stat="bin", edges=(lo, hi)) for lo, hi in zip(lows, highs, strict=True)]
+    stat = "gbin" if top.stat == "gsum" else "bin"
+    return [top._replace(stat=stat, edges=(lo, hi)) for lo, hi in zip(lows, highs, strict=True)]
 
 
 def clamp_columns(
@@ -82,7 +85,7 @@ def clamp_columns(
         extra: list[SqlStat] = []
         sums: dict[int, tuple[int, ...]] = {}
         for index, p in enumerate(plain):
-            if p.aggregate != agg.id or p.stat not in ("sum", "sum_sq"):
+            if p.aggregate != agg.id or p.stat not in ("sum", "gsum", "sum_sq"):
                 continue
             ids = []
             for c in agg.clamps[:-1]:
@@ -90,7 +93,7 @@ def clamp_columns(
                 extra.append(_stat(same, agg.sql))
                 ids.append(at + len(extra) - 1)
             sums[index] = (*ids, index)
-        top = _stat(next(p for p in pieces(agg) if p.stat == "sum"), agg.sql)
+        top = _stat(next(p for p in pieces(agg) if p.stat in ("sum", "gsum")), agg.sql)
         bins = _bins(agg, top)
         first = at + len(extra)
         extra.extend(bins)

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from enclave.gateway.execute import execute
+from enclave.gateway.plan.contribution import NO_ROWS_BOUND
 from enclave.gateway.plan.planner import plan
 from enclave.gateway.release.bound import choose_bound
 from enclave.gateway.sql.auto import histogram, totals_at
@@ -25,6 +26,9 @@ QUERIES = [
     "FROM claims WHERE icd10 IS NOT NULL GROUP BY 1",
     "SELECT icd10, count(*) AS n FROM claims GROUP BY icd10",
     f"SELECT p.sex, c.setting, count(*) AS n {JOIN} GROUP BY p.sex, c.setting",
+    # group-clamped SUMs beside a count: (person, group) totals kept at c, every candidate
+    "SELECT setting, count(*) AS n, sum(amount) AS s FROM claims GROUP BY setting",
+    f"SELECT p.region, count(*) AS n, sum(c.amount) AS s {JOIN} GROUP BY p.region",
 ]
 
 
@@ -86,3 +90,32 @@ def test_an_auto_clamp_is_read_before_an_auto_rows_bound_and_chosen_after_it(ctx
     assert "sensitivity 1 rows" in choice["mechanism"]
     n_plain = len(piece_stats(bounded.plan.aggregates, bounded.plan.epsilon_split))
     assert all(len(r) == 1 + n_plain for r in bounded.exact.rows)  # chosen columns only
+
+
+def test_a_group_clamp_is_read_at_the_chosen_rows_bound(ctx):
+    """A SUM's (person, group) totals do not scale with the rows bound: its histogram is read
+    after c is chosen, at sensitivity min(g, c) (person, group)s, and the plan's SUM is then
+    fixed at the chosen total clamp (its rows keep the policy's bound)."""
+    sql = "SELECT setting, count(*) AS n, sum(amount) AS s FROM claims GROUP BY setting"
+    state = rewrite(plan(front(sql, ctx, epsilon=1.0), ctx), ctx)
+    (agg,) = [a for a in state.plan.aggregates if a.clamps]
+    assert agg.group_upper == agg.clamps[-1]
+    bounded = choose_bound(execute(state, ctx), ctx)
+    assert sorted(m.piece for m in bounded.measurements) == ["a1.clamp", "rows_bound"]
+    (fixed,) = [a for a in bounded.plan.aggregates if a.id == agg.id]
+    choice = bounded.clamp_choices["a1.clamp"]
+    assert not fixed.clamps and fixed.group_upper == choice["clamp"] in agg.clamps
+    assert fixed.upper == agg.upper
+    c = bounded.plan.rows_per_person
+    g = min(bounded.plan.groups_per_person, c)
+    assert choice["applies_to"] == "(person, group) totals"
+    assert f"sensitivity {g} (person, group)s" in choice["mechanism"]
+
+
+def test_a_sum_alone_needs_no_rows_bound(ctx):
+    """Only group-clamped SUMs (and COUNT(DISTINCT person)): nothing depends on c, so no
+    ε goes to choosing it and every row of a kept group counts."""
+    sql = f"SELECT p.region, sum(c.amount) AS s, count(DISTINCT c.person_id) AS d {JOIN} GROUP BY 1"
+    p = plan(front(sql, ctx, epsilon=1.0), ctx).plan
+    assert p.rows_per_person == NO_ROWS_BOUND and "rows_bound" not in p.epsilon_split
+    assert p.groups_per_person == 1

@@ -81,10 +81,12 @@ def test_auto_clamp_preview_gives_the_half_width_at_every_clamp(home: Path) -> N
     est = dry_run_of(plan(front(sql, ctx, epsilon=0.5), ctx), ctx)
     release = run(front(sql, ctx, epsilon=0.5), ctx).release
     chosen = release.mechanisms["a1.clamp"]["clamp"]
-    assert release.bounds["clamps"]["s"] == [0.0, chosen]
+    # a SUM clamps each (person, group)'s total; its rows keep the policy's bound
+    assert release.bounds["group_total_clamps"]["s"] == chosen
+    assert release.bounds["clamps"]["s"] == [0.0, 5e6]
     widths = est.by_clamp["s"]
     assert _half(release, "s") == pytest.approx(widths[f"{chosen:g}"], rel=REL)
-    assert est.half_widths["s"] == max(widths.values()) == widths["5e+06"]
+    assert est.half_widths["s"] == max(widths.values()) == widths["2.56e+09"]
     assert est.half_width_ranges["s"] == (min(widths.values()), max(widths.values()))
     assert list(widths.values()) == sorted(widths.values())
 

@@ -80,7 +80,8 @@ def test_minimum_epsilon_is_accepted(ctx):
 
 
 def test_many_aggregates_raise_the_minimum_and_the_message_gives_it(ctx):
-    sums = ", ".join(f"SUM(amount) AS s{i}" for i in range(16))
+    # AVG: a rows bound ("auto", its share first) and a value clamp (its histogram's share)
+    sums = ", ".join(f"AVG(amount) AS s{i}" for i in range(16))
     sql = f"SELECT {sums} FROM claims"
     auto_share = ctx.dataset.contribution.auto_epsilon_share
     # amount has an "auto" clamp: its histogram has CLAMP_SHARE of each aggregate's share

@@ -51,11 +51,20 @@ def test_sum_bounds_by_interval_arithmetic(ctx, expr, bounds):
     ],
 )
 def test_sums_of_an_auto_clamp_column_get_candidates_up_to_their_bound(ctx, expr, top, clamps):
+    """AVG clamps each row; SUM each (person, group)'s total, up to auto_max_rows rows."""
+    (avg,) = _plan(f"SELECT avg({expr}) AS s FROM claims", ctx, epsilon=0.5).aggregates
+    assert len(avg.clamps) == clamps and avg.upper == top and avg.group_upper is None
+    if clamps:
+        assert avg.clamps[-1] == avg.upper == top and list(avg.clamps) == sorted(set(avg.clamps))
+        assert avg.clamps[0] > max(avg.lower or 0.0, 0.0)
     (agg,) = _plan(f"SELECT sum({expr}) AS s FROM claims", ctx, epsilon=0.5).aggregates
     assert len(agg.clamps) == clamps and agg.upper == top
     if clamps:
-        assert agg.clamps[-1] == agg.upper == top and list(agg.clamps) == sorted(set(agg.clamps))
-        assert agg.clamps[0] > max(agg.lower or 0.0, 0.0)
+        group_top = top * ctx.dataset.contribution.auto_max_rows
+        assert agg.clamps[-1] == agg.group_upper == group_top
+        assert list(agg.clamps) == sorted(set(agg.clamps))
+    else:
+        assert agg.group_upper is None
 
 
 def test_an_auto_clamp_has_its_own_epsilon_piece(ctx):

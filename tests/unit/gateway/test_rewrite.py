@@ -103,7 +103,7 @@ def test_heavy_person_is_bounded(tmp_path, strategy):
     ctx, state = _heavy_plan(
         tmp_path,
         "SELECT c.setting, count(*) AS n, count(DISTINCT c.person_id) AS d, "
-        "sum(c.amount) AS s FROM claims c GROUP BY c.setting",
+        "sum(c.amount) AS s, sum(least(c.amount, 20000)) AS f FROM claims c GROUP BY c.setting",
         groups_per_person=2,
     )
     sql = bounded_query(state.plan, ctx.dataset, query_salt("q"), strategy)
@@ -115,7 +115,12 @@ def test_heavy_person_is_bounded(tmp_path, strategy):
     assert sum(r[1] for r in rows) == 10  # rows per person
     assert sum(1 for r in rows if r[1] > 0) <= 2  # groups per person
     assert sum(r[2] for r in rows) <= 2
-    assert sum(r[3] for r in rows) <= 10 * 20000
+    # SUM(amount) clamps each kept (person, group)'s total (amount is "auto"): at most
+    # min(g, c) groups at the top candidate; the researcher's LEAST clamps each row
+    (s,) = [a for a in p.aggregates if a.alias == "s"]
+    assert s.group_upper is not None
+    assert sum(r[3] for r in rows) <= 2 * s.group_upper
+    assert sum(r[4] for r in rows) <= 10 * 20000
     _, raw = ctx.engine.execute("SELECT count(*) FROM claims")
     assert raw == [(500,)]
 
