@@ -173,6 +173,14 @@ CASES = [
         draws=3000,
         contribution={},
     ),
+    Case(  # an "auto" rows bound, then the aggregates' ε split by need from its histogram
+        "need_split",
+        "SELECT COUNT(*) AS n, AVG(los_days) AS m FROM claims",
+        cell("n", "m"),
+        broken=6,
+        draws=3000,
+        contribution={},
+    ),
     Case(
         "private_key_threshold",
         "SELECT icd10, COUNT(*) AS n FROM claims WHERE icd10 = 'Q99.9' GROUP BY icd10",

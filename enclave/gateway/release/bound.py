@@ -34,6 +34,7 @@ from enclave.gateway.release.clamp import (
     scaled,
 )
 from enclave.gateway.release.losses import Losses
+from enclave.gateway.release.need import by_need
 from enclave.gateway.sql.auto import histogram, totals_at
 from enclave.gateway.sql.stats import piece_stats
 from enclave.gateway.values import Bounded, Exact, Executed, GatewayContext, Plan, advance
@@ -176,6 +177,7 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
     rows = totals_at(state.rows, n_keys=nk, stats=stats, c=choice.bound)
     notes = (*plan.notes, AUTO_NOTE)
     bounded = dataclasses.replace(plan, rows_per_person=choice.bound, notes=notes)
+    bounded = by_need(bounded, choice, half_width=width is not None)
     bounded, rows, clamps = choose_clamps(
         bounded, rows, ctx.dataset, losses, measured, _kept_per_row(choice)
     )

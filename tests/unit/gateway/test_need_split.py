@@ -1,0 +1,73 @@
+"""ε split by need once an "auto" rows bound is chosen (``release.need``).
+
+The shares move between aggregates (and between an AVG's sum and count), never out of
+them: the query's ε and ρ, the rows bound's and key selection's shares, and each
+aggregate's own pieces' proportions stay; the ε OpenDP records for every piece equals its
+new share (the pipeline's privacy-loss check), and a half_width ask keeps the equal split.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from enclave.gateway.execute import execute
+from enclave.gateway.pipeline import _check_privacy_loss
+from enclave.gateway.plan.planner import plan
+from enclave.gateway.release.bound import choose_bound
+from enclave.gateway.release.need import AVG_SUM_RATIO, MAX_NEED_RATIO, shares
+from enclave.gateway.sql.rewrite import rewrite
+from tests._warehouse import build, context, front, run
+
+SQL = (
+    "SELECT COUNT(*) AS n, COUNT(DISTINCT person_id) AS d, AVG(los_days) AS m FROM claims "
+    "WHERE setting = 'outpatient'"
+)
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    d = tmp_path_factory.mktemp("need")
+    return context(build(d / "w.duckdb", persons=800), d)
+
+
+def _bounded(ctx, sql, **ask):
+    state = rewrite(plan(front(sql, ctx, **ask), ctx), ctx)
+    return state.plan, choose_bound(execute(state, ctx), ctx).plan
+
+
+def test_shares_follow_need_within_the_ratio():
+    out = shares({"a": 1.0, "b": 8.0, "c": 1e-9}, 3.0)
+    assert sum(out.values()) == pytest.approx(3.0)
+    assert out["b"] / out["a"] == pytest.approx(8.0 ** (2 / 3))
+    assert out["b"] / out["c"] == pytest.approx(MAX_NEED_RATIO)
+
+
+def test_a_split_by_need_keeps_every_total(ctx):
+    before, after = _bounded(ctx, SQL, epsilon=1.0)
+    assert before.rows_per_person == "auto" and isinstance(after.rows_per_person, int)
+    e0, e1 = before.epsilon_split, after.epsilon_split
+    assert sum(e1.values()) == pytest.approx(sum(e0.values())) == pytest.approx(1.0)
+    assert e1["rows_bound"] == e0["rows_bound"]
+    assert e1["a2.sum"] / e1["a2.count"] == pytest.approx(AVG_SUM_RATIO)
+    if after.rows_per_person > 1:  # a person counts once in d, c times in n
+        assert e1["a1"] < e1["a0"] < e1["a2.sum"] + e1["a2.count"]
+
+
+def test_a_half_width_ask_keeps_the_equal_split(ctx):
+    sql = "SELECT COUNT(*) AS n, COUNT(DISTINCT person_id) AS d FROM claims"
+    before, after = _bounded(ctx, sql, epsilon=None, half_width=400.0)
+    assert dict(after.epsilon_split) == dict(before.epsilon_split)
+
+
+def test_the_release_states_the_split_it_ran_at(ctx):
+    """Every loss OpenDP recorded is the piece's new share (``_check_privacy_loss`` raises
+    otherwise), and the release states that split."""
+    state = run(front(SQL, ctx, epsilon=0.8), ctx)
+    _check_privacy_loss(state)
+    split = state.release.mechanisms["epsilon_split"]
+    assert dict(split) == dict(state.plan.epsilon_split)
+    assert sum(split.values()) == pytest.approx(0.8)
+    assert split["a2.sum"] > split["a2.count"]
+    ran = {m.piece: m.epsilon for m in state.measurements}
+    for piece, eps in ran.items():
+        assert eps == pytest.approx(split[piece], rel=1e-6)
