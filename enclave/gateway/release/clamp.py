@@ -134,18 +134,20 @@ def _by_need(split: Mapping[str, float], agg: Aggregate, ratio: float) -> dict[s
 def split_by_need(plan: Plan, chosen: Mapping[str, tuple[float, ValueHistogram]]) -> Plan:
     """The plan with each clamped AVG's sum and count shares split by need (``_ratio``):
     post-processing of DP outputs, before either is noised; the aggregate's total share,
-    and so the query's ε, are unchanged."""
+    and so the query's ε, are unchanged. Under zcdp the ρ shares are split by the Gaussian
+    ratio and the ε shares with them, so that ``epsilon_split`` still attributes the
+    release's ε in the proportions of ``rho_split`` (``plan.accounting``)."""
     eps, rho = dict(plan.epsilon_split), dict(plan.rho_split)
     for agg in plan.aggregates:
         if agg.kind != "avg" or agg.id not in chosen:
             continue
         clamp, hist = chosen[agg.id]
-        ratio = _ratio(clamp, hist, gaussian=False)
+        ratio = _ratio(clamp, hist, gaussian=bool(rho))
         if ratio is None:
             continue
         eps = _by_need(eps, agg, ratio)
         if rho:
-            rho = _by_need(rho, agg, _ratio(clamp, hist, gaussian=True) or 1.0)
+            rho = _by_need(rho, agg, ratio)
     return dataclasses.replace(plan, epsilon_split=eps, rho_split=rho)
 
 
