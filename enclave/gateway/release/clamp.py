@@ -64,7 +64,7 @@ def _noise(plan: Plan, agg: Aggregate, cells: int, rows: int) -> Callable[[float
     ``rows`` rows per person."""
 
     def noise(u: float) -> float:
-        (p,) = [q for q in pieces(at_clamp(agg, u)) if q.stat in ("sum", "gsum")]
+        (p,) = [q for q in pieces(at_clamp(agg, u)) if q.stat in ("sum", "gsum", "ksum")]
         return cells * piece_noise(plan, p, rows).std * p.unit_value
 
     return noise
@@ -139,7 +139,7 @@ def split_by_need(plan: Plan, chosen: Mapping[str, tuple[float, ValueHistogram]]
     release's ε in the proportions of ``rho_split`` (``plan.accounting``)."""
     eps, rho = dict(plan.epsilon_split), dict(plan.rho_split)
     for agg in plan.aggregates:
-        if agg.kind != "avg" or agg.id not in chosen:
+        if agg.kind != "avg" or agg.id not in chosen or agg.group_upper is not None:
             continue
         clamp, hist = chosen[agg.id]
         ratio = _ratio(clamp, hist, gaussian=bool(rho))
