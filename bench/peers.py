@@ -55,8 +55,8 @@ EPSILON = 1.0  # bench.gateway's requests are at ε = 1
 BOUNDED = ("amount", "los_days")
 #: the bounded columns whose clamp the gateway chooses per query (``clamp = "auto"``)
 AUTO_CLAMPED = ("amount",)
-#: a workload SUM as the AVG of the same rows (whose bounds the peers are given)
-SUM_AS_AVG = re.compile(r"\bsum\(", re.IGNORECASE)
+#: a workload SUM or AVG as the STDDEV of the same rows (whose bounds the peers are given)
+AS_STDDEV = re.compile(r"\b(sum|avg)\(", re.IGNORECASE)
 #: one JSON object per (query, system), also written to HOME/peers.jsonl; ``status``:
 #: released, unsupported (cannot be expressed), refused (by the library), failed, not installed
 RECORD_KEYS = (
@@ -111,8 +111,8 @@ def _row_choices(state: Any) -> tuple[int, float | None]:
 
 def _gateway_runs(name: str, ctx: Any, runs: int, truth: dict, public: set) -> dict[str, Any]:
     """The gateway's releases of one query, and the rows bound and row value clamp it chose
-    — for a SUM, which clamps (person, group) totals and needs no rows bound, the ones it
-    chooses for the AVG of the same rows — that the peers are then given."""
+    that the peers are then given — for a SUM or AVG, which clamp (person, group) totals
+    (a SUM needs no rows bound), the ones it chooses for the STDDEV of the same rows."""
     sql, releases, times, bounds, clamps = WORKLOAD[name], [], [], [], []
     grouped = False
     for _ in range(runs):
@@ -124,7 +124,7 @@ def _gateway_runs(name: str, ctx: Any, runs: int, truth: dict, public: set) -> d
         idx = state.plan.output_columns.index(state.plan.aggregates[0].alias)
         releases.append([[*row[:nk], row[idx]] for row in state.release.rows])
         grouped = state.plan.aggregates[0].alias in state.release.bounds["group_total_clamps"]
-        c, u = _row_choices(gateway(SUM_AS_AVG.sub("avg(", sql), ctx) if grouped else state)
+        c, u = _row_choices(gateway(AS_STDDEV.sub("stddev(", sql), ctx) if grouped else state)
         bounds.append(c)
         if u is not None:
             clamps.append(u)
@@ -139,7 +139,7 @@ def _gateway_runs(name: str, ctx: Any, runs: int, truth: dict, public: set) -> d
         value_bound=statistics.median_low(clamps) if clamps else None,
         notes="SQL as written; rows bound auto (10% of ε), groups per person 4"
         + ("; value clamp auto (20% of the aggregate's ε)" if clamps else "")
-        + ("; (person, group) totals clamped, peers given the AVG's bounds" if grouped else ""),
+        + ("; (person, group) totals clamped, peers given the STDDEV's bounds" if grouped else ""),
     )
 
 

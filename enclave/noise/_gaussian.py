@@ -87,6 +87,10 @@ def discrete_gaussian_std(scale: float) -> float:
     return math.sqrt(second / total)
 
 
+#: the most times ``gaussian_scale_for_half_width`` shrinks a scale before giving up
+MAX_SHRINKS = 200
+
+
 def gaussian_half_width(scale: float, alpha: float = ALPHA) -> float:
     """95% half-width (integer units) of discrete Gaussian noise of scale σ."""
     if scale <= 0:
@@ -97,13 +101,22 @@ def gaussian_half_width(scale: float, alpha: float = ALPHA) -> float:
 
 
 def gaussian_scale_for_half_width(width: float, alpha: float = ALPHA) -> float:
-    """The largest σ whose ``gaussian_half_width`` is at most ``width`` (integer units)."""
+    """The largest σ whose ``gaussian_half_width`` is at most ``width`` (integer units), or
+    0.0 when no σ > 0 reaches it (a half-width below what integer noise can have).
+
+    >>> gaussian_scale_for_half_width(1e-3)
+    0.0
+    """
     if width <= 0:
         raise ValueError("half-width must be positive")
     if width <= gaussian_half_width(EXACT_ACCURACY_SCALE, alpha):
         scale = float(dp.accuracy_to_discrete_gaussian_scale(float(width), float(alpha)))
     else:  # the bound's inverse, half a unit inside so that rounding cannot cross it
         scale = float(dp.accuracy_to_gaussian_scale(math.floor(width) - 1.5, float(alpha)))
-    while gaussian_half_width(scale, alpha) > width:
-        scale *= 1.0 - 1e-9
-    return scale
+    step = 1e-9  # shrink by steps that double: a few dozen tries at most, never a hang
+    for _ in range(MAX_SHRINKS):
+        if scale > 0 and gaussian_half_width(scale, alpha) <= width:
+            return scale
+        scale *= 1.0 - step
+        step = min(0.5, 2.0 * step)
+    return 0.0

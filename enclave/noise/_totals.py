@@ -75,7 +75,7 @@ def share_for_half_width(width: float, *, gaussian: bool, l1: float, l2: float) 
     """The ε share (Laplace) or ρ share (Gaussian) whose 95% half-width is ``width``."""
     if gaussian:
         sigma = gaussian_scale_for_half_width(width)
-        return float(l2) ** 2 / (2.0 * sigma * sigma)
+        return float(l2) ** 2 / (2.0 * sigma * sigma) if sigma > 0 else math.inf
     return float(l1) / scale_for_half_width(width, discrete=True)
 
 

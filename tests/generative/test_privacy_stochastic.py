@@ -65,6 +65,16 @@ def group_value_clamp(release: Release) -> list[float]:
     return [float(clamp["noisy_rows"][at]), float(clamp["clamp"])]
 
 
+def kept_value_clamp(release: Release) -> list[float]:
+    """An AVG's clamp: the noisy (person, group)s in the bin of the adversary's kept share
+    (its rows at the fixed rows bound, each at the row bound) and the clamp chosen."""
+    clamp = release.mechanisms["a0.clamp"]
+    kept = min(HEAVY.rows, FIXED_C["rows_per_person"])
+    total = kept * min(HEAVY.amount, release.bounds["clamps"]["s"][1])
+    at = max(i for i, c in enumerate(clamp["candidates"]) if c <= total)
+    return [float(clamp["noisy_rows"][at]), float(clamp["clamp"])]
+
+
 def value_bin(release: Release) -> list[float]:
     """With an "auto" rows bound too: the value histogram read at rows bound 1 (the clamp
     chosen from it also uses the rows histogram, another piece)."""
@@ -113,11 +123,12 @@ class Case:
 CASES = [
     Case("count_star", "SELECT COUNT(*) AS n FROM claims", cell("n")),
     Case("count_x", "SELECT COUNT(icd10) AS n FROM claims", cell("n")),
-    # the sum and average mechanisms at a fixed clamp; with an "auto" clamp (below) 20% of
-    # the ε goes to choosing it and the released sum sees the rest, so that control needs
-    # more adversaries
+    # the sum mechanism at a fixed clamp; with an "auto" clamp (below) 20% of the ε goes to
+    # choosing it and the released value sees the rest, so those controls need more
+    # adversaries — an AVG always clamps each kept (person, group)'s share (its rows keep
+    # the researcher's bound)
     Case("sum", "SELECT SUM(LEAST(amount, 20000)) AS s FROM claims", cell("s")),
-    Case("avg", "SELECT AVG(LEAST(amount, 20000)) AS m FROM claims", cell("m", "m_se")),
+    Case("avg", "SELECT AVG(LEAST(amount, 20000)) AS m FROM claims", cell("m", "m_se"), broken=4),
     Case("sum_auto_clamp", "SELECT SUM(amount) AS s FROM claims", cell("s"), broken=4),
     # an AVG's sum and count shares are split by need from the clamp's DP histogram
     Case("avg_auto_clamp", "SELECT AVG(amount) AS m FROM claims", cell("m", "m_se"), broken=4),
@@ -148,9 +159,9 @@ CASES = [
         contribution={},
         population=_auto_population,
     ),
-    Case(  # a row clamp (AVG) at a fixed rows bound: the histogram of rows' values
+    Case(  # a row clamp (STDDEV) at a fixed rows bound: the histogram of rows' values
         "auto_value_clamp",
-        "SELECT AVG(amount) AS s FROM claims",
+        "SELECT STDDEV(amount) AS s FROM claims",
         value_clamp,
         pieces=("a0.clamp",),
         epsilon=5.0,
@@ -164,9 +175,17 @@ CASES = [
         epsilon=5.0,
         draws=3000,
     ),
+    Case(  # an AVG's clamp: the histogram of kept (person, group) shares
+        "avg_group_value_clamp",
+        "SELECT AVG(amount) AS s FROM claims",
+        kept_value_clamp,
+        pieces=("a0.clamp",),
+        epsilon=5.0,
+        draws=3000,
+    ),
     Case(
         "auto_rows_value_clamp",
-        "SELECT AVG(amount) AS s FROM claims",
+        "SELECT STDDEV(amount) AS s FROM claims",
         value_bin,
         pieces=("a0.clamp",),
         epsilon=5.0,

@@ -80,7 +80,7 @@ def l2_sensitivity(piece: Piece, *, rows: int, groups: int) -> float:
     """
     if piece.stat == "distinct":
         return math.sqrt(min(groups, rows))
-    if piece.stat == "gsum":  # at most min(g, c) groups move, each by at most its bound
+    if piece.stat in ("gsum", "ksum"):  # at most min(g, c) groups move, each by its bound
         k = min(groups, rows)
         return sensitivity(piece, rows=rows, groups=groups) / k * math.sqrt(k)
     return sensitivity(piece, rows=rows, groups=groups)

@@ -82,13 +82,16 @@ def row_clamped(aggregates: Sequence[Aggregate]) -> list[Aggregate]:
 
 
 def group_clamped(aggregates: Sequence[Aggregate], max_rows: int) -> list[Aggregate]:
-    """The aggregates with each auto-clamped SUM clamping (person, group) totals instead.
+    """The aggregates with each auto-clamped SUM, and every AVG, clamping (person, group)
+    totals instead of (or, for a researcher's fixed bound, on top of) each row.
 
     A person's money in a group is the sum of all their rows there, so the clamp that
     matters is on that total: a person of many cheap claims keeps them all, one dear
     claim is cut once, and the sensitivity is ``min(g, c)·T`` — no rows bound enters it.
-    The candidates ``T`` run up to ``max_rows`` times a row's widest bound (the policy's
-    ``auto_max_rows``: data-independent), the rows keep their own bounds.
+    An AVG clamps the total of the rows its count keeps (``w`` of ``n``), so the two see
+    the same rows; its count keeps sensitivity ``c``. The candidates ``T`` run up to
+    ``max_rows`` times a row's widest bound (the policy's ``auto_max_rows``:
+    data-independent), the rows keep their own bounds.
 
     >>> agg = Aggregate("s", "sum", "__a0", 0.0, 5_000_000.0, clamps=(1.0, 5_000_000.0))
     >>> g = group_clamped([agg], 512)[0]
@@ -97,7 +100,7 @@ def group_clamped(aggregates: Sequence[Aggregate], max_rows: int) -> list[Aggreg
     """
     out = []
     for a in aggregates:
-        if a.kind == "sum" and a.clamps and a.upper is not None:
+        if ((a.kind == "sum" and a.clamps) or a.kind == "avg") and a.upper is not None:
             top = max(abs(a.lower or 0.0), abs(a.upper)) * max_rows
             out.append(dataclasses.replace(a, clamps=clamp_candidates(0.0, top), group_upper=top))
         else:

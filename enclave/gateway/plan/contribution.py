@@ -111,6 +111,12 @@ def person_level(group_exprs: Sequence[exp.Expression], scope: Scope) -> bool:
     return bool(group_exprs) and all(scope.expand(g)[1] <= single for g in group_exprs)
 
 
+def _group_sum(agg: Aggregate) -> bool:
+    """A SUM clamping each kept (person, group)'s total of all its rows (no ``c`` in it; an
+    AVG's count still needs ``c``)."""
+    return agg.kind == "sum" and agg.group_upper is not None
+
+
 def rows_bound(
     aggregates: Sequence[Aggregate], selection: bool, policy: int | Literal["auto"]
 ) -> int | Literal["auto"]:
@@ -119,6 +125,6 @@ def rows_bound(
     Key selection counts persons (sensitivity ``g``), so it never needs a rows bound; nor
     does a group-clamped SUM (``min(g, c)·T``: its rows all count, its groups are ``g``).
     """
-    if all(a.kind == "count_distinct" or a.group_upper is not None for a in aggregates):
+    if all(a.kind == "count_distinct" or _group_sum(a) for a in aggregates):
         return NO_ROWS_BOUND
     return policy

@@ -32,8 +32,9 @@ person: COUNT(*) → c; unit sums (COUNT(x), SUM, sum of squares) → c·M;
 COUNT(DISTINCT person) and key selection → min(g, c); a quantile → d_in = c rows.
 A SUM over a ``clamp = "auto"`` column (``gsum``, ``plan.clamps.group_clamped``) clamps
 each kept (person, group)'s total of *all* its rows to ``[−T, T]`` (``[0, T]`` for values
-≥ 0) instead of each row, and adds it once (units × K): a person keeps at most
-``min(g, c)`` groups, so → ``min(g, c)·T_u·K``.
+≥ 0) instead of each row, and adds it once (units × K); an AVG's sum (``ksum``) clamps
+each kept (person, group)'s share ``w·t`` (the rows its count sees) the same way: a person
+keeps at most ``min(g, c)`` groups, so → ``min(g, c)·T_u·K``.
 
 >>> [p.id for p in pieces(Aggregate("m", "avg", "__a0", 0.0, 10.0, id="a0"))]
 ['a0.sum', 'a0.count']
@@ -54,6 +55,7 @@ from enclave.gateway.values import Aggregate
 __all__ = [
     "AUTO",
     "COMPOSITION",
+    "GROUP_PIECES",
     "QUANTILE_STATS",
     "SELECTION",
     "SHARE_UNITS",
@@ -77,12 +79,23 @@ SELECTION = "key_selection"
 SHARE_UNITS = 64
 
 Stat = Literal[
-    "count", "count_x", "nn", "distinct", "sum", "gsum", "sum_sq", "quantile", "quantile_count"
+    "count",
+    "count_x",
+    "nn",
+    "distinct",
+    "sum",
+    "gsum",
+    "ksum",
+    "sum_sq",
+    "quantile",
+    "quantile_count",
 ]
 #: Pieces computed from the per-group value histogram, not from the bounded totals SQL.
 QUANTILE_STATS = ("quantile", "quantile_count")
 #: Pieces whose totals are sums of per-row units (shares w·t, see the module doc).
-UNIT_STATS = ("count_x", "nn", "sum", "gsum", "sum_sq")
+UNIT_STATS = ("count_x", "nn", "sum", "gsum", "ksum", "sum_sq")
+#: pieces of a (person, group)'s total clamped at its bound (``plan.clamps.group_clamped``)
+GROUP_PIECES = ("gsum", "ksum")
 
 
 def grid_for(stat: str, lower: float, upper: float) -> float:
@@ -166,6 +179,12 @@ def pieces(agg: Aggregate) -> tuple[Piece, ...]:
         return (Piece(a, a, "gsum", -top if lo < 0 else 0.0, top, label=name, row_bounds=(lo, hi)),)
     if agg.kind == "sum":
         return (Piece(a, a, "sum", lo, hi, label=name),)
+    if agg.kind == "avg" and agg.group_upper is not None:
+        top, bounds = agg.group_upper, (lo, hi)
+        return (
+            Piece(f"{a}.sum", a, "ksum", -top if lo < 0 else 0.0, top, 1, f"{name} (sum)", bounds),
+            Piece(f"{a}.count", a, "nn", label=f"{name} (count)"),
+        )
     if agg.kind == "avg":
         return (
             Piece(f"{a}.sum", a, "sum", lo, hi, label=f"{name} (sum)"),
@@ -206,7 +225,7 @@ def sensitivity(piece: Piece, *, rows: int, groups: int) -> float:
         return float(min(groups, rows))
     if piece.stat in ("count", "quantile", "quantile_count"):
         return float(rows)
-    if piece.stat == "gsum":  # at most min(g, c) kept groups, each total within its bound
+    if piece.stat in GROUP_PIECES:  # at most min(g, c) kept groups, each within its bound
         lo_u, hi_u = piece.group_units
         return float(min(groups, rows)) * max(abs(lo_u), abs(hi_u)) * SHARE_UNITS
     lo_u, hi_u = piece.units

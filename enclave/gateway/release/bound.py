@@ -21,6 +21,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from enclave.engines.hashing import query_salt
+from enclave.gateway.deadline import request_limit, run_sql
 from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
 from enclave.gateway.plan.clamps import row_clamped
 from enclave.gateway.plan.epsilon import rows_ceiling
@@ -36,6 +38,8 @@ from enclave.gateway.release.clamp import (
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.release.need import by_need
 from enclave.gateway.sql.auto import histogram, totals_at
+from enclave.gateway.sql.bounded import KEPT_STATS, as_stat
+from enclave.gateway.sql.rewrite import bounded_query
 from enclave.gateway.sql.stats import piece_stats
 from enclave.gateway.values import Bounded, Exact, Executed, GatewayContext, Plan, advance
 from enclave.noise import Record, RowsChoice, ValueHistogram, choose_rows, rows_kept
@@ -45,7 +49,7 @@ __all__ = ["AUTO_NOTE", "auto_mechanism", "choose_bound", "choose_rows_bound", "
 
 AUTO_NOTE = "rows per person chosen privately by least expected error (auto)"
 #: pieces whose rows carry values (sums, sums of squares), not 0/1 counts
-UNIT_VALUES = ("sum", "gsum", "sum_sq")
+UNIT_VALUES = ("sum", "gsum", "ksum", "sum_sq")
 
 
 def _noise_pieces(plan: Plan) -> list[list[Piece]]:
@@ -174,12 +178,12 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
     choice = choose_rows_bound(
         *hist, plan, ctx.dataset, losses.recorder(AUTO), ceiling, extra=extra
     )
-    rows = totals_at(state.rows, n_keys=nk, stats=stats, c=choice.bound)
     notes = (*plan.notes, AUTO_NOTE)
     bounded = dataclasses.replace(plan, rows_per_person=choice.bound, notes=notes)
     bounded = by_need(bounded, choice, half_width=width is not None)
+    at_c = _totals_at_bound(state, bounded, ctx, stats)
     bounded, rows, clamps = choose_clamps(
-        bounded, rows, ctx.dataset, losses, measured, _kept_per_row(choice)
+        bounded, at_c, ctx.dataset, losses, measured, _kept_per_row(choice)
     )
     return advance(
         state,
@@ -190,6 +194,19 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
         rows_choice=auto_mechanism(plan, choice),
         clamp_choices=clamps,
     )
+
+
+def _totals_at_bound(
+    state: Executed, bounded: Plan, ctx: GatewayContext, stats: Sequence[Any]
+) -> Sequence[Sequence[Any]]:
+    """The exact totals at the chosen bound: rebuilt from the one pass's buckets, or — when
+    a stat clamps the share a (person, group) keeps (an AVG's sum: not additive over a
+    bucket) — read by the bounded SQL at that bound, a second pass."""
+    c = int(bounded.rows_per_person)
+    if not any(as_stat(s).stat in KEPT_STATS for s in stats):
+        return totals_at(state.rows, n_keys=len(bounded.keys), stats=stats, c=c)
+    sql = bounded_query(bounded, ctx.dataset, query_salt(state.normalized_sql))
+    return run_sql(ctx.engine, sql, state.deadline, request_limit(ctx.settings))[1]
 
 
 def _columns(plan: Plan) -> tuple[str, ...]:

@@ -7,11 +7,12 @@ tenth of it), an AVG — a noisy sum over a noisy count — ``∝ √(4 + 1)·c/
 value at half its bound. The DP rows histogram the bound was chosen from gives ``R`` and
 ``P`` (post-processing), so the aggregates' shares are re-split to minimise the sum of
 their squared relative errors: share ``∝ k^(2/3)`` for noise ``k/ε`` (Laplace), kept within
-a factor ``MAX_NEED_RATIO`` of each other; a fixed-bound AVG's sum and count likewise
-(``(U/m)^(2/3)`` at ``m = U/2``; an auto-clamped one is split again from its clamp's
-histogram, ``release.clamp.split_by_need``). Every aggregate's pieces keep their relative
-weights, the rows bound and key selection keep theirs, and the query's ε (and ρ) are
-unchanged: only who gets what, decided before any of them is noised. Not done for a
+a factor ``MAX_NEED_RATIO`` of each other; an AVG's sum and count likewise (``(U/m)^(2/3)``
+at ``m = U/2``). Every aggregate's pieces keep their relative weights, the rows bound and
+key selection keep theirs, an aggregate whose row clamp's histogram was measured before
+the bound (VARIANCE/STDDEV over an auto column) keeps its share, and the query's ε (and ρ,
+in the same proportions) are unchanged: only who gets what, decided before any of the
+moved pieces is noised. Not done for a
 ``half_width`` ask (its ε was sized for the equal split); aggregates keep their shares
 (a fixed-bound AVG still splits its own) with quantiles (their pieces have their own
 split), one aggregate, or a histogram too small to show.
@@ -27,6 +28,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
+from enclave.gateway.plan.clamps import row_clamped
 from enclave.gateway.plan.pieces import SELECTION, pieces
 from enclave.gateway.values import Aggregate, Plan
 from enclave.noise import RowsChoice, rows_kept
@@ -72,7 +74,7 @@ def _rescaled(split: Mapping[str, float], plan: Plan, new: Mapping[str, float]) 
         old = sum(split[i] for i in ids)
         for i in ids:
             out[i] = split[i] * new[agg.id] / old
-        if agg.kind == "avg" and not agg.clamps:
+        if agg.kind == "avg" and (not agg.clamps or agg.group_upper is not None):
             s, n = f"{agg.id}.sum", f"{agg.id}.count"
             both = out[s] + out[n]
             out[s], out[n] = both * AVG_SUM_RATIO / (1 + AVG_SUM_RATIO), both / (1 + AVG_SUM_RATIO)
@@ -88,25 +90,35 @@ def _aggregate_shares(split: Mapping[str, float], plan: Plan) -> dict[str, float
 
 
 def _needs(plan: Plan, choice: RowsChoice) -> dict[str, float] | None:
-    """Each aggregate's need at the chosen bound, or None when one is not modelled or the
-    histogram saw nothing (the aggregates then keep their shares)."""
-    if len(plan.aggregates) < 2 or not choice.kept:
+    """Each movable aggregate's need at the chosen bound, or None when one is not modelled,
+    the histogram saw nothing or fewer than two can move (they then keep their shares)."""
+    movable = _movable(plan)
+    if len(movable) < 2 or not choice.kept:
         return None
     c, g = choice.bound, plan.groups_per_person
     rows, persons = rows_kept(choice.candidates, choice.kept, c), sum(choice.kept)
     if not rows > 0 or not persons > 0:
         return None
-    needs = {a.id: _need(a, c, g, rows, persons) for a in plan.aggregates}
+    needs = {a.id: _need(a, c, g, rows, persons) for a in movable}
     if any(v is None or not v > 0 for v in needs.values()):
         return None
     return {k: float(v) for k, v in needs.items() if v is not None}
+
+
+def _movable(plan: Plan) -> list[Aggregate]:
+    """The aggregates whose shares may move: not one whose row clamp's histogram was
+    already measured, at rows bound 1, before the bound was chosen (``row_clamped``)."""
+    ran = {a.id for a in row_clamped(plan.aggregates)}
+    return [a for a in plan.aggregates if a.id not in ran]
 
 
 def _split(
     split: Mapping[str, float], plan: Plan, needs: Mapping[str, float] | None
 ) -> dict[str, float]:
     old = _aggregate_shares(split, plan)
-    new = shares(needs, sum(old.values())) if needs is not None else old
+    new = dict(old)
+    if needs is not None:
+        new.update(shares(needs, sum(old[k] for k in needs)))
     return _rescaled(split, plan, new)
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from enclave.engines.hashing import portable_hash
 from enclave.gateway.sql.bounded import (
     GROUP_STATS,
+    KEPT_STATS,
     Stat,
     bin_share_sql,
     group_total_sql,
@@ -52,6 +53,9 @@ def _bucket_cols(stats: Sequence[Stat]) -> list[str]:
     for i in pre_indices(stats):
         if sts[i].stat == "bin":  # Σ of the shares in the bin: w·Σt is its kept rows (1/K)
             out.append(f"CAST(sum({bin_share_sql(i)}) AS BIGINT) AS __t{i}")
+        elif sts[i].stat in KEPT_STATS:  # a share's clamp needs c: read after it is chosen
+            kind = "BIGINT" if sts[i].stat == "kbin" else "DECIMAL(38, 0)"
+            out.append(f"CAST(0 AS {kind}) AS __t{i}")
         elif sts[i].stat in GROUP_STATS:  # once per (person, group) kept at c (w > 0)
             total = f"CAST({group_total_sql(sts[i], i)} AS DECIMAL(38, 0))"
             out.append(f"CAST(sum({total}) AS DECIMAL(38, 0)) AS __t{i}")

@@ -36,6 +36,7 @@ from enclave.gateway.plan.pieces import SHARE_UNITS
 
 __all__ = [
     "GROUP_STATS",
+    "KEPT_STATS",
     "SqlStat",
     "Strategy",
     "as_stat",
@@ -43,6 +44,7 @@ __all__ = [
     "bin_share_sql",
     "bounded_sql",
     "group_total_sql",
+    "group_value_sql",
     "input_ctes",
     "pre_cols",
     "pre_indices",
@@ -65,10 +67,11 @@ class SqlStat(NamedTuple):
     A ``gsum`` stat adds each kept (person, group)'s total of all its rows' units,
     clamped to ``group``, times K — once, whatever its share ``w`` (``plan.pieces``); a
     ``gbin`` stat counts the kept (person, group)s whose total lies in ``edges`` (one
-    each: a person adds at most ``min(g, c)``).
+    each: a person adds at most ``min(g, c)``). ``ksum``/``kbin`` do the same with the
+    total of the rows the (person, group) keeps (its share ``w·t``: an AVG's sum).
     """
 
-    stat: str  # count, count_x, nn, distinct, sum, gsum, sum_sq, bin, gbin
+    stat: str  # count, count_x, nn, distinct, sum, gsum, ksum, sum_sq, bin, gbin, kbin
     column: str | None
     grid: float = 1.0
     lo: int = 0
@@ -84,7 +87,9 @@ class SqlStat(NamedTuple):
 Stat = SqlStat | tuple[str, str | None]
 UNIT_STATS = ("count_x", "nn", "sum", "sum_sq")
 #: stats of a (person, group)'s total of its rows, added once per kept group (not ``w·t``)
-GROUP_STATS = ("gsum", "gbin")
+GROUP_STATS = ("gsum", "gbin", "ksum", "kbin")
+#: group stats of the rows a (person, group) keeps (its share ``w·t``), not all its rows
+KEPT_STATS = ("ksum", "kbin")
 
 
 def as_stat(stat: Stat) -> SqlStat:
@@ -140,13 +145,25 @@ def _edges_test(value: str, edges: tuple[int | None, int | None]) -> str:
     return " AND ".join(tests)
 
 
-def group_total_sql(st: SqlStat, i: int) -> str:
-    """A kept (person, group)'s part of a ``gsum``/``gbin`` total, from its sum of row
-    units ``__s<i>``: the total clamped to ``st.group`` times K, or 1 when in the bin."""
-    if st.stat == "gbin":
-        return f"CASE WHEN {_edges_test(f'__s{i}', st.edges)} THEN 1 ELSE 0 END"
+def group_value_sql(st: SqlStat, value: str) -> str:
+    """A kept (person, group)'s part of a group stat from its total ``value`` in 1/K
+    units: the total clamped to ``st.group``, or 1 when it lies in the bin ``st.edges``."""
+    k = SHARE_UNITS
+    if st.stat in ("gbin", "kbin"):
+        lo, hi = st.edges
+        edges = (None if lo is None else lo * k, None if hi is None else hi * k)
+        return f"CASE WHEN {_edges_test(value, edges)} THEN 1 ELSE 0 END"
     lo, hi = st.group
-    return f"LEAST(GREATEST(__s{i}, {lo}), {hi}) * {SHARE_UNITS}"
+    return f"LEAST(GREATEST({value}, {lo * k}), {hi * k})"
+
+
+def group_total_sql(st: SqlStat, i: int) -> str:
+    """A kept (person, group)'s part of a group stat over pre-aggregated rows: the total
+    of all its rows (``__s<i>``, ``gsum``/``gbin``) or of the rows it keeps (its share
+    ``w·t``, ``ksum``/``kbin``), in 1/K units."""
+    if st.stat in KEPT_STATS:
+        return group_value_sql(st, f"__w * {share_sql(st, i)}")
+    return group_value_sql(st, f"__s{i} * {SHARE_UNITS}")
 
 
 def _bin_pre(st: SqlStat) -> str:
@@ -207,20 +224,24 @@ def _preagg_total(st: SqlStat, i: int) -> str:
 
 
 def _window_of(st: SqlStat, i: int) -> str:
-    """A kept row's part: a (person, group) total (``__s<i>``, all its rows) is added on
-    the group's first kept row only (``__r = __mr``)."""
+    """A kept row's part: a (person, group) total (``__s<i>``) is added on the group's
+    first kept row only (``__r = __mr``)."""
     if st.stat in GROUP_STATS:
-        return f"CASE WHEN __r = __mr THEN {group_total_sql(st, i)} ELSE 0 END"
+        value = group_value_sql(st, f"__s{i} * {SHARE_UNITS}")
+        return f"CASE WHEN __r = __mr THEN {value} ELSE 0 END"
     return _window_total(st)
 
 
-def _group_windows(stats: Sequence[Stat], keys: Sequence[str]) -> str:
-    """The window strategy's (person, group) totals of all rows, and first kept rank."""
+def _group_windows(stats: Sequence[Stat], keys: Sequence[str], rows: int) -> str:
+    """The window strategy's (person, group) totals — of all its rows, or of its kept rows
+    (``KEPT_STATS``) — and its first kept rank."""
     part = ", ".join(["__pid", *keys])
     cols = [f"min(__r) OVER (PARTITION BY {part}) AS __mr"]
     for i, st in enumerate(stats_for(stats)):
         if st.stat in GROUP_STATS:
             unit = _row_units(SqlStat("sum", st.column, st.grid, st.lo, st.hi))
+            if st.stat in KEPT_STATS:
+                unit = f"CASE WHEN __r <= {rows} THEN {unit} END"
             cols.append(f"COALESCE(sum({unit}) OVER (PARTITION BY {part}), 0) AS __s{i}")
     return f", __rg AS (SELECT *, {', '.join(cols)} FROM __rw)"
 
@@ -294,7 +315,7 @@ def bounded_sql(
             f"{group_hash}{', ' + key_list if keys else ''}) AS __g FROM __in), "
             f"__rw AS (SELECT *, row_number() OVER (PARTITION BY __pid ORDER BY {row_hash}) "
             f"AS __r FROM __gr WHERE __g <= {groups})"
-            f"{_group_windows(stats, keys) if grouped else ''} "
+            f"{_group_windows(stats, keys, rows) if grouped else ''} "
             f"SELECT {sel_keys}{', '.join(_final_columns(stats, 'window'))} "
             f"FROM {'__rg' if grouped else '__rw'} WHERE __r <= {rows}{group_by}"
         )

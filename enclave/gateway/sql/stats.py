@@ -35,7 +35,7 @@ __all__ = ["ClampColumns", "at_clamps", "clamp_columns", "piece_stats"]
 
 def _stat(p: Piece, col: str | None) -> SqlStat:
     lo_u, hi_u = p.units
-    group = p.group_units if p.stat == "gsum" else (0, 0)
+    group = p.group_units if p.stat in ("gsum", "ksum") else (0, 0)
     return SqlStat(p.stat, None if p.stat == "count" else col, p.grid, lo_u, hi_u, group=group)
 
 
@@ -70,7 +70,7 @@ def _bins(agg: Aggregate, top: SqlStat) -> list[SqlStat]:
     edges = [round(c / top.grid) for c in agg.clamps]
     lows: list[int | None] = [None, *edges[1:]]
     highs: list[int | None] = [*edges[1:], None]
-    stat = "gbin" if top.stat == "gsum" else "bin"
+    stat = {"gsum": "gbin", "ksum": "kbin"}.get(top.stat, "bin")
     return [top._replace(stat=stat, edges=(lo, hi)) for lo, hi in zip(lows, highs, strict=True)]
 
 
@@ -85,7 +85,7 @@ def clamp_columns(
         extra: list[SqlStat] = []
         sums: dict[int, tuple[int, ...]] = {}
         for index, p in enumerate(plain):
-            if p.aggregate != agg.id or p.stat not in ("sum", "gsum", "sum_sq"):
+            if p.aggregate != agg.id or p.stat not in ("sum", "gsum", "ksum", "sum_sq"):
                 continue
             ids = []
             for c in agg.clamps[:-1]:
@@ -93,7 +93,7 @@ def clamp_columns(
                 extra.append(_stat(same, agg.sql))
                 ids.append(at + len(extra) - 1)
             sums[index] = (*ids, index)
-        top = _stat(next(p for p in pieces(agg) if p.stat in ("sum", "gsum")), agg.sql)
+        top = _stat(next(p for p in pieces(agg) if p.stat in ("sum", "gsum", "ksum")), agg.sql)
         bins = _bins(agg, top)
         first = at + len(extra)
         extra.extend(bins)

@@ -6,12 +6,13 @@ import dataclasses
 
 import pytest
 
+from enclave.engines.hashing import query_salt
 from enclave.gateway.execute import execute
 from enclave.gateway.plan.contribution import NO_ROWS_BOUND
 from enclave.gateway.plan.planner import plan
 from enclave.gateway.release.bound import choose_bound
 from enclave.gateway.sql.auto import histogram, totals_at
-from enclave.gateway.sql.bounded import auto_bound_sql
+from enclave.gateway.sql.bounded import KEPT_STATS, as_stat, auto_bound_sql
 from enclave.gateway.sql.rewrite import auto_query, bounded_query, key_filters, rewrite
 from enclave.gateway.sql.stats import piece_stats
 from tests._warehouse import build, context, front
@@ -60,10 +61,20 @@ def test_one_pass_equals_histogram_and_bounded_sql(ctx, sql):
     counts, persons = histogram(both, len(p.keys))
     assert sorted(zip(counts, persons, strict=True)) == sorted(hist)
     stats = piece_stats(p.aggregates, p.epsilon_split)
+    # an AVG's clamped share of kept rows is not additive over a bucket: the bounded SQL
+    # reads it at the chosen c (``release.bound``), the one pass leaves it 0
+    nk = len(p.keys)
+    later = {nk + i for i, st in enumerate(stats) if as_stat(st).stat in KEPT_STATS}
+
+    def masked(rows):
+        return [tuple(0 if j in later else v for j, v in enumerate(r)) for r in rows]
+
     for c in (1, 2, 3, 7, 40, cap):
         fixed = dataclasses.replace(p, rows_per_person=c)
         _, want = ctx.engine.execute(bounded_query(fixed, ctx.dataset, "salt"))
-        _same(totals_at(both, n_keys=len(p.keys), stats=stats, c=c), want)
+        got = totals_at(both, n_keys=nk, stats=stats, c=c)
+        assert all(r[j] == 0 for r in got for j in later)
+        _same(got, masked(want))
 
 
 def test_choose_bound_chooses_and_records_the_bound(ctx):
@@ -79,8 +90,10 @@ def test_an_auto_clamp_is_read_before_an_auto_rows_bound_and_chosen_after_it(ctx
     """With both open, the value histogram is read at rows bound 1 (sensitivity 1), the
     rows bound is chosen knowing what each bound costs the clamped sum, and the clamp is
     chosen at that bound: one measurement each, the plan's aggregate fixed at its clamp."""
-    state = rewrite(plan(front(QUERIES[1], ctx, epsilon=1.0), ctx), ctx)
+    sql = f"SELECT p.region, count(*) AS n, stddev(c.amount) AS a {JOIN} GROUP BY p.region"
+    state = rewrite(plan(front(sql, ctx, epsilon=1.0), ctx), ctx)
     (agg,) = [a for a in state.plan.aggregates if a.clamps]
+    assert agg.group_upper is None  # STDDEV clamps each row
     bounded = choose_bound(execute(state, ctx), ctx)
     pieces = sorted(m.piece for m in bounded.measurements)
     assert pieces == ["a1.clamp", "rows_bound"]
@@ -90,6 +103,22 @@ def test_an_auto_clamp_is_read_before_an_auto_rows_bound_and_chosen_after_it(ctx
     assert "sensitivity 1 rows" in choice["mechanism"]
     n_plain = len(piece_stats(bounded.plan.aggregates, bounded.plan.epsilon_split))
     assert all(len(r) == 1 + n_plain for r in bounded.exact.rows)  # chosen columns only
+
+
+def test_an_average_clamps_the_share_it_keeps_read_in_a_second_pass(ctx):
+    """An AVG clamps each kept (person, group)'s share of its rows (the rows its count
+    sees); that is not additive over a bucket, so the bounded SQL at the chosen c gives it:
+    the release's exact totals are then the bounded SQL's at c, every column."""
+    state = rewrite(plan(front(QUERIES[1], ctx, epsilon=1.0), ctx), ctx)
+    (agg,) = [a for a in state.plan.aggregates if a.kind == "avg"]
+    assert agg.group_upper is not None and agg.clamps
+    bounded = choose_bound(execute(state, ctx), ctx)
+    (fixed,) = [a for a in bounded.plan.aggregates if a.id == agg.id]
+    assert fixed.group_upper == bounded.clamp_choices["a1.clamp"]["clamp"]
+    _, want = ctx.engine.execute(
+        bounded_query(bounded.plan, ctx.dataset, query_salt(state.normalized_sql))
+    )
+    _same(bounded.exact.rows, want)
 
 
 def test_a_group_clamp_is_read_at_the_chosen_rows_bound(ctx):

@@ -51,20 +51,23 @@ def test_sum_bounds_by_interval_arithmetic(ctx, expr, bounds):
     ],
 )
 def test_sums_of_an_auto_clamp_column_get_candidates_up_to_their_bound(ctx, expr, top, clamps):
-    """AVG clamps each row; SUM each (person, group)'s total, up to auto_max_rows rows."""
-    (avg,) = _plan(f"SELECT avg({expr}) AS s FROM claims", ctx, epsilon=0.5).aggregates
-    assert len(avg.clamps) == clamps and avg.upper == top and avg.group_upper is None
+    """STDDEV clamps each row; SUM each (person, group)'s total, up to auto_max_rows rows;
+    AVG each kept (person, group)'s share, whatever bounds its rows (theirs stay)."""
+    (sd,) = _plan(f"SELECT stddev({expr}) AS s FROM claims", ctx, epsilon=0.5).aggregates
+    assert len(sd.clamps) == clamps and sd.upper == top and sd.group_upper is None
     if clamps:
-        assert avg.clamps[-1] == avg.upper == top and list(avg.clamps) == sorted(set(avg.clamps))
-        assert avg.clamps[0] > max(avg.lower or 0.0, 0.0)
+        assert sd.clamps[-1] == sd.upper == top and list(sd.clamps) == sorted(set(sd.clamps))
+        assert sd.clamps[0] > max(sd.lower or 0.0, 0.0)
+    group_top = top * ctx.dataset.contribution.auto_max_rows
     (agg,) = _plan(f"SELECT sum({expr}) AS s FROM claims", ctx, epsilon=0.5).aggregates
     assert len(agg.clamps) == clamps and agg.upper == top
     if clamps:
-        group_top = top * ctx.dataset.contribution.auto_max_rows
         assert agg.clamps[-1] == agg.group_upper == group_top
         assert list(agg.clamps) == sorted(set(agg.clamps))
     else:
         assert agg.group_upper is None
+    (avg,) = _plan(f"SELECT avg({expr}) AS s FROM claims", ctx, epsilon=0.5).aggregates
+    assert avg.upper == top and avg.clamps[-1] == avg.group_upper == group_top
 
 
 def test_an_auto_clamp_has_its_own_epsilon_piece(ctx):
