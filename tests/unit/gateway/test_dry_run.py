@@ -85,7 +85,12 @@ def test_auto_clamp_preview_gives_the_half_width_at_every_clamp(home: Path) -> N
     assert release.bounds["group_total_clamps"]["s"] == chosen
     assert release.bounds["clamps"]["s"] == [0.0, 5e6]
     widths = est.by_clamp["s"]
-    assert _half(release, "s") == pytest.approx(widths[f"{chosen:g}"], rel=REL)
+    # a sum's interval is cut at 0 (it cannot be negative): then it is narrower
+    low = release.rows[0][list(release.columns).index("s_ci_low")]
+    if low > 0:
+        assert _half(release, "s") == pytest.approx(widths[f"{chosen:g}"], rel=REL)
+    else:
+        assert _half(release, "s") <= widths[f"{chosen:g}"] * (1 + REL)
     assert est.half_widths["s"] == max(widths.values()) == widths["2.56e+09"]
     assert est.half_width_ranges["s"] == (min(widths.values()), max(widths.values()))
     assert list(widths.values()) == sorted(widths.values())
