@@ -105,6 +105,14 @@ def widths_at(plan: Plan, rows: int) -> dict[str, float]:
     }
 
 
+#: said when the release will split ε by need (``release.need``) once its bound is chosen
+NEED_NOTE = (
+    "epsilon_split is the planned equal split: once the rows bound is chosen the release "
+    "moves ε between the aggregates (and an AVG's sum and count) by need, and states the "
+    "split it ran at in mechanisms.epsilon_split; each half-width then moves with its share"
+)
+
+
 def _by_clamp(plan: Plan, rows: int) -> dict[str, dict[str, float]]:
     """Per clamped SUM / VARIANCE / STDDEV piece shown: its half-width at each candidate."""
     out: dict[str, dict[str, float]] = {}
@@ -183,6 +191,12 @@ def dry_run_of(state: Planned, ctx: GatewayContext) -> DryRun:
             "half_widths are at that bound; the release states the bound it chose, and its "
             "half-widths are those of by_rows_bound at it"
         )
+    if (
+        auto
+        and width is None
+        and (len(plan.aggregates) > 1 or any(a.kind == "avg" for a in plan.aggregates))
+    ):
+        notes.append(NEED_NOTE)
     by_clamp = _by_clamp(plan, rows)
     for label, widths in by_clamp.items():
         low = min(widths.values()) * (ranges[label][0] / ranges[label][1] if label in ranges else 1)

@@ -71,3 +71,15 @@ def test_the_release_states_the_split_it_ran_at(ctx):
     ran = {m.piece: m.epsilon for m in state.measurements}
     for piece, eps in ran.items():
         assert eps == pytest.approx(split[piece], rel=1e-6)
+
+
+def test_the_dry_run_says_the_split_will_move(ctx):
+    """The preview shows the planned equal split and says when the release will move it."""
+    from enclave.gateway.release.dry_run import NEED_NOTE, dry_run_of
+
+    moving = dry_run_of(plan(front(SQL, ctx, epsilon=1.0), ctx), ctx)
+    assert NEED_NOTE in moving.notes
+    one = "SELECT COUNT(*) AS n FROM claims"
+    assert NEED_NOTE not in dry_run_of(plan(front(one, ctx, epsilon=1.0), ctx), ctx).notes
+    asked = plan(front(SQL, ctx, epsilon=None, half_width=400.0), ctx)
+    assert NEED_NOTE not in dry_run_of(asked, ctx).notes
