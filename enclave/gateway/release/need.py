@@ -28,7 +28,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
-from enclave.gateway.plan.clamps import row_clamped
+from enclave.gateway.plan.clamps import clamp_id, row_clamped
 from enclave.gateway.plan.pieces import SELECTION, pieces
 from enclave.gateway.values import Aggregate, Plan
 from enclave.noise import RowsChoice, rows_kept
@@ -70,7 +70,7 @@ def _rescaled(split: Mapping[str, float], plan: Plan, new: Mapping[str, float]) 
     sum and count in ``AVG_SUM_RATIO``)."""
     out = dict(split)
     for agg in plan.aggregates:
-        ids = [p.id for p in pieces(agg)] + ([f"{agg.id}.clamp"] if agg.clamps else [])
+        ids = _piece_ids(agg)
         old = sum(split[i] for i in ids)
         for i in ids:
             out[i] = split[i] * new[agg.id] / old
@@ -81,12 +81,13 @@ def _rescaled(split: Mapping[str, float], plan: Plan, new: Mapping[str, float]) 
     return out
 
 
+def _piece_ids(agg: Aggregate) -> list[str]:
+    """Every ε piece of an aggregate: its noised pieces and, still open, its clamp's."""
+    return [p.id for p in pieces(agg)] + ([clamp_id(agg)] if agg.clamps else [])
+
+
 def _aggregate_shares(split: Mapping[str, float], plan: Plan) -> dict[str, float]:
-    out = {}
-    for agg in plan.aggregates:
-        ids = [p.id for p in pieces(agg)] + ([f"{agg.id}.clamp"] if agg.clamps else [])
-        out[agg.id] = sum(split[i] for i in ids)
-    return out
+    return {agg.id: sum(split[i] for i in _piece_ids(agg)) for agg in plan.aggregates}
 
 
 def _needs(plan: Plan, choice: RowsChoice) -> dict[str, float] | None:
