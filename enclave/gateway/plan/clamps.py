@@ -11,7 +11,10 @@ chosen per query by least expected error (bias of the clamp against the noise at
 a DP histogram of the values (``enclave.noise.measure_values``, ``pick_clamp``). The histogram has its own
 ε piece, ``a<j>.clamp``: ``CLAMP_SHARE`` of the aggregate's share; the bounded SQL
 computes the totals at every candidate and the histogram in the same pass
-(``sql.stats.piece_stats``), so the data are read once.
+(``sql.stats.piece_stats``), so the data are read once. A SUM or AVG outside a
+one-row-per-person table clamps each kept (person, group)'s total instead
+(``group_clamped``): then the candidates bound that total, and the histogram counts kept
+(person, group)s by it; VARIANCE and STDDEV keep the row clamp.
 
 >>> clamp_candidates(0.0, 5_000_000.0)[:3], clamp_candidates(0.0, 5_000_000.0)[-2:]
 ((50.0, 100.0, 200.0), (2000000.0, 5000000.0))

@@ -13,7 +13,9 @@ discrete Laplace at its clamp share of ε (``plan.clamps``), then post-processin
 (``enclave.noise.pick_clamp``): the candidate of least expected error against the noise of
 the aggregate's sum at that clamp (over all public cells, as for the rows bound). The plan
 then carries the aggregate at that clamp — a fixed bound from here on, stated in the
-release's bounds — and the totals keep only its columns.
+release's bounds — and the totals keep only its columns. A group clamp (a SUM's or AVG's
+(person, group) totals, ``plan.clamps.group_clamped``) does not scale with ``c``: its
+histogram (sensitivity ``min(g, c)``) is always read at the bound in force, after ``c``.
 """
 
 from __future__ import annotations
