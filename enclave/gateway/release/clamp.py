@@ -243,10 +243,10 @@ def choose_clamps(
     if not layouts:
         return plan, [tuple(r) for r in rows], {}
     c = int(plan.rows_per_person)
-    missing = [lay.aggregate for lay in layouts if lay.aggregate not in (measured or {})]
-    if missing:  # group-clamped sums, and every clamp at a fixed rows bound: read at c
-        measured = {**(measured or {}), **measure_clamps(plan, rows, c, losses, missing)}
-    assert measured is not None
+    read: dict[str, Measured] = dict(measured or {})
+    missing = [lay.aggregate for lay in layouts if lay.aggregate not in read]
+    if missing:  # group clamps, and every clamp at a fixed rows bound: read at c
+        read.update(measure_clamps(plan, rows, c, losses, missing))
     nk, cells = len(plan.keys), _cells(plan, ds)
     by_id = {a.id: a for a in plan.aggregates}
     chosen: dict[int, int] = {}
@@ -254,7 +254,7 @@ def choose_clamps(
     mechanisms: dict[str, Any] = {}
     notes = list(plan.notes)
     for j, lay in enumerate(layouts):
-        agg, at = by_id[lay.aggregate], measured[lay.aggregate]
+        agg, at = by_id[lay.aggregate], read[lay.aggregate]
         read_at_one = factor is not None and lay.aggregate not in missing
         scale = factor(at.histogram) if read_at_one and factor is not None else 1.0
         choice = pick_clamp(at.histogram, _noise(plan, agg, cells, c), scale)
@@ -265,5 +265,5 @@ def choose_clamps(
     narrowed = [(*r[:nk], *at_clamps(r[nk:], chosen, layouts)) for r in rows]
     aggregates = tuple(fixed.get(a.id, a) for a in plan.aggregates)
     new = dataclasses.replace(plan, aggregates=aggregates, notes=tuple(notes))
-    seen = {a: (fixed[a].upper or 0.0, measured[a].histogram) for a in fixed}
+    seen = {a: (fixed[a].upper or 0.0, read[a].histogram) for a in fixed}
     return split_by_need(new, seen), narrowed, mechanisms

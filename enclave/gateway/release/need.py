@@ -29,7 +29,7 @@ import math
 from collections.abc import Mapping
 
 from enclave.gateway.plan.clamps import clamp_id, row_clamped
-from enclave.gateway.plan.pieces import SELECTION, pieces
+from enclave.gateway.plan.pieces import pieces
 from enclave.gateway.values import Aggregate, Plan
 from enclave.noise import RowsChoice, rows_kept
 
@@ -128,7 +128,6 @@ def by_need(plan: Plan, choice: RowsChoice, half_width: bool) -> Plan:
     if half_width:
         return plan
     needs = _needs(plan, choice)
-    assert needs is None or SELECTION not in needs
     eps = _split(plan.epsilon_split, plan, needs)
     rho = _split(plan.rho_split, plan, needs) if plan.rho_split else {}
     return dataclasses.replace(plan, epsilon_split=eps, rho_split=rho)
