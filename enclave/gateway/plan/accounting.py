@@ -35,7 +35,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from enclave.gateway.plan.pieces import SELECTION, Piece, sensitivity
+from enclave.gateway.plan.pieces import GROUP_PIECES, SELECTION, Piece, sensitivity
 from enclave.gateway.values import Plan
 from enclave.noise import TotalsNoise, totals_noise
 from enclave.policy import Accounting
@@ -80,7 +80,7 @@ def l2_sensitivity(piece: Piece, *, rows: int, groups: int) -> float:
     """
     if piece.stat == "distinct":
         return math.sqrt(min(groups, rows))
-    if piece.stat in ("gsum", "ksum"):  # at most min(g, c) groups move, each by its bound
+    if piece.stat in GROUP_PIECES:  # at most min(g, c) groups move, each by its bound
         k = min(groups, rows)
         return sensitivity(piece, rows=rows, groups=groups) / k * math.sqrt(k)
     return sensitivity(piece, rows=rows, groups=groups)

@@ -59,6 +59,8 @@ __all__ = [
     "QUANTILE_STATS",
     "SELECTION",
     "SHARE_UNITS",
+    "SUM_PIECES",
+    "VALUE_PIECES",
     "Piece",
     "exact_values",
     "grid_for",
@@ -96,6 +98,10 @@ QUANTILE_STATS = ("quantile", "quantile_count")
 UNIT_STATS = ("count_x", "nn", "sum", "gsum", "ksum", "sum_sq")
 #: pieces of a (person, group)'s total clamped at its bound (``plan.clamps.group_clamped``)
 GROUP_PIECES = ("gsum", "ksum")
+#: the sum piece of a SUM or AVG, however it is clamped (per row or per (person, group))
+SUM_PIECES = ("sum", *GROUP_PIECES)
+#: pieces whose rows carry values (sums, sums of squares), not 0/1 counts
+VALUE_PIECES = (*SUM_PIECES, "sum_sq")
 
 
 def grid_for(stat: str, lower: float, upper: float) -> float:

@@ -27,7 +27,14 @@ from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
 from enclave.gateway.plan.clamps import row_clamped
 from enclave.gateway.plan.epsilon import rows_ceiling
 from enclave.gateway.plan.keys import key_combinations
-from enclave.gateway.plan.pieces import AUTO, SELECTION, Piece, plan_pieces, sensitivity
+from enclave.gateway.plan.pieces import (
+    AUTO,
+    SELECTION,
+    VALUE_PIECES,
+    Piece,
+    plan_pieces,
+    sensitivity,
+)
 from enclave.gateway.release.clamp import (
     Measured,
     choose_clamps,
@@ -48,8 +55,6 @@ from enclave.policy import DatasetPolicy
 __all__ = ["AUTO_NOTE", "auto_mechanism", "choose_bound", "choose_rows_bound", "rows_noise"]
 
 AUTO_NOTE = "rows per person chosen privately by least expected error (auto)"
-#: pieces whose rows carry values (sums, sums of squares), not 0/1 counts
-UNIT_VALUES = ("sum", "gsum", "ksum", "sum_sq")
 
 
 def _noise_pieces(plan: Plan) -> list[list[Piece]]:
@@ -82,7 +87,7 @@ def rows_noise(plan: Plan, ds: DatasetPolicy) -> Callable[[int], float]:
         total = 0.0
         for ps in groups:
             for p in ps:
-                unit = sensitivity(p, rows=1, groups=g) * (0.5 if p.stat in UNIT_VALUES else 1.0)
+                unit = sensitivity(p, rows=1, groups=g) * (0.5 if p.stat in VALUE_PIECES else 1.0)
                 sd = piece_noise(plan, p, c).std  # discrete Laplace, or Gaussian (zcdp)
                 total += (sd / unit) ** 2
         return cells * math.sqrt(total / max(1, len(groups)))

@@ -29,7 +29,7 @@ from typing import Any
 from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
 from enclave.gateway.plan.clamps import at_clamp, clamp_id
 from enclave.gateway.plan.keys import key_combinations
-from enclave.gateway.plan.pieces import SHARE_UNITS, pieces
+from enclave.gateway.plan.pieces import SHARE_UNITS, SUM_PIECES, pieces
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.sql.stats import ClampColumns, at_clamps, clamp_columns
 from enclave.gateway.values import Aggregate, Plan
@@ -66,7 +66,7 @@ def _noise(plan: Plan, agg: Aggregate, cells: int, rows: int) -> Callable[[float
     ``rows`` rows per person."""
 
     def noise(u: float) -> float:
-        (p,) = [q for q in pieces(at_clamp(agg, u)) if q.stat in ("sum", "gsum", "ksum")]
+        (p,) = [q for q in pieces(at_clamp(agg, u)) if q.stat in SUM_PIECES]
         return cells * piece_noise(plan, p, rows).std * p.unit_value
 
     return noise

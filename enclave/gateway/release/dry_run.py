@@ -42,6 +42,7 @@ from enclave.gateway.plan.pieces import (
     AUTO,
     COMPOSITION,
     SELECTION,
+    VALUE_PIECES,
     Piece,
     pieces,
     plan_pieces,
@@ -120,7 +121,7 @@ def _by_clamp(plan: Plan, rows: int) -> dict[str, dict[str, float]]:
     for a in clamped(plan.aggregates):
         for c in a.clamps:
             for p in pieces(at_clamp(a, c)):
-                if p.id in shown and p.stat in ("sum", "gsum", "ksum", "sum_sq"):
+                if p.id in shown and p.stat in VALUE_PIECES:
                     width = piece_noise(plan, p, rows).half_width() * p.unit_value
                     out.setdefault(p.label or p.id, {})[f"{c:g}"] = width
     return out

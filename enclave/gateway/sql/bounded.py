@@ -126,10 +126,16 @@ def _row_units(st: SqlStat) -> str:
     return f"LEAST(GREATEST(CAST(ROUND({value} / {st.grid!r}) AS BIGINT), {st.lo}), {st.hi})"
 
 
+def _value_units(st: SqlStat) -> str:
+    """One row's value in units, as a ``sum`` stat rounds it (bins and group totals read
+    the same units as the sums they belong to)."""
+    return _row_units(SqlStat("sum", st.column, st.grid, st.lo, st.hi))
+
+
 def _in_bin(st: SqlStat) -> str:
     """Whether a row's value (units of the widest candidate; NULL is in no bin) is in the
     bin ``st.edges``."""
-    units = _row_units(SqlStat("sum", st.column, st.grid, st.lo, st.hi))
+    units = _value_units(st)
     lo, hi = st.edges
     tests = [f"{units} >= {lo}" if lo is not None else f"{units} IS NOT NULL"]
     if hi is not None:
@@ -192,8 +198,7 @@ def pre_cols(stats: Sequence[Stat]) -> list[str]:
         if st.stat == "bin":
             out.append(f"{_bin_pre(st)} AS __s{i}")
         elif st.stat in GROUP_STATS:  # the group's sum of row units (as for ``sum``)
-            unit = SqlStat("sum", st.column, st.grid, st.lo, st.hi)
-            out.append(f"COALESCE(sum({_row_units(unit)}), 0) AS __s{i}")
+            out.append(f"COALESCE(sum({_value_units(st)}), 0) AS __s{i}")
         elif st.stat in UNIT_STATS:
             out.append(f"COALESCE(sum({_row_units(st)}), 0) AS __s{i}")
         elif st.stat == "distinct":
@@ -239,7 +244,7 @@ def _group_windows(stats: Sequence[Stat], keys: Sequence[str], rows: int) -> str
     cols = [f"min(__r) OVER (PARTITION BY {part}) AS __mr"]
     for i, st in enumerate(stats_for(stats)):
         if st.stat in GROUP_STATS:
-            unit = _row_units(SqlStat("sum", st.column, st.grid, st.lo, st.hi))
+            unit = _value_units(st)
             if st.stat in KEPT_STATS:
                 unit = f"CASE WHEN __r <= {rows} THEN {unit} END"
             cols.append(f"COALESCE(sum({unit}) OVER (PARTITION BY {part}), 0) AS __s{i}")

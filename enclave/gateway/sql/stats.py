@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from enclave.gateway.plan.clamps import at_clamp, clamped
-from enclave.gateway.plan.pieces import SELECTION, Piece, pieces, plan_pieces
+from enclave.gateway.plan.pieces import (
+    GROUP_PIECES,
+    SELECTION,
+    SUM_PIECES,
+    VALUE_PIECES,
+    Piece,
+    pieces,
+    plan_pieces,
+)
 from enclave.gateway.sql.bounded import SqlStat
 from enclave.gateway.values import Aggregate
 
@@ -35,7 +43,7 @@ __all__ = ["ClampColumns", "at_clamps", "clamp_columns", "piece_stats"]
 
 def _stat(p: Piece, col: str | None) -> SqlStat:
     lo_u, hi_u = p.units
-    group = p.group_units if p.stat in ("gsum", "ksum") else (0, 0)
+    group = p.group_units if p.stat in GROUP_PIECES else (0, 0)
     return SqlStat(p.stat, None if p.stat == "count" else col, p.grid, lo_u, hi_u, group=group)
 
 
@@ -85,7 +93,7 @@ def clamp_columns(
         extra: list[SqlStat] = []
         sums: dict[int, tuple[int, ...]] = {}
         for index, p in enumerate(plain):
-            if p.aggregate != agg.id or p.stat not in ("sum", "gsum", "ksum", "sum_sq"):
+            if p.aggregate != agg.id or p.stat not in VALUE_PIECES:
                 continue
             ids = []
             for c in agg.clamps[:-1]:
@@ -93,7 +101,7 @@ def clamp_columns(
                 extra.append(_stat(same, agg.sql))
                 ids.append(at + len(extra) - 1)
             sums[index] = (*ids, index)
-        top = _stat(next(p for p in pieces(agg) if p.stat in ("sum", "gsum", "ksum")), agg.sql)
+        top = _stat(next(p for p in pieces(agg) if p.stat in SUM_PIECES), agg.sql)
         bins = _bins(agg, top)
         first = at + len(extra)
         extra.extend(bins)
