@@ -67,6 +67,17 @@ ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
         "SELECT setting, SUM(amount) AS s FROM claims GROUP BY setting",
         {"epsilon": None, "half_width": 1e9},
     ),
+    # an AVG clamps each kept (person, group)'s share, read in a second pass at the chosen
+    # c: a share that only the adversary has, and one under private keys
+    "avg-share-adversary-only": (
+        f"SELECT c.setting, AVG(CASE WHEN p.region = 'Lienchiang' THEN c.amount ELSE 0 END) "
+        f"AS m {J} GROUP BY c.setting",
+        {"epsilon": 1.0},
+    ),
+    "avg-share-private-key": (
+        "SELECT icd10, AVG(los_days) AS m, COUNT(*) AS n FROM claims GROUP BY icd10",
+        {"epsilon": 1.0},
+    ),
     "clamp-half-width": (
         "SELECT SUM(amount) AS s FROM claims",
         {"epsilon": None, "half_width": 1e7},
