@@ -157,7 +157,7 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
     plan = state.plan
     losses = Losses()
     if plan.rows_per_person != "auto":
-        plan, rows, clamps = choose_clamps(plan, state.rows, ctx.dataset, losses)
+        plan, rows, clamps, _ = choose_clamps(plan, state.rows, ctx.dataset, losses)
         exact = Exact(state.columns[: len(_columns(plan))], rows, {})
         return advance(
             state,
@@ -187,9 +187,11 @@ def choose_bound(state: Executed, ctx: GatewayContext) -> Bounded:
     bounded = dataclasses.replace(plan, rows_per_person=choice.bound, notes=notes)
     bounded = by_need(bounded, choice, half_width=width is not None)
     at_c = _totals_at_bound(state, bounded, ctx, stats)
-    bounded, rows, clamps = choose_clamps(
+    bounded, rows, clamps, seen = choose_clamps(
         bounded, at_c, ctx.dataset, losses, measured, _kept_per_row(choice)
     )
+    if seen:  # the clamps' histograms say what each value needs: split again by it
+        bounded = by_need(bounded, choice, half_width=width is not None, seen=seen)
     return advance(
         state,
         Bounded,

@@ -24,13 +24,14 @@ import dataclasses
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
 from enclave.gateway.plan.clamps import at_clamp, clamp_id
 from enclave.gateway.plan.keys import key_combinations
 from enclave.gateway.plan.pieces import SHARE_UNITS, SUM_PIECES, pieces
 from enclave.gateway.release.losses import Losses
+from enclave.gateway.release.need import Seen, sum_count_ratio
 from enclave.gateway.sql.stats import ClampColumns, at_clamps, clamp_columns
 from enclave.gateway.values import Aggregate, Plan
 from enclave.noise import (
@@ -45,7 +46,7 @@ from enclave.policy import DatasetPolicy
 
 __all__ = [
     "CLAMP_NOTE",
-    "MAX_SUM_RATIO",
+    "Clamped",
     "Measured",
     "choose_clamps",
     "clamp_error",
@@ -70,6 +71,16 @@ def _noise(plan: Plan, agg: Aggregate, cells: int, rows: int) -> Callable[[float
         return cells * piece_noise(plan, p, rows).std * p.unit_value
 
     return noise
+
+
+class Clamped(NamedTuple):
+    """``choose_clamps``: the plan at its clamps, the totals at them, each choice's
+    description, and per aggregate the clamp chosen with the DP histogram it came from."""
+
+    plan: Plan
+    rows: list[tuple[Any, ...]]
+    mechanisms: dict[str, Any]
+    seen: dict[str, tuple[float, ValueHistogram]]
 
 
 @dataclass(frozen=True)
@@ -105,36 +116,16 @@ def _mechanism(plan: Plan, agg: Aggregate, choice: ClampChoice, at: Measured) ->
     }
 
 
-#: the most an AVG's sum may get over its count when its share is split by need
-MAX_SUM_RATIO = 16.0
-
-
-def _ratio(clamp: float, hist: ValueHistogram, gaussian: bool) -> float | None:
-    """An AVG's sum share over its count share that minimises the variance of the ratio
-    ``S/N`` (its relative noise is ``(c/N)·√((U/m)²/ε_S² + 1/ε_N²)`` for Laplace, so
-    ``ε_S/ε_N = (U/m)^(2/3)``; for the Gaussian ``ρ_S/ρ_N = U/m``), at the clamp ``U``
-    and the mean ``m`` of a clamped row, both from the DP histogram; None when it saw
-    nothing.
-
-    >>> h = ValueHistogram((10.0, 100.0), (0, 0), 1.0, (90.0, 10.0))
-    >>> round(_ratio(100.0, h, False), 3), round(_ratio(100.0, h, True), 3)
-    (1.414, 1.681)
-    """
-    mean = hist.mean(clamp)
-    if not mean > 0:
-        return None
-    need = clamp / mean
-    return min(MAX_SUM_RATIO, max(1.0, need if gaussian else need ** (2.0 / 3.0)))
-
-
 def _by_need(split: Mapping[str, float], agg: Aggregate, ratio: float) -> dict[str, float]:
     s, n = f"{agg.id}.sum", f"{agg.id}.count"
     total = split[s] + split[n]
     return {**split, s: total * ratio / (1.0 + ratio), n: total / (1.0 + ratio)}
 
 
-def split_by_need(plan: Plan, chosen: Mapping[str, tuple[float, ValueHistogram]]) -> Plan:
-    """The plan with each clamped AVG's sum and count shares split by need (``_ratio``):
+def split_by_need(plan: Plan, chosen: Seen) -> Plan:
+    """The plan with each row-clamped AVG's sum and count shares split by need (its clamp
+    ``U`` over the mean clamped value ``m``, both from the DP histogram: the sum's relative
+    noise is ``U/m`` times the count's; ``need.sum_count_ratio``):
     post-processing of DP outputs, before either is noised; the aggregate's total share,
     and so the query's ε, are unchanged. Under zcdp the ρ shares are split by the Gaussian
     ratio and the ε shares with them, so that ``epsilon_split`` still attributes the
@@ -144,9 +135,10 @@ def split_by_need(plan: Plan, chosen: Mapping[str, tuple[float, ValueHistogram]]
         if agg.kind != "avg" or agg.id not in chosen or agg.group_upper is not None:
             continue
         clamp, hist = chosen[agg.id]
-        ratio = _ratio(clamp, hist, gaussian=bool(rho))
-        if ratio is None:
+        mean = hist.mean(clamp)
+        if not mean > 0:
             continue
+        ratio = sum_count_ratio(clamp / mean, gaussian=bool(rho))
         eps = _by_need(eps, agg, ratio)
         if rho:
             rho = _by_need(rho, agg, ratio)
@@ -231,8 +223,9 @@ def choose_clamps(
     losses: Losses,
     measured: Mapping[str, Measured] | None = None,
     factor: Callable[[ValueHistogram], float] | None = None,
-) -> tuple[Plan, list[tuple[Any, ...]], dict[str, Any]]:
-    """The plan at its chosen clamps, the totals at them, and each choice's description.
+) -> Clamped:
+    """The plan at its chosen clamps, the totals at them, each choice's description and
+    what each histogram saw.
 
     ``measured``: histograms already read (at rows bound 1, before an "auto" rows bound
     was chosen), each one's rows scaled by ``factor(histogram)`` to the rows the plan's
@@ -241,7 +234,7 @@ def choose_clamps(
     """
     layouts = clamp_columns(plan.aggregates, plan.epsilon_split)
     if not layouts:
-        return plan, [tuple(r) for r in rows], {}
+        return Clamped(plan, [tuple(r) for r in rows], {}, {})
     c = int(plan.rows_per_person)
     read: dict[str, Measured] = dict(measured or {})
     missing = [lay.aggregate for lay in layouts if lay.aggregate not in read]
@@ -265,5 +258,10 @@ def choose_clamps(
     narrowed = [(*r[:nk], *at_clamps(r[nk:], chosen, layouts)) for r in rows]
     aggregates = tuple(fixed.get(a.id, a) for a in plan.aggregates)
     new = dataclasses.replace(plan, aggregates=aggregates, notes=tuple(notes))
-    seen = {a: (fixed[a].upper or 0.0, read[a].histogram) for a in fixed}
-    return split_by_need(new, seen), narrowed, mechanisms
+    seen = {a: (_chosen(fixed[a]), read[a].histogram) for a in fixed}
+    return Clamped(split_by_need(new, seen), narrowed, mechanisms, seen)
+
+
+def _chosen(agg: Aggregate) -> float:
+    """The clamp chosen for an aggregate: its group total's bound, or its rows'."""
+    return (agg.group_upper if agg.group_upper is not None else agg.upper) or 0.0
