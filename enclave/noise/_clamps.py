@@ -27,6 +27,7 @@ the rows bound (``_bounds``):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -93,6 +94,21 @@ class ValueHistogram:
     def rows(self) -> float:
         """The rows the real bins hold (0 when nothing is seen)."""
         return float(sum(self.kept or ()))
+
+    def at_most(self, top: float) -> ValueHistogram:
+        """The histogram knowing that no value exceeds ``top``: the bins wholly above it
+        hold nothing (whatever their noise). Post-processing with a public bound.
+
+        >>> h = ValueHistogram((1.0, 10.0, 100.0), (50, 20, 9), 1.0, (50.0, 20.0, 9.0))
+        >>> h.at_most(32.0).kept
+        (50.0, 20.0, 0.0)
+        """
+        if self.kept is None:
+            return self
+        kept = tuple(
+            0.0 if lo > top else k for lo, k in zip(self.candidates, self.kept, strict=True)
+        )
+        return dataclasses.replace(self, kept=kept)
 
     def mean(self, clamp: float) -> float:
         """The mean value of a row clamped at ``clamp`` (0 when nothing is seen)."""

@@ -10,8 +10,9 @@ most ``BETA_SEEN``). Otherwise the bin with the largest noisy count (the mode) i
 so is every bin below it (clipped at 0) and every bin right above it that reaches the
 ``BETA_NEXT`` threshold, less that threshold (tails are contiguous, the first miss ends the
 tail, and the shrinkage keeps an empty bin that got through from adding many phantom rows)
-— plus any lone bin higher up that reaches the ``BETA_FAR`` threshold (a cluster of heavy
-users at the cap, which a large population shows clearly).
+— plus any bin higher up that reaches the ``BETA_FAR`` threshold (a cluster of heavy users
+at the cap, which a large population shows clearly; or, in a value histogram, the real
+values past a gap above a spike at zero) with its own contiguous tail.
 
 ``lognormal_fit`` is the fallback for a population too small to see: the expected counts
 of the discretised log-normal (over a fixed grid of location and spread) and a population
@@ -20,6 +21,8 @@ likelihood — or ``None`` when no population fits better than none.
 
 >>> counted([500, 300, 9, 0, 30, 0], 10.0)
 [500.0, 300.0, 4.0, 0.0, 0.0, 0.0]
+>>> counted([900, 0, 0, 400, 50, 12, 0], 10.0)  # a spike, a gap, real values and their tail
+[900.0, 0.0, 0.0, 400.0, 45.0, 7.0, 0.0]
 >>> counted([5, -3, 12, 0], 10.0) is None
 True
 >>> fit = lognormal_fit([0, 40, 35, 2, 0, -4], (1, 2, 4, 8, 16, 32))
@@ -82,10 +85,11 @@ def counted(noisy: Sequence[int], scale: float) -> list[float] | None:
         for i, x in enumerate(noisy)
     ]
     step = threshold_for(scale, 1, BETA_NEXT)
-    i = mode + 1
-    while i < n and noisy[i] >= step:
-        kept[i] = max(kept[i], float(noisy[i]) - step)
-        i += 1
+    for seed in (i for i in range(mode, n) if i == mode or noisy[i] >= far):
+        i = seed + 1
+        while i < n and noisy[i] >= step:
+            kept[i] = max(kept[i], float(noisy[i]) - step)
+            i += 1
     return kept
 
 

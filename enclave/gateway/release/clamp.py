@@ -250,6 +250,8 @@ def choose_clamps(
         agg, at = by_id[lay.aggregate], read[lay.aggregate]
         read_at_one = factor is not None and lay.aggregate not in missing
         scale = factor(at.histogram) if read_at_one and factor is not None else 1.0
+        at = _possible(agg, at, c)
+        read[lay.aggregate] = at
         choice = pick_clamp(at.histogram, _noise(plan, agg, cells, c), scale)
         chosen[j] = lay.candidates.index(choice.clamp)
         fixed[agg.id] = at_clamp(agg, choice.clamp)
@@ -260,6 +262,14 @@ def choose_clamps(
     new = dataclasses.replace(plan, aggregates=aggregates, notes=tuple(notes))
     seen = {a: (_chosen(fixed[a]), read[a].histogram) for a in fixed}
     return Clamped(split_by_need(new, seen), narrowed, mechanisms, seen)
+
+
+def _possible(agg: Aggregate, at: Measured, c: int) -> Measured:
+    """An AVG's kept (person, group) shares are at most ``c`` rows at the row bound: the
+    histogram's bins above ``c·upper`` hold nothing but noise."""
+    if agg.kind != "avg" or agg.group_upper is None or agg.upper is None:
+        return at
+    return dataclasses.replace(at, histogram=at.histogram.at_most(c * agg.upper))
 
 
 def _chosen(agg: Aggregate) -> float:

@@ -144,4 +144,5 @@ def test_the_split_after_the_clamps_moves_no_spent_piece():
 def test_without_a_histogram_an_avg_keeps_the_half_bound_ratio():
     before = dict(by_need(_plan(), CHOICE, half_width=False).epsilon_split)
     assert before["a1.sum"] / before["a1.count"] == pytest.approx(AVG_SUM_RATIO)
+    assert before["a1.clamp"] == SPLIT["a1.clamp"]  # a clamp keeps the plan's share
     assert sum(before.values()) == pytest.approx(sum(SPLIT.values()))
