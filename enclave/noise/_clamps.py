@@ -140,17 +140,30 @@ def measure_values(
 
 
 def pick_clamp(
-    hist: ValueHistogram, noise: Callable[[float], float], factor: float = 1.0
+    hist: ValueHistogram,
+    noise: Callable[[float], float],
+    factor: float = 1.0,
+    top: float | None = None,
 ) -> ClampChoice:
     """The candidate of least ``(factor · B(u))² + noise(u)²`` (post-processing only);
-    ``factor`` scales the histogram's rows to the rows the release keeps."""
+    ``factor`` scales the histogram's rows to the rows the release keeps; ``top``: no value
+    exceeds it (a public bound), so no candidate above the first that reaches it is taken.
+
+    >>> h = ValueHistogram((1.0, 10.0, 100.0, 1e3), (0, 500, 0, 30), 1.0, (0.0, 500.0, 0.0, 30.0))
+    >>> pick_clamp(h, lambda u: 0.0).clamp, pick_clamp(h, lambda u: 0.0, top=50.0).clamp
+    (1000.0, 100.0)
+    """
     cands = hist.candidates
+    last = len(cands) - 1
+    if top is not None:
+        hist = hist.at_most(top)
+        last = next((i for i, u in enumerate(cands) if u >= top), last)
     if hist.kept is None:
         mode = max(range(len(cands)), key=lambda i: hist.noisy[i])
-        best = min(mode + 1, len(cands) - 1)
+        best = min(mode + 1, last)
         return ClampChoice(cands[best], cands, hist.noisy, hist.scale, 0.0, True)
     rows = [k * factor for k in hist.kept]
-    errors = clamp_errors(cands, rows, [noise(u) for u in cands])
+    errors = clamp_errors(cands, rows, [noise(u) for u in cands])[: last + 1]
     best = errors.index(min(errors))
     bias = clamp_bias(cands, rows)[best]
     return ClampChoice(cands[best], cands, hist.noisy, hist.scale, bias, False)

@@ -250,9 +250,10 @@ def choose_clamps(
         agg, at = by_id[lay.aggregate], read[lay.aggregate]
         read_at_one = factor is not None and lay.aggregate not in missing
         scale = factor(at.histogram) if read_at_one and factor is not None else 1.0
-        at = _possible(agg, at, c)
-        read[lay.aggregate] = at
-        choice = pick_clamp(at.histogram, _noise(plan, agg, cells, c), scale)
+        top = _top(agg, c)
+        choice = pick_clamp(at.histogram, _noise(plan, agg, cells, c), scale, top)
+        if top is not None:
+            read[lay.aggregate] = dataclasses.replace(at, histogram=at.histogram.at_most(top))
         chosen[j] = lay.candidates.index(choice.clamp)
         fixed[agg.id] = at_clamp(agg, choice.clamp)
         mechanisms[clamp_id(agg)] = _mechanism(plan, agg, choice, at)
@@ -264,12 +265,12 @@ def choose_clamps(
     return Clamped(split_by_need(new, seen), narrowed, mechanisms, seen)
 
 
-def _possible(agg: Aggregate, at: Measured, c: int) -> Measured:
-    """An AVG's kept (person, group) shares are at most ``c`` rows at the row bound: the
-    histogram's bins above ``c·upper`` hold nothing but noise."""
+def _top(agg: Aggregate, c: int) -> float | None:
+    """The most an AVG's kept (person, group) share can be: ``c`` rows at the row bound
+    (``c·upper``); None for other aggregates (a SUM's group total has all its rows)."""
     if agg.kind != "avg" or agg.group_upper is None or agg.upper is None:
-        return at
-    return dataclasses.replace(at, histogram=at.histogram.at_most(c * agg.upper))
+        return None
+    return c * agg.upper
 
 
 def _chosen(agg: Aggregate) -> float:

@@ -105,3 +105,12 @@ def test_lognormal_fit_finds_a_weak_population_and_not_noise() -> None:
     fit = lognormal_fit([3, 25, 30, 15, -4, 2, 0, -1, 0, 1], CANDS)
     assert fit is not None and max(range(10), key=lambda i: fit[i]) in (1, 2)
     assert lognormal_fit([0] * 10, CANDS) is None
+
+
+def test_a_clearly_seen_bin_past_a_gap_keeps_its_tail() -> None:
+    """A value histogram with a spike at zero, a gap, then real values: the clearly-seen
+    bin past the gap and its contiguous tail are real, shrunk like any tail."""
+    noisy = [900, 2, -4, 400, 50, 12, 1, 3]
+    kept = counted(noisy, 10.0)
+    step = threshold_for(10.0, 1, 0.35)
+    assert kept == [900.0, 0.0, 0.0, 400.0, 50 - step, 12 - step, 0.0, 0.0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enclave.gateway.plan.clamps import clamp_candidates
 from enclave.noise import ValueHistogram, measure_values, pick_clamp
@@ -77,3 +79,32 @@ def test_the_measurement_records_its_loss_at_the_sensitivity() -> None:
     )
     ((eps, delta),) = seen
     assert eps == pytest.approx(0.25, rel=1e-6) and delta == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    noisy=st.lists(st.integers(-50, 5000), min_size=len(CANDS), max_size=len(CANDS)),
+    top=st.sampled_from([60.0, 1_000.0, 33_000.0, 4e6]),
+    scale=st.sampled_from([2.0, 10.0, 40.0]),
+)
+def test_no_clamp_above_the_most_a_value_can_be(noisy: list[int], top: float, scale: float) -> None:
+    """With a public ``top`` (an AVG's kept share: at most ``c·upper``) the clamp is never
+    above the first candidate that reaches it, whatever noise the bins above hold."""
+    from enclave.noise._histogram import counted
+
+    hist = ValueHistogram(CANDS, tuple(noisy), scale, counted(noisy, scale))
+    choice = pick_clamp(hist, lambda u: u / 100.0, top=top)
+    assert choice.clamp <= min(u for u in CANDS if u >= top)
+
+
+def test_a_heavy_noise_tail_past_the_top_does_not_raise_the_clamp() -> None:
+    """Real values up to 1,000 and noise counts above: without ``top`` the phantom tail
+    pulls the clamp up; with it the clamp stays at the values."""
+    rows = [0.0] * len(CANDS)
+    rows[CANDS.index(500.0)] = 5_000.0
+    for u in (2_000.0, 5_000.0, 10_000.0, 20_000.0):
+        rows[CANDS.index(u)] = 40.0
+    hist = ValueHistogram(CANDS, tuple(int(r) for r in rows), 10.0, tuple(rows))
+    noise = lambda u: u  # noqa: E731
+    assert pick_clamp(hist, noise).clamp > 1_000.0
+    assert pick_clamp(hist, noise, top=1_000.0).clamp == 1_000.0
