@@ -268,7 +268,7 @@ def choose_clamps(
 def _top(agg: Aggregate, c: int) -> float | None:
     """The most an AVG's kept (person, group) share can be: ``c`` rows at the row bound
     (``c·upper``); None for other aggregates (a SUM's group total has all its rows)."""
-    if agg.kind != "avg" or agg.group_upper is None or agg.upper is None:
+    if agg.kind != "avg" or agg.group_upper is None or agg.upper is None or agg.upper <= 0:
         return None
     return c * agg.upper
 
