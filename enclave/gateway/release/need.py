@@ -13,12 +13,12 @@ for a row clamp ``U`` with mean ``m``, ``a = c·U/(R·m)``; for a group clamp ``
 post-processing. The shares are re-split to minimise the sum of the aggregates' squared
 relative errors: share ``∝ k^(2/3)`` for noise ``k/ε`` (Laplace), kept within a factor
 ``MAX_NEED_RATIO`` of each other; an AVG's sum and count in ``sum_count_ratio(a/b)``
-(``(a/b)^(2/3)``; ``a/b`` for the Gaussian). Only the pieces still to be noised move
-(the rows bound's and each clamp's histogram keep the plan's shares: what a histogram needs
-does not grow with its aggregate's noise), and it runs twice: at the rows bound, so that
-each clamp is chosen against the noise its sum will have, and again once every clamp is
-chosen (``seen``). Every aggregate's noised pieces keep their relative weights, the key
-selection keeps its share, and the query's ε (and ρ, in the same proportions) are unchanged: only who
+(``(a/b)^(2/3)``; ``a/b`` for the Gaussian). It runs twice: once at the rows bound, moving
+the clamps' shares with the rest (an aggregate whose row clamp's histogram was measured
+before the bound, VARIANCE/STDDEV or AVG over an auto column, keeps its share then), and
+again once every clamp is chosen (``seen``), moving only the pieces still to be noised.
+Every aggregate's pieces keep their relative weights, the rows bound and key selection
+keep theirs, and the query's ε (and ρ, in the same proportions) are unchanged: only who
 gets what, decided before any of the moved pieces is noised. Not done for a ``half_width``
 ask (its ε was sized for the equal split); aggregates keep their shares (a fixed-bound AVG
 still splits its own) with quantiles (their pieces have their own split), one aggregate, or
@@ -38,6 +38,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from enclave.gateway.plan.clamps import clamp_id, row_clamped
 from enclave.gateway.plan.pieces import pieces
 from enclave.gateway.values import Aggregate, Plan
 from enclave.noise import RowsChoice, ValueHistogram, rows_kept
@@ -127,20 +128,24 @@ def shares(needs: Mapping[str, float], total: float) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class _Needs:
-    """The aggregates' needs (empty when fewer than two) and the AVGs' sum:count ratios."""
+    """The movable aggregates' needs and the AVGs' sum:count ratios."""
 
     needs: dict[str, float]
     ratios: dict[str, float]
 
 
 def _rescaled(
-    split: Mapping[str, float], plan: Plan, new: Mapping[str, float], ratios: Mapping[str, float]
+    split: Mapping[str, float],
+    plan: Plan,
+    new: Mapping[str, float],
+    ratios: Mapping[str, float],
+    open_clamps: bool,
 ) -> dict[str, float]:
-    """``split`` with each aggregate's noised pieces scaled to its new share, and an AVG's
-    sum and count in its ratio (``AVG_SUM_RATIO`` for a fixed bound)."""
+    """``split`` with each aggregate's pieces scaled to its new share, and an AVG's sum and
+    count in its ratio (``AVG_SUM_RATIO`` for a fixed bound)."""
     out = dict(split)
     for agg in plan.aggregates:
-        ids = _piece_ids(agg)
+        ids = _piece_ids(agg, open_clamps)
         old = sum(split[i] for i in ids)
         for i in ids:
             out[i] = split[i] * new[agg.id] / old
@@ -154,48 +159,66 @@ def _rescaled(
     return out
 
 
-def _piece_ids(agg: Aggregate) -> list[str]:
-    """An aggregate's ε pieces that may move: the noised ones (a clamp's keeps the share
-    the plan gave it: what its histogram needs does not grow with the aggregate's noise)."""
-    return [p.id for p in pieces(agg)]
+def _piece_ids(agg: Aggregate, open_clamps: bool) -> list[str]:
+    """An aggregate's ε pieces that may move: its noised pieces and, while still open, its
+    clamp's."""
+    clamp = [clamp_id(agg)] if agg.clamps and open_clamps else []
+    return [p.id for p in pieces(agg)] + clamp
 
 
-def _aggregate_shares(split: Mapping[str, float], plan: Plan) -> dict[str, float]:
-    return {agg.id: sum(split[i] for i in _piece_ids(agg)) for agg in plan.aggregates}
+def _aggregate_shares(
+    split: Mapping[str, float], plan: Plan, open_clamps: bool
+) -> dict[str, float]:
+    return {agg.id: sum(split[i] for i in _piece_ids(agg, open_clamps)) for agg in plan.aggregates}
 
 
 def _needs(plan: Plan, choice: RowsChoice, seen: Seen | None) -> _Needs | None:
-    """Each aggregate's need at the chosen bound, or None when one is not modelled or the
-    histogram saw nothing (they then keep their shares)."""
-    if not choice.kept:
+    """Each movable aggregate's need at the chosen bound, or None when one is not modelled,
+    the histogram saw nothing or fewer than two can move (they then keep their shares)."""
+    movable = _movable(plan, seen)
+    if not movable or not choice.kept:
         return None
     c, g = choice.bound, plan.groups_per_person
     rows, persons = rows_kept(choice.candidates, choice.kept, c), sum(choice.kept)
     if not rows > 0 or not persons > 0:
         return None
-    gaussian = bool(plan.rho_split)
-    got = {a.id: _need(a, c, g, (rows, persons), seen, gaussian) for a in plan.aggregates}
+    got = {a.id: _need(a, c, g, (rows, persons), seen, bool(plan.rho_split)) for a in movable}
     if any(v is None or not v[0] > 0 for v in got.values()):
         return None
     needs = {k: float(v[0]) for k, v in got.items() if v is not None}
     ratios = {k: v[1] for k, v in got.items() if v is not None and v[1] is not None}
-    return _Needs(needs if len(needs) > 1 else {}, ratios)
+    if len(needs) < 2:
+        needs = {}
+    return _Needs(needs, ratios)
 
 
-def _split(split: Mapping[str, float], plan: Plan, needs: _Needs | None) -> dict[str, float]:
-    old = _aggregate_shares(split, plan)
+def _movable(plan: Plan, seen: Seen | None) -> list[Aggregate]:
+    """The aggregates whose shares may move: once the clamps are chosen, all; before, not
+    one whose row clamp's histogram was already measured, at rows bound 1, before the bound
+    was chosen (``row_clamped``)."""
+    if seen is not None:
+        return list(plan.aggregates)
+    ran = {a.id for a in row_clamped(plan.aggregates)}
+    return [a for a in plan.aggregates if a.id not in ran]
+
+
+def _split(
+    split: Mapping[str, float], plan: Plan, needs: _Needs | None, open_clamps: bool
+) -> dict[str, float]:
+    old = _aggregate_shares(split, plan, open_clamps)
     new = dict(old)
     if needs is not None and needs.needs:
         new.update(shares(needs.needs, sum(old[k] for k in needs.needs)))
-    return _rescaled(split, plan, new, needs.ratios if needs else {})
+    return _rescaled(split, plan, new, needs.ratios if needs else {}, open_clamps)
 
 
 def by_need(plan: Plan, choice: RowsChoice, half_width: bool, seen: Seen | None = None) -> Plan:
-    """The plan with its aggregates' noised pieces' ε (and ρ) split by need at the chosen
-    rows bound; ``seen``: the clamps chosen, with what their histograms saw."""
+    """The plan with its aggregates' ε (and ρ) split by need at the chosen rows bound;
+    ``seen``: every clamp is chosen, and only the pieces still to be noised move."""
     if half_width:
         return plan
     needs = _needs(plan, choice, seen)
-    eps = _split(plan.epsilon_split, plan, needs)
-    rho = _split(plan.rho_split, plan, needs) if plan.rho_split else {}
+    open_clamps = seen is None
+    eps = _split(plan.epsilon_split, plan, needs, open_clamps)
+    rho = _split(plan.rho_split, plan, needs, open_clamps) if plan.rho_split else {}
     return dataclasses.replace(plan, epsilon_split=eps, rho_split=rho)
