@@ -20,6 +20,8 @@ one-row-per-person table clamps each kept (person, group)'s total instead
 ((50.0, 100.0, 200.0), (2000000.0, 5000000.0))
 >>> clamp_candidates(0.0, 300.0)
 (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 300.0)
+>>> clamp_candidates(1.0, 100.0)  # above a lower bound of 1: 2 and 5 too
+(2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def clamp_candidates(lower: float, upper: float) -> tuple[float, ...]:
             if floor < value < out[-1] and len(out) < MAX_CANDIDATES:
                 out.append(value)
         exponent -= 1
-        if 10.0**exponent <= floor or exponent < -12:
+        if 5 * 10.0**exponent <= floor or exponent < -12:
             break
     return tuple(sorted(out))
 
