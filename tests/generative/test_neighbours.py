@@ -178,6 +178,14 @@ ROUTES |= {
     "(SELECT person_id FROM prescriptions WHERE days_supply > 1000)",
     "cohort-exists-heavy": "SELECT p.region, COUNT(*) AS n FROM persons p WHERE EXISTS "
     "(SELECT 1 FROM claims c WHERE c.person_id = p.person_id AND c.amount > 5e8) GROUP BY 1",
+    "readmission-rate-split-by-need": "WITH ip AS (SELECT person_id, visit_date, "
+    "LAG(visit_date) OVER (PARTITION BY person_id ORDER BY visit_date) AS prev FROM claims "
+    "WHERE setting = 'inpatient') SELECT p.region, COUNT(*) AS n, AVG(CASE WHEN "
+    "date_diff('day', ip.prev, ip.visit_date) <= 30 THEN 1 ELSE 0 END) AS r FROM ip JOIN "
+    "persons p ON p.person_id = ip.person_id GROUP BY p.region",
+    "flag-only-the-adversary-has": "SELECT p.region, COUNT(*) AS n, AVG(CASE WHEN "
+    f"c.amount > 5e8 THEN 1 ELSE 0 END) AS r, COUNT(DISTINCT c.person_id) AS d {JOIN} "
+    "GROUP BY p.region",
     # hygiene
     "exact-sum-overflow": f"SELECT SUM(c.amount * 1e306) AS s {JOIN}",
     "trailing-comment": f"SELECT p.sex, COUNT(*) AS n {JOIN} GROUP BY p.sex; -- done",
