@@ -31,7 +31,7 @@ from enclave.gateway.plan.clamps import at_clamp, clamp_id
 from enclave.gateway.plan.keys import key_combinations
 from enclave.gateway.plan.pieces import SHARE_UNITS, SUM_PIECES, pieces
 from enclave.gateway.release.losses import Losses
-from enclave.gateway.release.need import Seen, sum_count_ratio
+from enclave.gateway.release.need import Seen, at_ratio, sum_count_ratio
 from enclave.gateway.sql.stats import ClampColumns, at_clamps, clamp_columns
 from enclave.gateway.values import Aggregate, Plan
 from enclave.noise import (
@@ -116,12 +116,6 @@ def _mechanism(plan: Plan, agg: Aggregate, choice: ClampChoice, at: Measured) ->
     }
 
 
-def _by_need(split: Mapping[str, float], agg: Aggregate, ratio: float) -> dict[str, float]:
-    s, n = f"{agg.id}.sum", f"{agg.id}.count"
-    total = split[s] + split[n]
-    return {**split, s: total * ratio / (1.0 + ratio), n: total / (1.0 + ratio)}
-
-
 def split_by_need(plan: Plan, chosen: Seen) -> Plan:
     """The plan with each row-clamped AVG's sum and count shares split by need (its clamp
     ``U`` over the mean clamped value ``m``, both from the DP histogram: the sum's relative
@@ -139,9 +133,9 @@ def split_by_need(plan: Plan, chosen: Seen) -> Plan:
         if not mean > 0:
             continue
         ratio = sum_count_ratio(clamp / mean, gaussian=bool(rho))
-        eps = _by_need(eps, agg, ratio)
+        eps = at_ratio(eps, agg.id, ratio)
         if rho:
-            rho = _by_need(rho, agg, ratio)
+            rho = at_ratio(rho, agg.id, ratio)
     return dataclasses.replace(plan, epsilon_split=eps, rho_split=rho)
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "MAX_NEED_RATIO",
     "MAX_SUM_RATIO",
     "Seen",
+    "at_ratio",
     "by_need",
     "shares",
     "sum_count_ratio",
@@ -73,6 +74,13 @@ def sum_count_ratio(need: float, gaussian: bool) -> float:
     ``MAX_SUM_RATIO`` either way."""
     ratio = need if gaussian else need ** (2.0 / 3.0)
     return min(MAX_SUM_RATIO, max(1.0 / MAX_SUM_RATIO, ratio))
+
+
+def at_ratio(split: Mapping[str, float], agg_id: str, ratio: float) -> dict[str, float]:
+    """``split`` with an AVG's sum and count shares in ``ratio``, their total unchanged."""
+    s, n = f"{agg_id}.sum", f"{agg_id}.count"
+    both = split[s] + split[n]
+    return {**split, s: both * ratio / (1.0 + ratio), n: both / (1.0 + ratio)}
 
 
 def sum_relative_noise(
@@ -153,9 +161,7 @@ def _rescaled(
         if ratio is None and agg.kind == "avg" and (not agg.clamps or agg.group_upper is not None):
             ratio = AVG_SUM_RATIO
         if ratio is not None:
-            s, n = f"{agg.id}.sum", f"{agg.id}.count"
-            both = out[s] + out[n]
-            out[s], out[n] = both * ratio / (1 + ratio), both / (1 + ratio)
+            out = at_ratio(out, agg.id, ratio)
     return out
 
 
