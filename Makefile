@@ -20,7 +20,7 @@ demo: install
 
 test: install
 	./scripts/ensure-system-packages.sh
-	$(BIN)/python -m pytest -n 2 --timeout 600
+	$(BIN)/python -m pytest -n 2 --dist worksteal --timeout 600 --durations 15
 
 check: install
 	$(BIN)/ruff check .

@@ -28,6 +28,7 @@ the rows bound (``_bounds``):
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -52,10 +53,20 @@ def _mids(candidates: Sequence[float]) -> list[float]:
 def clamp_bias(candidates: Sequence[float], rows: Sequence[float]) -> list[float]:
     """``B(u_k)`` for every candidate: the value the clamp is estimated to take off."""
     mids = _mids(candidates)
-    return [
-        sum(r * max(0.0, m - u) for r, m in zip(rows[k:], mids[k:], strict=True))
-        for k, u in enumerate(candidates)
-    ]
+    if any(b < a for a, b in itertools.pairwise(candidates)):
+        return [
+            sum(r * max(0.0, m - u) for r, m in zip(rows[k:], mids[k:], strict=True))
+            for k, u in enumerate(candidates)
+        ]
+    # ascending: every bin from k on has its mid at or above u_k, so B(u_k) is
+    # Σ_{j≥k} r_j·m_j − u_k·Σ_{j≥k} r_j, from two running sums (from the top bin down)
+    out = [0.0] * len(candidates)
+    weighted = total = 0.0
+    for k in range(len(candidates) - 1, -1, -1):
+        weighted += rows[k] * mids[k]
+        total += rows[k]
+        out[k] = max(0.0, weighted - candidates[k] * total)
+    return out
 
 
 def clamp_errors(

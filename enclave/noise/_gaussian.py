@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from enclave.errors import InternalError
 from enclave.noise._accuracy import ALPHA
-from enclave.noise._mechanisms import _capped, _fit_scale
+from enclave.noise._mechanisms import _capped, fitted
 from enclave.noise._opendp import dp
 
 __all__ = [
@@ -51,10 +50,6 @@ RhoRecord = Callable[[float], None]
 EXACT_ACCURACY_SCALE = 4096.0
 
 
-def _space() -> tuple[Any, Any]:
-    return dp.vector_domain(dp.atom_domain(T="i64")), dp.l2_distance(T="f64")
-
-
 def gaussian_int(
     values: Sequence[int],
     *,
@@ -66,12 +61,10 @@ def gaussian_int(
     if not (sensitivity > 0 and rho > 0 and math.isfinite(sensitivity)):
         raise InternalError("sensitivity and ρ must be positive")
     d_in = float(sensitivity)
-    meas, scale = _fit_scale(
-        lambda s: dp.m.make_gaussian(*_space(), scale=s), d_in, rho, d_in / math.sqrt(2.0 * rho)
-    )
+    fit = fitted("gaussian", d_in, float(rho), d_in / math.sqrt(2.0 * rho))
     if record is not None:
-        record(float(meas.map(d_in)))
-    return [int(v) for v in meas([_capped(v) for v in values])], scale
+        record(fit.loss)
+    return [int(v) for v in fit.measurement([_capped(v) for v in values])], fit.scale
 
 
 def discrete_gaussian_std(scale: float) -> float:

@@ -19,15 +19,18 @@ gateway adds these up and refuses to release if they exceed what was charged).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from enclave.errors import InternalError
 from enclave.noise._opendp import dp
 
 __all__ = [
     "INT_CAP",
+    "Fitted",
     "Record",
+    "fitted",
     "laplace_int",
     "threshold_counts",
     "threshold_for_delta",
@@ -39,20 +42,46 @@ INT_CAP = 2**62
 Record = Callable[[float, float], None]
 
 
+class Fitted(NamedTuple):
+    """An OpenDP measurement, its scale, and its privacy map's value at the fitted d_in."""
+
+    measurement: Any
+    scale: float
+    loss: float
+
+
 def _capped(v: int) -> int:
     return max(-INT_CAP, min(INT_CAP, int(v)))
 
 
-def _fit_scale(
-    build: Any, d_in: Any, epsilon: float, start: float | None = None
-) -> tuple[Any, float]:
-    """Smallest scale ≈ d_in/ε (or ``start``) whose OpenDP privacy map is ≤ ε (the share,
-    ρ for a Gaussian), nudged up for rounding."""
-    scale = float(d_in) / epsilon if start is None else start
+def _laplace(scale: float) -> Any:
+    space = (dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64"))
+    return dp.m.make_laplace(*space, scale=scale)
+
+
+def _gaussian(scale: float) -> Any:
+    space = (dp.vector_domain(dp.atom_domain(T="i64")), dp.l2_distance(T="f64"))
+    return dp.m.make_gaussian(*space, scale=scale)
+
+
+#: the integer-vector measurements a scale is fitted for, by name
+_BUILDERS: dict[str, Callable[[float], Any]] = {"laplace": _laplace, "gaussian": _gaussian}
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def fitted(kind: str, d_in: float, budget: float, start: float | None = None) -> Fitted:
+    """The ``kind`` measurement ("laplace" or "gaussian") at the smallest scale ≈ d_in/ε (or
+    ``start``) whose OpenDP privacy map at ``d_in`` is ≤ ``budget`` (ε, or ρ for the
+    Gaussian), nudged up for rounding; with the map's value. Built once per arguments and
+    reused: a measurement draws fresh noise on every call.
+    """
+    build = _BUILDERS[kind]
+    scale = float(d_in) / budget if start is None else start
     for _ in range(60):
         meas = build(scale)
-        if meas.map(d_in) <= epsilon:
-            return meas, scale
+        loss = float(meas.map(d_in))
+        if loss <= budget:
+            return Fitted(meas, scale, loss)
         scale *= 1.0 + 1e-6
     raise InternalError("could not fit a noise scale to its privacy share")
 
@@ -69,13 +98,10 @@ def laplace_int(
         raise InternalError("sensitivity and ε must be positive")
     if sensitivity > INT_CAP:
         raise InternalError("sensitivity beyond 64-bit integers")
-    space = (dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64"))
-    meas, scale = _fit_scale(
-        lambda b: dp.m.make_laplace(*space, scale=b), int(sensitivity), epsilon
-    )
+    fit = fitted("laplace", int(sensitivity), float(epsilon))
     if record is not None:
-        record(float(meas.map(int(sensitivity))), 0.0)
-    return [int(v) for v in meas([_capped(v) for v in values])], scale
+        record(fit.loss, 0.0)
+    return [int(v) for v in fit.measurement([_capped(v) for v in values])], fit.scale
 
 
 def _threshold_space() -> tuple[Any, Any]:
@@ -83,6 +109,7 @@ def _threshold_space() -> tuple[Any, Any]:
     return domain, dp.l01inf_distance(dp.absolute_distance(T="i64"))
 
 
+@functools.lru_cache(maxsize=1024)
 def threshold_for_delta(
     *, l0: int, l1: int, linf: int, epsilon: float, delta: float
 ) -> tuple[float, int]:
@@ -124,6 +151,17 @@ def threshold_for_delta(
     return scale, hi
 
 
+@functools.lru_cache(maxsize=1024)
+def _threshold_measurement(scale: float, threshold: int) -> Any:
+    return dp.m.make_laplace_threshold(*_threshold_space(), scale=scale, threshold=threshold)
+
+
+@functools.lru_cache(maxsize=1024)
+def _threshold_loss(scale: float, threshold: int, d_in: tuple[int, ...]) -> tuple[float, float]:
+    eps, dlt = _threshold_measurement(scale, threshold).map(d_in)
+    return float(eps), float(dlt)
+
+
 def threshold_counts(
     counts: Mapping[str, int],
     *,
@@ -136,11 +174,11 @@ def threshold_counts(
 
     ``d_in`` = (l0, l1, linf) of one person, for ``record``.
     """
-    meas = dp.m.make_laplace_threshold(*_threshold_space(), scale=scale, threshold=threshold)
+    meas = _threshold_measurement(float(scale), int(threshold))
     if record is not None:
         if d_in is None:
             raise InternalError("recording a threshold's loss needs its d_in")
-        eps, dlt = meas.map(tuple(int(v) for v in d_in))
-        record(float(eps), float(dlt))
+        eps, dlt = _threshold_loss(float(scale), int(threshold), tuple(int(v) for v in d_in))
+        record(eps, dlt)
     out = meas({str(k): _capped(v) for k, v in counts.items()})
     return {str(k): int(v) for k, v in out.items()}

@@ -17,8 +17,10 @@ alpha) / scale``); ``quantile_scale`` checks that.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +40,13 @@ def quantile_candidates(max_value: int) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
-def _measure(candidates: Sequence[int], alpha: float, scale: float) -> object:
+def _measure(candidates: Sequence[int], alpha: float, scale: float) -> Any:
+    return _built(tuple(int(c) for c in candidates), float(alpha), float(scale))
+
+
+@functools.lru_cache(maxsize=1024)
+def _built(candidates: tuple[int, ...], alpha: float, scale: float) -> Any:
+    """The mechanism, built once per arguments (each call of it draws fresh noise)."""
     return dp.m.make_private_quantile(
         dp.vector_domain(dp.atom_domain(T=int)),
         dp.symmetric_distance(),
@@ -51,16 +59,21 @@ def _measure(candidates: Sequence[int], alpha: float, scale: float) -> object:
 
 def quantile_scale(candidates: Sequence[int], alpha: float, epsilon: float, d_in: int = 1) -> float:
     """The scale at which OpenDP's map of the quantile mechanism at ``d_in`` is ≤ ``epsilon``."""
-    unit = float(_measure(candidates, alpha, 1.0).map(1))  # type: ignore[attr-defined]
+    return _fit(tuple(int(c) for c in candidates), float(alpha), float(epsilon), int(d_in))
+
+
+@functools.lru_cache(maxsize=1024)
+def _fit(candidates: tuple[int, ...], alpha: float, epsilon: float, d_in: int) -> float:
+    unit = float(_measure(candidates, alpha, 1.0).map(1))
     if not math.isclose(
-        float(_measure(candidates, alpha, 1.0).map(int(d_in))),  # type: ignore[attr-defined]
+        float(_measure(candidates, alpha, 1.0).map(int(d_in))),
         unit * d_in,
         rel_tol=1e-9,
     ):
         raise InternalError("the quantile privacy map is not linear in d_in")
     scale = unit * d_in / epsilon
     for _ in range(60):
-        if float(_measure(candidates, alpha, scale).map(int(d_in))) <= epsilon:  # type: ignore[attr-defined]
+        if float(_measure(candidates, alpha, scale).map(int(d_in))) <= epsilon:
             return scale
         scale *= 1.0 + 1e-6
     raise InternalError("could not fit the quantile scale to its ε share")
@@ -102,9 +115,9 @@ def private_quantile(
         scale = quantile_scale(cands, alpha, epsilon, d_in)
     meas = _measure(cands, alpha, scale)
     if record is not None:
-        record(float(meas.map(int(d_in))), 0.0)  # type: ignore[attr-defined]
+        record(float(meas.map(int(d_in))), 0.0)
     # a contiguous int32 array crosses into OpenDP without a per-element Python conversion
     data = np.ascontiguousarray(
         np.asarray(values, dtype=np.int64).clip(-(2**31), 2**31 - 1), dtype=np.int32
     )
-    return int(meas(data))  # type: ignore[operator]
+    return int(meas(data))

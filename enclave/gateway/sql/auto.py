@@ -135,6 +135,11 @@ def totals_at(
 ) -> list[tuple[Any, ...]]:
     """The bounded totals at rows bound ``c`` (same rows as ``bounded_sql``) from part 0."""
     idx = pre_indices(stats)
+    # per stat: 0 adds w·cnt (count), 1 its total once (distinct, group stats), 2 w·total
+    how = [
+        0 if st.stat == "count" else 1 if st.stat == "distinct" or st.stat in GROUP_STATS else 2
+        for st in stats_for(stats)
+    ]
     out: dict[tuple[Any, ...], list[float]] = {}
     for r in rows:
         if r[0] != 0:
@@ -148,10 +153,10 @@ def totals_at(
         acc = out.setdefault(key, [0] * max(1, len(stats)))
         if not stats:  # quantiles only: the (person, key) rows kept, like ``__rows``
             acc[0] += cnt
-        for i, st in enumerate(stats_for(stats)):
-            if st.stat == "count":
+        for i, kind in enumerate(how):
+            if kind == 0:
                 acc[i] += w * cnt
-            elif st.stat == "distinct" or st.stat in GROUP_STATS:
+            elif kind == 1:
                 acc[i] += int(t[i] or 0)
             else:
                 acc[i] += w * int(t[i] or 0)

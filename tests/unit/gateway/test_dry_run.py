@@ -3,7 +3,7 @@ rows bounds and for half_width asks; AVG in the average's units; refusals said a
 
 Tolerance: a COUNT or SUM interval is ``estimate ± half-width`` with the half-width at the
 noise scale OpenDP's privacy map was fitted to, which may sit up to 60 steps of 1e-6 above
-the planned ``sensitivity / ε`` (``noise._mechanisms._fit_scale``): within ``REL`` = 1e-4.
+the planned ``sensitivity / ε`` (``noise._mechanisms.fitted``): within ``REL`` = 1e-4.
 An AVG interval depends on the noisy count and sum it divides; the preview at the group's
 exact count and average is within ``AVG_REL`` = 2% of it, plus twice the count's noise
 (97.5% half-width) relative to the count.
