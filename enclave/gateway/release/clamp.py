@@ -21,6 +21,7 @@ histogram (sensitivity ``min(g, c)``) is always read at the bound in force, afte
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from typing import Any, NamedTuple
 from enclave.gateway.plan.accounting import piece_noise, pure_epsilon
 from enclave.gateway.plan.clamps import at_clamp, clamp_id
 from enclave.gateway.plan.keys import key_combinations
-from enclave.gateway.plan.pieces import SHARE_UNITS, SUM_PIECES, pieces
+from enclave.gateway.plan.pieces import SHARE_UNITS, SUM_PIECES, Piece, pieces
 from enclave.gateway.release.losses import Losses
 from enclave.gateway.release.need import Seen, at_ratio, sum_count_ratio
 from enclave.gateway.sql.stats import ClampColumns, at_clamps, clamp_columns
@@ -67,10 +68,17 @@ def _noise(plan: Plan, agg: Aggregate, cells: int, rows: int) -> Callable[[float
     ``rows`` rows per person."""
 
     def noise(u: float) -> float:
-        (p,) = [q for q in pieces(at_clamp(agg, u)) if q.stat in SUM_PIECES]
+        p = _sum_piece(agg, u)
         return cells * piece_noise(plan, p, rows).std * p.unit_value
 
     return noise
+
+
+@functools.lru_cache(maxsize=4096)
+def _sum_piece(agg: Aggregate, u: float) -> Piece:
+    """The sum piece of ``agg`` at clamp ``u`` (built once: every rows bound asks for it)."""
+    (p,) = [q for q in pieces(at_clamp(agg, u)) if q.stat in SUM_PIECES]
+    return p
 
 
 class Clamped(NamedTuple):
@@ -261,10 +269,11 @@ def choose_clamps(
 
 def _top(agg: Aggregate, c: int) -> float | None:
     """The most an AVG's kept (person, group) share can be: ``c`` rows at the row bound
-    (``c·upper``); None for other aggregates (a SUM's group total has all its rows)."""
-    if agg.kind != "avg" or agg.group_upper is None or agg.upper is None or agg.upper <= 0:
+    (``c·max(|lower|, |upper|)``); None for other aggregates (a SUM's group total has all its rows)."""
+    if agg.kind != "avg" or agg.group_upper is None or agg.upper is None:
         return None
-    return c * agg.upper
+    widest = max(abs(agg.upper), abs(agg.lower or 0.0))
+    return c * widest if widest > 0 else None
 
 
 def _chosen(agg: Aggregate) -> float:
