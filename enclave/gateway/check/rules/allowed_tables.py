@@ -21,7 +21,17 @@ from enclave.errors import PolicyViolation, QueryRejected
 from enclave.gateway.check.catalog import RESERVED_TABLE_NAMES, Catalog
 from enclave.gateway.check.names import FROM_TABLES_ONLY, cte_names, shown
 
-__all__ = ["allowed_tables", "no_shadowing"]
+__all__ = ["TABLE_OPTIONS", "allowed_tables", "no_shadowing"]
+
+#: a table reference is a name, an alias and (refused below) a schema: any other option —
+#: TABLESAMPLE, ONLY, AT (…), PIVOT, hints — is refused wherever the reference is, in a
+#: WITH body or a cohort subquery too (a sample would make which rows a person keeps
+#: depend on everyone else's rows)
+TABLE_OPTIONS = (
+    "FROM and JOIN accept table names only, with an alias (no TABLESAMPLE, ONLY, AT or "
+    "PIVOT), in WITH bodies and subqueries too."
+)
+_TABLE_ARGS = frozenset({"this", "alias", "db", "catalog", "joins"})  # joins: refused later
 
 
 def _dotted(table: exp.Table) -> str:
@@ -54,6 +64,8 @@ def allowed_tables(tree: exp.Expression, cat: Catalog) -> exp.Expression:
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             raise QueryRejected(FROM_TABLES_ONLY)
+        if any(k not in _TABLE_ARGS and v not in (None, False, []) for k, v in table.args.items()):
+            raise QueryRejected(TABLE_OPTIONS)
         name = str(table.name).lower()
         qualified = table.args.get("db") is not None or table.args.get("catalog") is not None
         if not qualified and name in ctes:
