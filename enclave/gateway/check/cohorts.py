@@ -116,6 +116,12 @@ def _cohort_body(subquery: exp.Select, person: str, alias: str) -> exp.Select:
     for key in ("order", "limit", "offset", "qualify", "windows", "with_"):
         if subquery.args.get(key):
             raise QueryRejected(_SHAPE)
+    distinct = subquery.args.get("distinct")
+    if isinstance(distinct, exp.Distinct) and distinct.args.get("on") is not None:
+        raise QueryRejected(  # DISTINCT ON (code) keeps one person per code: others' rows
+            "A cohort subquery may not use DISTINCT ON; SELECT DISTINCT person_id (or plain "
+            "SELECT person_id) is the same cohort."
+        )
     body = subquery.copy()
     body.set("distinct", None)  # IN (SELECT DISTINCT person_id …): the same persons
     column = exp.column(person, table=alias)
