@@ -20,6 +20,7 @@ their column's range.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from sqlglot import exp
@@ -50,7 +51,7 @@ def person_column(
     name = item.alias.lower()
     expr, kind, bounds = _per_person(item.this, typer, table, cat)
     if kind == "date":
-        lower, upper = bounds
+        lower, upper = _calendar(bounds)
         column = ColumnPolicy(name, "date", lower, upper)
     else:
         if kind == "bool":
@@ -64,6 +65,20 @@ def person_column(
         auto = not whole and _reads_auto_clamp(item.this, table)
         column = ColumnPolicy(name, "numeric", lo, hi, integer=whole, auto_clamp=auto)
     return exp.alias_(expr, name), column
+
+
+#: the day ordinals of 0001-01-01 and 9999-12-31: a per-person date's range must lie
+#: within them, so that its domain (every day of the range) can be listed
+_CALENDAR = (1.0, float(dt.date.max.toordinal()))
+
+
+def _calendar(days: Interval) -> Interval:
+    """A per-person date's range, refused when an INTERVAL moves it out of the calendar."""
+    if days[0] < _CALENDAR[0] or days[1] > _CALENDAR[1]:
+        raise QueryRejected(
+            "A patient-level date must stay within the years 1 to 9999; use a smaller INTERVAL."
+        )
+    return days
 
 
 def _reads_auto_clamp(expr: exp.Expression, table: TablePolicy) -> bool:
