@@ -38,9 +38,11 @@ import sqlglot.expressions as exp
 
 from enclave.errors import QueryRejected
 
-__all__ = ["Interval", "date_interval", "interval"]
+__all__ = ["SMALLEST", "Interval", "date_interval", "interval"]
 
 Interval = tuple[float, float]
+#: the smallest magnitude a non-zero interval may have (its square still a normal DOUBLE)
+SMALLEST = 1e-100
 Leaf = Callable[[exp.Column], Interval]
 
 _NUMERIC_CASTS = {
@@ -66,60 +68,75 @@ def _refuse(node: exp.Expression) -> QueryRejected:
 
 
 def interval(node: exp.Expression, leaf: Leaf) -> Interval:
-    """The interval an expression's non-NULL values lie in; ``leaf`` bounds a column."""
+    """The interval an expression's non-NULL values lie in; ``leaf`` bounds a column.
+
+    A non-zero interval whose largest magnitude is below ``SMALLEST`` is refused: the
+    rounding grid of its sums (and of its squares, for VARIANCE and STDDEV) would
+    underflow to zero and no noise could be scaled to it.
+    """
+    lo, hi = _interval(node, leaf)
+    if 0.0 < max(abs(lo), abs(hi)) < SMALLEST:
+        raise QueryRejected(
+            f"An aggregated expression's bounds are too small to release (below {SMALLEST:g} "
+            "in size, but not 0); use larger factors."
+        )
+    return lo, hi
+
+
+def _interval(node: exp.Expression, leaf: Leaf) -> Interval:
     if isinstance(node, exp.Paren):
-        return interval(node.this, leaf)
+        return _interval(node.this, leaf)
     if isinstance(node, exp.Column):
         return leaf(node)
     if isinstance(node, exp.Literal) and not node.is_string:
         v = float(node.this)
         return v, v
     if isinstance(node, exp.Neg):
-        lo, hi = interval(node.this, leaf)
+        lo, hi = _interval(node.this, leaf)
         return -hi, -lo
     if isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
-        a, b = interval(node.this, leaf), interval(node.expression, leaf)
+        a, b = _interval(node.this, leaf), _interval(node.expression, leaf)
         if isinstance(node, exp.Add):
             return a[0] + b[0], a[1] + b[1]
         if isinstance(node, exp.Sub):
             return a[0] - b[1], a[1] - b[0]
         return _mul(a, b)
     if isinstance(node, exp.Div) and node.expression.find(exp.Column) is None:
-        k, k_hi = interval(node.expression, leaf)  # a number: what ``/`` may divide by
+        k, k_hi = _interval(node.expression, leaf)  # a number: what ``/`` may divide by
         if k != k_hi or k == 0:
             raise _refuse(node)
-        lo, hi = interval(node.this, leaf)
+        lo, hi = _interval(node.this, leaf)
         return (lo / k, hi / k) if k > 0 else (hi / k, lo / k)
     if isinstance(node, exp.Abs):
-        lo, hi = interval(node.this, leaf)
+        lo, hi = _interval(node.this, leaf)
         if lo >= 0:
             return lo, hi
         if hi <= 0:
             return -hi, -lo
         return 0.0, max(-lo, hi)
     if isinstance(node, (exp.Least, exp.Greatest)):
-        parts = [interval(node.this, leaf), *(interval(e, leaf) for e in node.expressions)]
+        parts = [_interval(node.this, leaf), *(_interval(e, leaf) for e in node.expressions)]
         pick = min if isinstance(node, exp.Least) else max
         return pick(p[0] for p in parts), pick(p[1] for p in parts)
     if isinstance(node, exp.Case):
-        branches = [interval(i.args["true"], leaf) for i in node.args.get("ifs") or []]
+        branches = [_interval(i.args["true"], leaf) for i in node.args.get("ifs") or []]
         default = node.args.get("default")
         if default is not None and not isinstance(default, exp.Null):
-            branches.append(interval(default, leaf))
+            branches.append(_interval(default, leaf))
         if not branches:
             raise _refuse(node)
         return _hull(branches)
     if isinstance(node, exp.If):
-        parts = [interval(node.args["true"], leaf)]
+        parts = [_interval(node.args["true"], leaf)]
         false = node.args.get("false")
         if false is not None and not isinstance(false, exp.Null):
-            parts.append(interval(false, leaf))
+            parts.append(_interval(false, leaf))
         return _hull(parts)
     if isinstance(node, exp.Coalesce):
-        parts = [interval(node.this, leaf), *(interval(e, leaf) for e in node.expressions)]
+        parts = [_interval(node.this, leaf), *(_interval(e, leaf) for e in node.expressions)]
         return _hull(parts)
     if isinstance(node, exp.Cast) and node.to.this.name.upper() in _NUMERIC_CASTS:
-        return interval(node.this, leaf)
+        return _interval(node.this, leaf)
     if isinstance(node, (exp.DateDiff, exp.Extract, exp.Anonymous, *_PART_RANGES)):
         return _date_number(node, leaf)
     raise _refuse(node)
