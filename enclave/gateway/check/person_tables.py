@@ -122,6 +122,8 @@ def _person_table(name: str, body: exp.Select, cat: Catalog) -> PersonTable:
         if _is_person_column(item, alias, person):
             continue
         expr, column = person_column(item, typer, table, cat)
+        if column.name in {c.name for c in columns}:  # the engine would read the first
+            raise QueryRejected(f"The column {column.name[:64]} is selected twice.")
         items.append(expr)
         columns.append(column)
     body.set("expressions", items)
