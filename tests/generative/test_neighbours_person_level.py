@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from enclave.gateway import QueryRequest, dry_run
+from enclave.gateway import QueryRequest, dry_run, front
 from tests._neighbours import Pair, outcome, pair_fixture
 
 J = "FROM claims c JOIN persons p ON p.person_id = c.person_id"
@@ -141,3 +141,18 @@ def test_person_level_outcome_and_preview_are_the_same_on_neighbours(
     without, with_ = outcome(pair.without, sql, **asked), outcome(pair.with_, sql, **asked)
     assert without == with_, f"{route}: one person changes the outcome: {without} / {with_}"
     assert without[:2] != ("refused", "InternalError"), f"{route}: {without}"
+
+
+def test_window_order_is_completed_with_columns_the_project_may_read_only(pair: Pair) -> None:
+    """The tie-breakers of a window's ORDER BY are the project's columns: a narrow project
+    (persons and three prescription columns) never orders rows by a column it may not read."""
+    sql = (
+        "WITH w AS (SELECT person_id, LAG(days_supply) OVER (PARTITION BY person_id ORDER BY "
+        "drug_code) AS v FROM prescriptions) SELECT AVG(w.v) AS a FROM w"
+    )
+    request = QueryRequest(sql=sql, project="pharmacy", user="pharmacist@uni", epsilon=0.5)
+    relation = front(request, pair.without).plan.relation_sql.lower()
+    assert "prescriptions.drug_code nulls first" in relation
+    for hidden in ("amount", "claim_id", "code_system"):
+        assert f"prescriptions.{hidden}" not in relation
+    assert outcome(pair.without, sql, project="pharmacy") == ("released",)

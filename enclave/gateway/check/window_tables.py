@@ -11,9 +11,9 @@ What a body may hold: ``FROM`` one protected table, an optional row ``WHERE``; t
 column; columns of the table (``*`` for all the project may read); and aliased windows
 ``LAG(col[, k])``, ``LEAD(col[, k])`` (``k`` a literal from 1 to 100) or
 ``ROW_NUMBER()``, each ``OVER (PARTITION BY <person column> ORDER BY <columns>)`` with no
-frame. ``ORDER BY`` is completed with every column of the table, so which row is
-"previous" depends on the person's own rows alone, never on the order rows were stored
-in. Numeric outputs are DOUBLE (nothing outside can overflow).
+frame. ``ORDER BY`` is completed with every column of the table the project may read
+(identifiers aside), so which row is "previous" depends on the person's own rows alone,
+never on the order rows were stored in, nor on a column the project may not read. Numeric outputs are DOUBLE (nothing outside can overflow).
 
 >>> import sqlglot
 >>> from enclave.gateway.check.catalog import Catalog
@@ -136,7 +136,7 @@ def _window(
         policy = table.column(str(column.name).lower()) if isinstance(column, exp.Column) else None
         if policy is None or policy.role in ("identifier", "join"):
             raise QueryRejected("A window orders the person's rows by columns of the table.")
-    order.set("expressions", [*order.expressions, *_tie_breakers(table, alias)])
+    order.set("expressions", [*order.expressions, *_tie_breakers(table, alias, cat)])
     if isinstance(func, exp.RowNumber):
         rows = float(cat.dataset.contribution.auto_max_rows)
         return _out(window.copy(), ColumnPolicy(name, "numeric", 1.0, rows))
@@ -162,7 +162,14 @@ def _is_column(node: exp.Expression, name: str) -> bool:
     return isinstance(node, exp.Column) and str(node.name).lower() == name
 
 
-def _tie_breakers(table: TablePolicy, alias: str) -> list[exp.Ordered]:
-    """Every column of the table, so the order of a person's rows is total."""
+def _tie_breakers(table: TablePolicy, alias: str, cat: Catalog) -> list[exp.Ordered]:
+    """Every column of the table the project may read, identifiers aside: rows that tie on
+    all of them are alike in everything a body can select, so every order of them gives
+    the same rows — and no column outside the project's policy decides which is first."""
     names = [c for c, _ in TABLES.get(table.name, ())] or [c.name for c in table.columns]
-    return [exp.Ordered(this=exp.column(n, table=alias), nulls_first=True) for n in names]
+    kept = [
+        n
+        for n in names
+        if cat.allowed(table.name, n) and _role(table, n) not in ("identifier", "join")
+    ]
+    return [exp.Ordered(this=exp.column(n, table=alias), nulls_first=True) for n in kept]
