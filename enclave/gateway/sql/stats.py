@@ -21,6 +21,7 @@ the totals at whichever clamp is chosen; ``at_clamps`` keeps the chosen ones.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +87,15 @@ def clamp_columns(
     aggregates: Sequence[Aggregate], split: Mapping[str, float]
 ) -> list[ClampColumns]:
     """The extra stats of every clamped aggregate, after the plain stats."""
+    return list(_clamp_columns(tuple(aggregates), tuple(sorted(split.items()))))
+
+
+@functools.lru_cache(maxsize=256)
+def _clamp_columns(
+    aggregates: tuple[Aggregate, ...], split_items: tuple[tuple[str, float], ...]
+) -> tuple[ClampColumns, ...]:
+    """``clamp_columns``, built once per plan (every stage of a release asks for it)."""
+    split = dict(split_items)
     plain = [p for p in plan_pieces(aggregates, split) if p.in_sql]
     at = len(plain)
     out = []
@@ -108,7 +118,7 @@ def clamp_columns(
         bin_ids = tuple(range(first, first + len(bins)))
         out.append(ClampColumns(agg.id, agg.clamps, sums, bin_ids, tuple(extra)))
         at += len(extra)
-    return out
+    return tuple(out)
 
 
 def piece_stats(aggregates: Sequence[Aggregate], split: Mapping[str, float]) -> list[SqlStat]:
