@@ -19,7 +19,7 @@ from collections.abc import Callable
 import sqlglot.expressions as exp
 
 from enclave.errors import QueryRejected
-from enclave.gateway.check.intervals import Interval, interval
+from enclave.gateway.check.intervals import SMALLEST, Interval, interval
 from enclave.gateway.plan.clamps import clamp_candidates
 from enclave.gateway.plan.sources import Scope
 from enclave.gateway.plan.total import guard
@@ -87,6 +87,11 @@ def _clamped_arg(arg: exp.Expression, scope: Scope) -> tuple[str, float, float]:
         raise QueryRejected(
             "An aggregated expression's bounds are too large to release (beyond ±1e15); "
             "narrow it with LEAST/GREATEST or smaller factors."
+        )
+    if 0 < max(abs(lo), abs(hi)) < SMALLEST:
+        raise QueryRejected(
+            "An aggregated expression's bounds are too small to release (within ±1e-100 "
+            "but not 0); scale it up, or aggregate the column itself."
         )
     if lo == hi == 0:
         raise QueryRejected(

@@ -50,6 +50,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from enclave.errors import InternalError
 from enclave.gateway.values import Aggregate
 
 __all__ = [
@@ -115,7 +116,10 @@ def grid_for(stat: str, lower: float, upper: float) -> float:
     m = max(abs(lower), abs(upper))
     if m == 0 or not math.isfinite(m):
         return 1.0
-    return float(10.0 ** (math.floor(math.log10(m)) - 6))
+    grid = float(10.0 ** (math.floor(math.log10(m)) - 6))
+    if not grid > 0:  # bounds this small are refused when planned (``check.intervals``)
+        raise InternalError("a rounding grid underflowed to zero")
+    return grid
 
 
 @dataclass(frozen=True)
