@@ -237,11 +237,7 @@ def sensitivity(piece: Piece, *, rows: int, groups: int) -> float:
         return float(rows)
     if piece.stat in GROUP_PIECES:  # at most min(g, c) kept groups, each within its bound
         lo_u, hi_u = piece.group_units
-        kept = float(min(groups, rows)) * max(abs(lo_u), abs(hi_u))
-        if piece.stat == "ksum":  # and an AVG's shares hold at most c kept rows in all
-            row_lo, row_hi = piece.units
-            kept = min(kept, float(rows) * max(abs(row_lo), abs(row_hi)))
-        return kept * SHARE_UNITS
+        return float(min(groups, rows)) * max(abs(lo_u), abs(hi_u)) * SHARE_UNITS
     lo_u, hi_u = piece.units
     return float(rows) * max(abs(lo_u), abs(hi_u)) * SHARE_UNITS
 

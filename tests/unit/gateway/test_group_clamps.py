@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 
-from enclave.gateway.plan.pieces import SHARE_UNITS, pieces, sensitivity
+from enclave.gateway.plan.pieces import SHARE_UNITS, pieces
 from enclave.gateway.plan.planner import plan
 from enclave.gateway.sql.auto import totals_at
 from enclave.gateway.sql.rewrite import auto_query, bounded_query
 from enclave.gateway.sql.stats import clamp_columns, piece_stats
-from enclave.gateway.values import Aggregate
 from tests._neighbours import Pair, pair_fixture
 from tests._warehouse import front
 
@@ -107,19 +106,3 @@ def test_the_adversary_reaches_the_top_candidate_bound(pair: Pair) -> None:
     column, bound = _checks(fixed, 8)[0]
     assert _moves(a, b, 0, column) == bound
 
-
-def test_an_avg_share_bound_is_at_most_its_kept_rows_at_their_bound() -> None:
-    """An AVG's kept (person, group) shares hold at most ``c`` rows in all, each within the
-    row bounds, so the sum's sensitivity is ``min(min(g, c)·T, c·max|row bound|)``: a clamp
-    T past ``c·upper`` costs no more noise than ``c·upper`` itself."""
-
-    def ksum(t: float) -> Any:
-        agg = Aggregate("r", "avg", "__a0", 0.0, 1.0, id="a0", group_upper=t)
-        (p,) = [q for q in pieces(agg) if q.stat == "ksum"]
-        return p
-
-    units = ksum(50.0).units[1] * SHARE_UNITS  # one row at its upper bound, in 1/K units
-    assert sensitivity(ksum(50.0), rows=32, groups=4) == 32 * units  # c·upper < g·T
-    assert sensitivity(ksum(5.0), rows=32, groups=4) == 4 * ksum(5.0).group_units[1] * SHARE_UNITS
-    assert sensitivity(ksum(50.0), rows=2, groups=1) == 2 * units  # c·upper < T
-    assert sensitivity(ksum(1.0), rows=2, groups=1) == ksum(1.0).group_units[1] * SHARE_UNITS
