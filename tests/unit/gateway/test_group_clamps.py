@@ -105,4 +105,3 @@ def test_the_adversary_reaches_the_top_candidate_bound(pair: Pair) -> None:
     _, b = pair.with_.engine.execute(sql)
     column, bound = _checks(fixed, 8)[0]
     assert _moves(a, b, 0, column) == bound
-
