@@ -52,6 +52,7 @@ import duckdb
 import sqlglot
 import sqlglot.expressions as exp
 
+from enclave.errors import QueryRejected
 from enclave.policy import DatasetPolicy, TablePolicy
 from enclave.schema import TABLES
 
@@ -91,8 +92,7 @@ class Domain:
     def describe(self) -> str:
         """The domain in words, for the key set's description and ``enclave schema``."""
         if self.kind == "days":
-            days = (dt.date.fromordinal(self.lower), dt.date.fromordinal(self.upper))
-            return f"{days[0].isoformat()}..{days[1].isoformat()}"
+            return f"{_day(self.lower)}..{_day(self.upper)}"
         if self.kind == "integers":
             return f"{self.lower}..{self.upper}"
         what = "categories of " if self.kind == "codes" else ""
@@ -101,7 +101,7 @@ class Domain:
     def rows_sql(self, var: str) -> str:
         """A relation of the domain's rows: column ``var`` (and ``var__category``)."""
         if self.kind == "days":
-            lo, hi = (dt.date.fromordinal(d).isoformat() for d in (self.lower, self.upper))
+            lo, hi = _day(self.lower), _day(self.upper)
             return (
                 f"SELECT CAST(d AS DATE) AS {var} FROM range(DATE '{lo}', "
                 f"DATE '{hi}' + INTERVAL 1 DAY, INTERVAL 1 DAY) AS t(d)"
@@ -119,6 +119,20 @@ class Domain:
             f"SELECT CAST(v || s AS VARCHAR) AS {var}, v AS {var}__category "
             f"FROM {rows}, (VALUES {suffixes}) AS b(s)"
         )
+
+
+def _day(ordinal: int) -> str:
+    """A day number as an ISO date; a day outside the years 1–9999 is refused (no DATE
+    can hold it, so its key cannot be listed).
+
+    >>> _day(1), _day(dt.date.max.toordinal())
+    ('0001-01-01', '9999-12-31')
+    """
+    if not 1 <= ordinal <= dt.date.max.toordinal():
+        raise QueryRejected(
+            "A date key falls outside the years 1-9999; keep date arithmetic within the calendar."
+        )
+    return dt.date.fromordinal(ordinal).isoformat()
 
 
 def _literal(value: Value) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from enclave.errors import PolicyError
+from enclave.errors import PolicyError, QueryRejected
 from enclave.gateway.plan import derived
 from enclave.gateway.plan.derived import remember
 from enclave.gateway.plan.domains import MAX_DOMAIN_ROWS, Domain, column_domain, image
@@ -336,3 +336,14 @@ def test_enclave_schema_lists_the_public_keys(monkeypatch: pytest.MonkeyPatch) -
     }
     text = CliRunner().invoke(app, ["schema"])
     assert text.exit_code == 0 and "Public group keys" in text.output
+
+
+@pytest.mark.parametrize("days", [(0, 10), (1, 3_652_060), (-5, -1)])
+def test_a_day_domain_outside_the_calendar_is_refused_not_an_internal_error(
+    days: tuple[int, int],
+) -> None:
+    domain = Domain("days", "DATE", lower=days[0], upper=days[1])
+    with pytest.raises(QueryRejected):
+        domain.rows_sql("v")
+    with pytest.raises(QueryRejected):
+        domain.describe()
