@@ -189,10 +189,15 @@ class OpenDPLedger:
         self.ran: list[tuple[str, str, Any]] = []
 
     def install(self, monkeypatch: Any) -> OpenDPLedger:
+        """Wrap the constructors, and forget the measurements the gateway keeps for reuse
+        (built before the wrappers, they would run unrecorded)."""
         import opendp.measurements as m
+
+        from enclave.noise import forget_built_measurements
 
         for name in self.NAMES:
             monkeypatch.setattr(m, name, self._wrap(name, getattr(m, name)))
+        forget_built_measurements()
         return self
 
     def _wrap(self, name: str, make: Callable[..., Any]) -> Callable[..., Any]:

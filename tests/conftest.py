@@ -6,11 +6,12 @@ Tests that change state (budget, audit, store) copy it with ``fresh_home``.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from enclave.noise import forget_built_measurements
 from enclave.settings import Settings
 
 SMALL_PERSONS = 2_000
@@ -36,3 +37,11 @@ def fresh_home(built_home: Path, tmp_path: Path) -> Callable[[], Settings]:
         return Settings(home=home)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _forget_built_measurements() -> Iterator[None]:
+    """After each test, the OpenDP measurements the gateway kept for reuse are dropped: a
+    test that wrapped OpenDP's constructors leaves no wrapped measurement to the next."""
+    yield
+    forget_built_measurements()

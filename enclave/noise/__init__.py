@@ -9,6 +9,7 @@ integer and gets OpenDP's exact discrete Laplace sampler — or, for projects ac
 ρ-zCDP, its exact discrete Gaussian (``noise_totals`` is the one choice between them).
 """
 
+from enclave.noise import _mechanisms, _quantile
 from enclave.noise._accuracy import (
     ALPHA,
     Z95,
@@ -46,6 +47,22 @@ from enclave.noise._quantile import (
 )
 from enclave.noise._totals import TotalsNoise, noise_totals, share_for_half_width, totals_noise
 
+
+def forget_built_measurements() -> None:
+    """Drop every OpenDP measurement built once and kept for reuse (and the scales fitted
+    with them): the next release builds them again, through whatever constructors OpenDP
+    then has (a test's recording wrappers)."""
+    for cached in (
+        _mechanisms.fitted,
+        _mechanisms.threshold_for_delta,
+        _mechanisms._threshold_measurement,
+        _mechanisms._threshold_loss,
+        _quantile._built,
+        _quantile._fit,
+    ):
+        cached.cache_clear()
+
+
 __all__ = [
     "ALPHA",
     "INT_CAP",
@@ -59,6 +76,7 @@ __all__ = [
     "choose_rows",
     "discrete_gaussian_std",
     "discrete_laplace_std",
+    "forget_built_measurements",
     "gaussian_half_width",
     "gaussian_int",
     "gaussian_scale_for_half_width",
