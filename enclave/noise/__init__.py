@@ -52,15 +52,8 @@ def forget_built_measurements() -> None:
     """Drop every OpenDP measurement built once and kept for reuse (and the scales fitted
     with them): the next release builds them again, through whatever constructors OpenDP
     then has (a test's recording wrappers)."""
-    for cached in (
-        _mechanisms.fitted,
-        _mechanisms.threshold_for_delta,
-        _mechanisms._threshold_measurement,
-        _mechanisms._threshold_loss,
-        _quantile._built,
-        _quantile._fit,
-    ):
-        cached.cache_clear()
+    _mechanisms.forget_built()
+    _quantile.forget_built()
 
 
 __all__ = [

@@ -32,6 +32,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from enclave.errors import InternalError
 from enclave.noise._histogram import counted
 from enclave.noise._mechanisms import Record, laplace_int
 
@@ -51,15 +52,12 @@ def _mids(candidates: Sequence[float]) -> list[float]:
 
 
 def clamp_bias(candidates: Sequence[float], rows: Sequence[float]) -> list[float]:
-    """``B(u_k)`` for every candidate: the value the clamp is estimated to take off."""
-    mids = _mids(candidates)
+    """``B(u_k)`` for every candidate (ascending): the value the clamp is estimated to take
+    off. Every bin from ``k`` on has its mid at or above ``u_k``, so ``B(u_k)`` is
+    ``Σ_{j≥k} r_j·m_j − u_k·Σ_{j≥k} r_j``: two running sums, from the top bin down."""
     if any(b < a for a, b in itertools.pairwise(candidates)):
-        return [
-            sum(r * max(0.0, m - u) for r, m in zip(rows[k:], mids[k:], strict=True))
-            for k, u in enumerate(candidates)
-        ]
-    # ascending: every bin from k on has its mid at or above u_k, so B(u_k) is
-    # Σ_{j≥k} r_j·m_j − u_k·Σ_{j≥k} r_j, from two running sums (from the top bin down)
+        raise InternalError("clamp candidates must be ascending")
+    mids = _mids(candidates)
     out = [0.0] * len(candidates)
     weighted = total = 0.0
     for k in range(len(candidates) - 1, -1, -1):

@@ -31,6 +31,7 @@ __all__ = [
     "Fitted",
     "Record",
     "fitted",
+    "forget_built",
     "laplace_int",
     "threshold_counts",
     "threshold_for_delta",
@@ -182,3 +183,9 @@ def threshold_counts(
         record(eps, dlt)
     out = meas({str(k): _capped(v) for k, v in counts.items()})
     return {str(k): int(v) for k, v in out.items()}
+
+
+def forget_built() -> None:
+    """Drop the measurements (and fitted scales, threshold maps) kept for reuse."""
+    for cached in (fitted, threshold_for_delta, _threshold_measurement, _threshold_loss):
+        cached.cache_clear()

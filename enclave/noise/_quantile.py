@@ -27,7 +27,13 @@ import numpy as np
 from enclave.errors import InternalError
 from enclave.noise._opendp import dp
 
-__all__ = ["private_quantile", "quantile_candidates", "quantile_scale", "rank_error"]
+__all__ = [
+    "forget_built",
+    "private_quantile",
+    "quantile_candidates",
+    "quantile_scale",
+    "rank_error",
+]
 
 
 def quantile_candidates(max_value: int) -> tuple[int, ...]:
@@ -121,3 +127,9 @@ def private_quantile(
         np.asarray(values, dtype=np.int64).clip(-(2**31), 2**31 - 1), dtype=np.int32
     )
     return int(meas(data))
+
+
+def forget_built() -> None:
+    """Drop the quantile mechanisms and fitted scales kept for reuse."""
+    _built.cache_clear()
+    _fit.cache_clear()
