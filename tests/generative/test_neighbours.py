@@ -186,6 +186,9 @@ ROUTES |= {
     "flag-only-the-adversary-has": "SELECT p.region, COUNT(*) AS n, AVG(CASE WHEN "
     f"c.amount > 5e8 THEN 1 ELSE 0 END) AS r, COUNT(DISTINCT c.person_id) AS d {JOIN} "
     "GROUP BY p.region",
+    # a signed flag the adversary alone flips: its AVG's clamp ceiling is c·max(|lo|, |hi|)
+    "signed-flag-only-the-adversary-flips": "SELECT p.region, COUNT(*) AS n, AVG(CASE WHEN "
+    f"c.amount > 5e8 THEN -3 ELSE 1 END) AS r {JOIN} GROUP BY p.region",
     # hygiene
     "exact-sum-overflow": f"SELECT SUM(c.amount * 1e306) AS s {JOIN}",
     "trailing-comment": f"SELECT p.sex, COUNT(*) AS n {JOIN} GROUP BY p.sex; -- done",
